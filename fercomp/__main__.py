@@ -1,0 +1,3 @@
+from fercomp.cli import main
+
+main()
