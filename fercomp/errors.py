@@ -22,9 +22,16 @@ class DataError(FercompError):
 
 
 class SubmissionError(FercompError):
-    """A submission that does not meet the contract (exit code 1: the submission failed)."""
+    """A submission that does not meet the contract (exit code 1: the submission failed).
+
+    `reason` is the short, stable name of what went wrong (recorded in failed score records).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, reason: str = "contract") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RecordError(FercompError):

@@ -18,9 +18,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import data
+    from fercomp.cli import data, scoring
 
     app.add_typer(data.app, name="data")
+    scoring.register(app)
 
 
 

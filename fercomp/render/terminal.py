@@ -33,3 +33,49 @@ def print_data_summary(summary: DataSummary) -> None:
         f"across splits, {summary.conflicting_labels} with conflicting labels"
     )
     console.print(f"sha256: {summary.sha256}")
+
+
+def print_score_record(record, out_dir=None) -> None:
+    """A score record as a short table: what was measured, on what, and how."""
+    from fercomp.records import record_path
+
+    title = f"{record.name} on {record.data['split']} ({record.data['size']} images of {record.data['source']})"
+    if record.status != "scored":
+        failure = record.failure or {}
+        console.print(f"[bold red]FAILED[/] {title}")
+        console.print(f"reason: {failure.get('reason')} during {failure.get('phase')}: {failure.get('detail')}")
+    else:
+        table = Table(title=title, show_header=True)
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_column("how")
+        lat = record.latency
+        rows = [
+            ("accuracy", f"{100 * record.accuracy:.2f} %", "correct / all images of the split, pooled"),
+            ("top-2 accuracy", f"{100 * record.top2_accuracy:.2f} %", "true class among the two highest outputs"),
+            ("macro F1", f"{record.averages['macro']['f1']:.4f}", "unweighted mean of per-class F1"),
+            ("GFLOPs", f"{record.gflops:.4f}" if record.gflops else "n/a",
+             f"fvcore, 1 multiply-add = 1 FLOP, input {record.flops.get('input_shape')}; check: {record.flops.get('check')}"),
+            ("efficiency", f"{record.efficiency:.2f}" if record.efficiency else "n/a",
+             f"{record.efficiency_inputs['accuracy_percent']:.2f} % ÷ {record.gflops or 0:.4f} GFLOPs"),
+            ("parameters", f"{record.params_total / 1e6:.3f} M", f"{record.params_trainable / 1e6:.3f} M trainable, {record.weight_bytes / 2**20:.1f} MiB"),
+            ("latency p50 / p90", f"{lat['latency_ms_p50']:.2f} / {lat['latency_ms_p90']:.2f} ms",
+             f"batch 1, {lat['queries']} queries, {lat['threads']} threads, {lat['device']}; check: {lat['check']}"),
+            ("throughput", f"{lat['throughput_images_per_s']:.0f} img/s", f"batch {lat['throughput_batch']}"),
+        ]
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        for flag in record.flags:
+            console.print(f"[yellow]flag:[/] {flag}")
+        console.print(f"isolation: {', '.join(record.isolation) or 'none'}")
+    if out_dir is not None:
+        console.print(f"record: {record_path(out_dir, record.name, record.data['split'])}")
+
+
+def print_check_report(report) -> None:
+    """`fercomp check`: one line per check, then the verdict."""
+    for name, ok, detail in report.items:
+        mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+        console.print(f"{mark} {name}" + (f" — {detail}" if detail else ""), highlight=False)
+    console.print("[bold green]ready to submit[/]" if report.passed else "[bold red]not ready: fix the FAIL lines[/]")

@@ -1,0 +1,99 @@
+"""`fercomp check`: a student's pre-submission check, with no held-out data involved.
+
+The submission still runs only in the sandboxed worker. It is fed a few synthetic faces (never the
+competition's data), and each contract rule becomes a named pass/fail line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fercomp.data.cache import cache_dir
+from fercomp.data.synth import SynthSpec, generate
+from fercomp.errors import SubmissionError
+from fercomp.measure.latency import LatencyConfig
+from fercomp.scoring import ScoreConfig, predict_all, resolve_device
+from fercomp.submission.contract import read_submission
+from fercomp.submission.runner import WorkerFailure, WorkerProcess
+
+QUICK_LATENCY = LatencyConfig(min_queries=20, min_seconds=0.3, warmup_queries=3, throughput_batch=16, throughput_seconds=0.3)
+
+
+@dataclass
+class CheckReport:
+    submission: str
+    items: list[tuple[str, bool, str]] = field(default_factory=list)  # (check, passed, detail)
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.items) and all(ok for _, ok, _ in self.items)
+
+    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.items.append((name, ok, detail))
+        return ok
+
+
+def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
+    """Run every contract check that needs no labels; stop at the first check later ones depend on."""
+    report = CheckReport(submission=str(path))
+    try:
+        files = read_submission(path, config.weights, config.max_weights_mb)
+    except SubmissionError as exc:
+        report.add("file and metadata", False, f"{exc.reason}: {exc.message}")
+        return report
+    report.add("file and metadata", True, f"PREPROCESS {files.preprocess.to_dict()}, CLASS_ORDER {list(files.class_order) if files.class_order else 'canonical'}")
+    report.add("weights file", files.weights_path is not None,
+               str(files.weights_path) if files.weights_path else "none found: scoring will refuse an untrained model")
+    images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
+    device = resolve_device(config.device)
+    try:
+        with WorkerProcess(config.limits, device, [cache_dir()], files.path.parent) as worker:
+            if not _load(report, worker, files, config):
+                return report
+            _outputs(report, worker, images, files)
+            flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
+            report.facts.update(gflops=flops.get("gflops"), flops=flops)
+            report.add("FLOP counters agree", flops.get("check") == "agree",
+                       f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore)" + ("; " + "; ".join(flops["check_detail"]) if flops.get("check_detail") else ""))
+            latency, _ = worker.call("latency", {"config": QUICK_LATENCY.to_dict(), "shape": [8, 48, 48]},
+                                     np.ascontiguousarray(images[:8]).tobytes(), max_payload=8 * 4096 * 4)
+            report.facts["latency_ms_p50"] = latency["latency_ms_p50"]
+            report.add("latency estimate", True, f"batch-1 p50 {latency['latency_ms_p50']:.2f} ms on {device} (quick estimate)")
+    except WorkerFailure as exc:
+        report.add(f"runs in the sandbox ({exc.phase})", False, f"{exc.reason}: {exc.detail}")
+    return report
+
+
+def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig) -> bool:
+    try:
+        loaded, _ = worker.call("load", {
+            "source": files.source, "filename": str(files.path), "module": f"submission_{files.name}",
+            "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
+            "trust_pickle": config.trust_pickle, "require_weights": False, "weights_hint": "",
+        }, files.weights_path.read_bytes() if files.weights_path else b"", max_payload=0)
+    except WorkerFailure as exc:
+        report.add("model builds and weights load", False, f"{exc.reason}: {exc.detail}")
+        return False
+    report.facts.update(loaded)
+    report.add("model builds and weights load", True,
+               f"{loaded['params_total'] / 1e6:.2f} M parameters" + (" (random init)" if loaded["random_init"] else ""))
+    return True
+
+
+def _outputs(report: CheckReport, worker: WorkerProcess, images: np.ndarray, files) -> None:
+    try:
+        first = predict_all(worker, images, 16, files)
+        second = predict_all(worker, images, 16, files)
+        single = predict_all(worker, images[:4], 1, files)
+    except WorkerFailure as exc:
+        report.add("output is [N, 7] finite logits", False, f"{exc.reason}: {exc.detail}")
+        return
+    report.add("output is [N, 7] finite logits", True, f"shape {list(first.shape)}")
+    report.add("deterministic in eval mode", np.array_equal(first, second), "two identical batches gave identical outputs"
+               if np.array_equal(first, second) else "the same batch gave different outputs twice: call model.eval()-safe layers only")
+    same = np.array_equal(single.argmax(1), first[:4].argmax(1))
+    report.add("batch-1 agrees with batched", same, "" if same else "predictions change with the batch size")

@@ -1,0 +1,94 @@
+"""`fercomp score` and `fercomp check`: thin shells over fercomp.scoring and fercomp.checking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fercomp.errors import UsageError
+
+DATA_HELP = "A fer2013.csv or a folder with train/ and test/ (make demo writes reports/demo/fer2013.csv)."
+
+
+def _config(**options):
+    from fercomp.measure.latency import LatencyConfig
+    from fercomp.scoring import ScoreConfig
+    from fercomp.submission.runner import Limits
+
+    if options["sandbox"] not in ("auto", "required", "off"):
+        raise UsageError(f"--sandbox {options['sandbox']}: expected auto, required or off")
+    limits = Limits(time_limit_s=options["time_limit"], memory_limit_mb=options["memory_limit"], sandbox=options["sandbox"],
+                    **({"threads": options["threads"]} if options["threads"] else {}))
+    latency = LatencyConfig(min_queries=options["latency_queries"], min_seconds=options["latency_seconds"])
+    return ScoreConfig(
+        data=options["data"], split=options["split"], held_out=options["held_out"], device=options["device"],
+        out_dir=options["out"], batch_size=options["batch_size"], limits=limits, latency=latency,
+        weights=options["weights"], trust_pickle=options["trust_pickle"], require_weights=not options["allow_random_init"],
+    )
+
+
+def score(
+    submission: Path = typer.Argument(..., help="The submission's .py file."),
+    data: Path = typer.Option(None, help=DATA_HELP),
+    split: str = typer.Option(None, help="Split to score (default: the held-out split, PrivateTest)."),
+    held_out: str = typer.Option(None, help="Which split is held out, for folder layouts (default test)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    out: Path = typer.Option(Path("reports/results"), help="Folder for the score record <name>.<split>.json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON instead of a table."),
+    weights: Path = typer.Option(None, help="Weights file (default: WEIGHTS in the file, or <stem>.pt/.pth/.safetensors)."),
+    trust_pickle: bool = typer.Option(False, help="Organisers only: allow weights that are a pickled whole model."),
+    allow_random_init: bool = typer.Option(False, help="Score a model that has no weights file (smoke tests)."),
+    batch_size: int = typer.Option(256, min=1, help="Images per evaluation batch."),
+    time_limit: float = typer.Option(600.0, min=1, help="Wall-clock seconds for the whole submission."),
+    memory_limit: int = typer.Option(6144, min=256, help="Resident memory limit of the worker, MB."),
+    sandbox: str = typer.Option("auto", help="auto (namespaces where the OS allows), required, or off."),
+    threads: int = typer.Option(0, min=0, help="Torch threads in the worker (0: all CPUs)."),
+    latency_queries: int = typer.Option(100, min=1, help="Batch-1 latency: at least this many queries …"),
+    latency_seconds: float = typer.Option(1.0, min=0, help="… and at least this many seconds."),
+) -> None:
+    """Score one submission on the held-out split: accuracy, GFLOPs, efficiency, latency.
+
+    Exit codes: 0 scored, 1 the submission failed (its record says why), 2 usage or data error.
+    """
+    if data is None:
+        raise UsageError(f"no data: pass --data PATH ({DATA_HELP})")
+    from fercomp.render.terminal import print_score_record
+    from fercomp.scoring import score_submission
+
+    config = _config(**{k: v for k, v in locals().items() if k not in ("submission", "as_json")})
+    record = score_submission(submission, config)
+    if as_json:
+        typer.echo(record.to_json(), nl=False)
+    else:
+        print_score_record(record, out)
+    raise typer.Exit(0 if record.status == "scored" else 1)
+
+
+def check(
+    submission: Path = typer.Argument(..., help="The submission's .py file."),
+    weights: Path = typer.Option(None, help="Weights file (default: WEIGHTS in the file, or <stem>.pt/.pth/.safetensors)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    trust_pickle: bool = typer.Option(False, help="Allow weights that are a pickled whole model."),
+    time_limit: float = typer.Option(300.0, min=1, help="Wall-clock seconds for the whole check."),
+    memory_limit: int = typer.Option(6144, min=256, help="Resident memory limit of the worker, MB."),
+    sandbox: str = typer.Option("auto", help="auto, required, or off."),
+) -> None:
+    """Check a submission before handing it in: loads, weights, output shape, determinism, FLOPs, latency.
+
+    Needs no competition data. Exit 0 when every check passes, 1 otherwise.
+    """
+    from fercomp.checking import check_submission
+    from fercomp.render.terminal import print_check_report
+
+    config = _config(data=None, split=None, held_out=None, device=device, out=None, batch_size=16, time_limit=time_limit,
+                     memory_limit=memory_limit, sandbox=sandbox, threads=0, latency_queries=20, latency_seconds=0.3,
+                     weights=weights, trust_pickle=trust_pickle, allow_random_init=True)
+    report = check_submission(submission, config)
+    print_check_report(report)
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(score)
+    app.command()(check)

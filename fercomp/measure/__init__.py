@@ -1,0 +1,1 @@
+"""Measurements: metrics from a confusion matrix (pure numpy), FLOP counters, latency."""

@@ -1,0 +1,132 @@
+"""FLOP counting with three independent counters and a cross-check between them.
+
+The official figure is fvcore's FlopCountAnalysis (a jit trace; one multiply-add = one FLOP, as the
+competition's baseline notebook counts). torch's FlopCounterMode (dispatcher-level, 2 FLOPs per
+multiply-add) and ptflops (module hooks, multiply-adds) cross-check it. A record is flagged when they
+disagree beyond a tolerance, when the trace fails or warns, or when the model runs an operator that
+no counter understands and that is not a cheap elementwise/pooling op (FFT, a custom autograd
+Function, …): compute routed around the counters must not go unnoticed.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import torch
+from torch import nn
+
+#: Operators fvcore does not count whose cost is at most a few operations per element.
+CHEAP_OPS = {
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "adaptive_max_pool2d", "relu", "relu_", "elu", "elu_", "leaky_relu", "leaky_relu_", "gelu", "silu",
+    "silu_", "sigmoid", "sigmoid_", "tanh", "hardtanh", "hardtanh_", "hardswish", "hardswish_",
+    "hardsigmoid", "mish", "softmax", "log_softmax", "dropout", "feature_dropout", "add", "add_", "sub",
+    "mul", "mul_", "div", "clamp", "clamp_min", "flatten", "view", "reshape", "cat", "stack", "mean",
+    "sum", "pad", "constant_pad_nd", "max", "slice", "select", "contiguous", "permute", "transpose",
+    "squeeze", "unsqueeze", "expand", "repeat", "to", "size", "t", "zeros", "ones",
+}
+
+DEFAULT_TOLERANCE = 0.10
+
+
+def _op_name(name: str) -> str:
+    return name.split("::")[-1].split(".")[0]
+
+
+def count_fvcore(model: nn.Module, example: torch.Tensor) -> dict:
+    """fvcore total, per-operator counts, unsupported operators and trace warnings."""
+    from fvcore.nn import FlopCountAnalysis
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        analysis = FlopCountAnalysis(model, example)
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        total = int(analysis.total())
+        by_operator = {k: int(v) for k, v in analysis.by_operator().items()}
+        unsupported = {k: int(v) for k, v in analysis.unsupported_ops().items()}
+    tracer = sorted({str(w.message).splitlines()[0][:200] for w in caught if "Tracer" in type(w.message).__name__})
+    return {"total": total, "by_operator": by_operator, "unsupported_ops": unsupported, "trace_warnings": tracer}
+
+
+def count_flop_counter_mode(model: nn.Module, example: torch.Tensor) -> int:
+    """torch.utils.flop_counter's total (2 FLOPs per multiply-add)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as mode:
+        model(example)
+    return int(mode.get_total_flops())
+
+
+def count_ptflops(model: nn.Module, example: torch.Tensor) -> int:
+    """ptflops' multiply-accumulate count (module hooks, its pytorch backend)."""
+    from ptflops import get_model_complexity_info
+
+    macs, _ = get_model_complexity_info(
+        model,
+        tuple(example.shape[1:]),
+        input_constructor=lambda _: {"x": example} if _takes_x(model) else example,
+        as_strings=False,
+        print_per_layer_stat=False,
+        ost=io.StringIO(),
+        backend="pytorch",
+    )
+    return int(macs)
+
+
+def _takes_x(model: nn.Module) -> bool:
+    import inspect
+
+    try:
+        return "x" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def count_all(model: nn.Module, example: torch.Tensor, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """Every counter's figure, the official GFLOPs, and the cross-check verdict with its reasons."""
+    result: dict = {"tolerance": tolerance, "input_shape": list(example.shape)}
+    problems: list[str] = []
+    with torch.inference_mode(False), torch.no_grad():
+        try:
+            fv = count_fvcore(model, example)
+            result.update(
+                fvcore_flops=fv["total"], fvcore_by_operator=fv["by_operator"],
+                fvcore_unsupported_ops=fv["unsupported_ops"], trace_warnings=fv["trace_warnings"],
+            )
+            if fv["trace_warnings"]:
+                problems.append("the jit trace warned: " + fv["trace_warnings"][0])
+            costly = {k: v for k, v in fv["unsupported_ops"].items() if _op_name(k) not in CHEAP_OPS}
+            if costly:
+                problems.append("operators no counter understands: " + ", ".join(f"{k} ×{v}" for k, v in sorted(costly.items())))
+        except Exception as exc:  # a model fvcore cannot trace is flagged, not fatal
+            result.update(fvcore_flops=None, fvcore_error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            problems.append("fvcore could not trace the model")
+        for key, counter in (("flop_counter_mode_flops", count_flop_counter_mode), ("ptflops_macs", count_ptflops)):
+            try:
+                result[key] = counter(model, example)
+            except Exception as exc:
+                result[key] = None
+                problems.append(f"{key.split('_flops')[0].split('_macs')[0]} failed: {type(exc).__name__}: {str(exc)[:200]}")
+    reference = result.get("fvcore_flops")
+    if reference is None and result.get("flop_counter_mode_flops") is not None:
+        result["gflops_source"] = "flop_counter_mode / 2 (fvcore failed)"
+        reference = result["flop_counter_mode_flops"] // 2
+    else:
+        result["gflops_source"] = "fvcore"
+    result["gflops"] = None if reference is None else reference / 1e9
+    macs = {"flop_counter_mode": _half(result.get("flop_counter_mode_flops")), "ptflops": result.get("ptflops_macs")}
+    if reference:
+        for name, value in macs.items():
+            if value is not None and abs(value - reference) / reference > tolerance:
+                problems.append(f"{name} counts {value / 1e9:.4f} G multiply-adds vs fvcore {reference / 1e9:.4f} G")
+    elif reference == 0:
+        problems.append("the counters found no multiply-adds at all")
+    result["check"] = "disagree" if problems else "agree"
+    result["check_detail"] = problems
+    return result
+
+
+def _half(value: int | None) -> int | None:
+    return None if value is None else value // 2

@@ -1,0 +1,80 @@
+"""Latency in the MLPerf SingleStream style: batch-1 queries, one after another, after a warm-up.
+
+At least `min_queries` queries and at least `min_seconds` are timed; p50/p90 are taken over them.
+Throughput is images/s at a stated batch size over at least `throughput_seconds`. On CUDA every
+query is bracketed by CUDA events and synchronised, so the time is the GPU's, not the launch's.
+The clock is bound when this module is imported, before any submission is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+_clock = time.perf_counter
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    """How latency is measured (every field is recorded with the result)."""
+
+    min_queries: int = 100
+    min_seconds: float = 1.0
+    warmup_queries: int = 10
+    throughput_batch: int = 64
+    throughput_seconds: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _timed_call(model, x: torch.Tensor, device: torch.device):
+    """(seconds, output) of one forward, synchronised on CUDA."""
+    if device.type == "cuda":
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        out = model(x)
+        stop.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(stop) / 1e3, out
+    t0 = _clock()
+    out = model(x)
+    return _clock() - t0, out
+
+
+def measure(model, queries: torch.Tensor, config: LatencyConfig, device: torch.device) -> dict:
+    """Batch-1 latency over `queries` (cycled) and batch throughput; returns times and last outputs."""
+    with torch.inference_mode():
+        n = len(queries)
+        for i in range(config.warmup_queries):
+            model(queries[i % n : i % n + 1])
+        times, outputs = [], {}
+        started = _clock()
+        while len(times) < config.min_queries or _clock() - started < config.min_seconds:
+            i = len(times) % n
+            seconds, out = _timed_call(model, queries[i : i + 1], device)
+            times.append(seconds)
+            outputs[i] = out
+        batch = queries.repeat((config.throughput_batch + n - 1) // n, 1, 1, 1)[: config.throughput_batch]
+        model(batch)
+        images, spent = 0, 0.0
+        while spent < config.throughput_seconds or images == 0:
+            seconds, _ = _timed_call(model, batch, device)
+            spent += seconds
+            images += len(batch)
+    ms = np.asarray(times) * 1e3
+    last = torch.cat([outputs[i].float().cpu() for i in sorted(outputs)]) if outputs else None
+    return {
+        "latency_ms_p50": float(np.percentile(ms, 50)),
+        "latency_ms_p90": float(np.percentile(ms, 90)),
+        "latency_ms_mean": float(ms.mean()),
+        "queries": int(len(ms)),
+        "timed_seconds": float(ms.sum() / 1e3),
+        "throughput_images_per_s": float(images / spent) if spent else None,
+        "throughput_batch": config.throughput_batch,
+        "throughput_seconds": float(spent),
+        "batch1_outputs": last,
+    }

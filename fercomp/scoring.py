@@ -1,0 +1,249 @@
+"""Score one submission: data → sandboxed worker → measurements → score record.
+
+The trusted parent holds the labels and sample ids; the worker receives uint8 images only, in
+batches, and returns raw float32 outputs that the parent validates and turns into metrics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fercomp import __version__
+from fercomp.data.cache import cache_dir
+from fercomp.data.dataset import FERData
+from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
+from fercomp.data.source import load_data
+from fercomp.errors import SubmissionError, UsageError
+from fercomp.measure import metrics
+from fercomp.measure.flops import DEFAULT_TOLERANCE
+from fercomp.measure.latency import LatencyConfig
+from fercomp.records import SCHEMA, ScoreRecord, write_record
+from fercomp.submission.contract import SubmissionFiles, read_submission
+from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
+
+LATENCY_PROBES = 16
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Everything that decides a score; recorded alongside it."""
+
+    data: Path
+    split: str | None = None  # default: the source's held-out split
+    held_out: str | None = None
+    device: str = "auto"
+    out_dir: Path | None = Path("reports/results")
+    batch_size: int = 256
+    limits: Limits = field(default_factory=Limits)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
+    flops_tolerance: float = DEFAULT_TOLERANCE
+    weights: Path | None = None
+    trust_pickle: bool = False
+    require_weights: bool = True
+    max_weights_mb: int = 1024
+
+
+def resolve_device(device: str) -> str:
+    """auto → cuda when available, else cpu; a named device must exist."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise UsageError(f"--device {device}: expected auto, cpu, cuda or cuda:N")
+    return device
+
+
+def environment(device: str, threads: int) -> dict:
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    env = {"fercomp": __version__, "torch": torch.__version__, "python": platform.python_version(),
+           "platform": platform.platform(), "device": device, "cpu_model": cpu, "threads": threads}
+    if device.startswith("cuda"):
+        env["gpu_name"] = torch.cuda.get_device_name(torch.device(device))
+    return env
+
+
+def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None = None) -> ScoreRecord:
+    """Score `path` on the configured split; a failing submission gives a failed record, not an error.
+
+    DataError and UsageError (the user's mistakes, not the submission's) are raised.
+    """
+    data = data or load_data(config.data, held_out=config.held_out)
+    split_name = data.resolve_split(config.split or data.held_out or "")
+    subset = data.select(split_name)
+    device = resolve_device(config.device)
+    base = _base_record(path, subset, split_name, device, config)
+    try:
+        files = read_submission(path, config.weights, config.max_weights_mb)
+    except SubmissionError as exc:
+        return _finish(_failed(base, exc.reason, exc.message, "contract"), config)
+    base.submission.update(_identity(files))
+    try:
+        measured = _measure(files, subset, device, config)
+    except WorkerFailure as exc:
+        failed = _failed(base, exc.reason, exc.detail, exc.phase, exc.log_tail)
+        return _finish(failed, config)
+    return _finish(_scored(base, subset, measured), config)
+
+
+def _identity(files: SubmissionFiles) -> dict:
+    return {"name": files.name, "path": str(files.path), "sha256": files.sha256,
+            "weights_path": str(files.weights_path) if files.weights_path else None,
+            "weights_sha256": files.weights_sha256, "preprocess": files.preprocess.to_dict(),
+            "class_order": list(files.class_order) if files.class_order else None}
+
+
+def _base_record(path, subset: FERData, split: str, device: str, config: ScoreConfig) -> ScoreRecord:
+    return ScoreRecord(
+        schema=SCHEMA, status="failed",
+        submission={"name": Path(path).stem, "path": str(Path(path).resolve())},
+        data={"source": str(Path(subset.source).resolve()), "sha256": subset.source_sha256, "layout": subset.layout,
+              "split": split, "size": len(subset), "held_out": split == subset.held_out},
+        environment=environment(device, config.limits.threads),
+        timestamp="", isolation=[],
+    )
+
+
+def _protected_paths(subset: FERData, config: ScoreConfig) -> list[Path]:
+    paths = [Path(subset.source), cache_dir()]
+    if config.out_dir is not None:
+        Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+        paths.append(Path(config.out_dir))
+    return paths
+
+
+def _measure(files: SubmissionFiles, subset: FERData, device: str, config: ScoreConfig) -> dict:
+    """Run the worker through load → flops → predict → latency; return what it measured."""
+    weights = files.weights_path.read_bytes() if files.weights_path else b""
+    hint = (f"no weights found for {files.path.name}: put {files.path.stem}.pt beside it, set WEIGHTS = \"…\" "
+            "in the file, or pass --weights")
+    with WorkerProcess(config.limits, device, _protected_paths(subset, config), files.path.parent) as worker:
+        loaded, _ = worker.call("load", {
+            "source": files.source, "filename": str(files.path), "module": f"submission_{files.name}",
+            "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
+            "trust_pickle": config.trust_pickle, "require_weights": config.require_weights, "weights_hint": hint,
+        }, weights, max_payload=0)
+        flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
+        outputs = predict_all(worker, subset.images, config.batch_size, files)
+        probes = subset.images[:LATENCY_PROBES]
+        started = time.monotonic()
+        latency, raw = worker.call("latency", {"config": config.latency.to_dict(), "shape": list(probes.shape)},
+                                   np.ascontiguousarray(probes).tobytes(), max_payload=len(probes) * 4096 * 4)
+        wall = time.monotonic() - started
+        layers, peak = list(worker.layers), worker.peak_rss_mb
+    latency["check"], latency["check_detail"] = _latency_check(latency, raw, outputs[: len(probes)], wall, files)
+    latency["parent_wall_seconds"] = wall
+    latency["config"] = config.latency.to_dict()
+    latency["threads"], latency["device"] = config.limits.threads, device
+    return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers, "peak_rss_mb": peak}
+
+
+def predict_all(worker: WorkerProcess, images: np.ndarray, batch_size: int, files: SubmissionFiles) -> np.ndarray:
+    """The submission's outputs for every image, checked, in canonical class order."""
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        batch = np.ascontiguousarray(images[start : start + batch_size])
+        header, raw = worker.call("predict", {"shape": list(batch.shape)}, batch.tobytes(),
+                                  max_payload=len(batch) * NUM_CLASSES * 4)
+        chunks.append(_validated_outputs(header, raw, len(batch), worker))
+    outputs = np.concatenate(chunks)
+    if files.class_order:
+        outputs = outputs[:, [files.class_order.index(name) for name in CLASS_NAMES]]
+    return outputs
+
+
+def _validated_outputs(header: dict, raw: bytes, n: int, worker: WorkerProcess) -> np.ndarray:
+    shape = header.get("shape")
+    if shape != [n, NUM_CLASSES] or len(raw) != n * NUM_CLASSES * 4:
+        raise WorkerFailure("wrong_output_shape", f"forward returned shape {shape} for a batch of {n}; expected [{n}, 7]",
+                            worker.log_tail(), "predict")
+    out = np.frombuffer(raw, dtype="<f4").reshape(n, NUM_CLASSES)
+    if not np.isfinite(out).all():
+        bad = int((~np.isfinite(out)).any(axis=1).sum())
+        raise WorkerFailure("non_finite_output", f"{bad} of {n} outputs contain NaN or infinity", worker.log_tail(), "predict")
+    return out
+
+
+def _latency_check(latency: dict, raw: bytes, reference: np.ndarray, wall: float, files: SubmissionFiles):
+    """The latency phase must compute what the accuracy phase did, in about the time it claims."""
+    problems = []
+    shape = latency.get("outputs_shape")
+    if shape and len(raw) == int(np.prod(shape)) * 4 and shape[1:] == [NUM_CLASSES]:
+        seen = np.frombuffer(raw, dtype="<f4").reshape(shape)
+        if files.class_order:
+            seen = seen[:, [files.class_order.index(name) for name in CLASS_NAMES]]
+        k = min(len(seen), len(reference))
+        if not np.array_equal(seen[:k].argmax(1), reference[:k].argmax(1)):
+            problems.append("batch-1 predictions in the latency phase differ from the batched accuracy phase")
+        elif not np.allclose(seen[:k], reference[:k], rtol=1e-2, atol=1e-2 * max(1.0, float(np.abs(reference).max()))):
+            problems.append("batch-1 outputs in the latency phase differ from the batched accuracy phase")
+    else:
+        problems.append(f"latency-phase outputs have shape {shape}, expected [N, 7]")
+    claimed = latency.get("timed_seconds", 0) + latency.get("throughput_seconds", 0)
+    if claimed > wall * 1.05 + 0.05 or claimed < 0.5 * wall - 0.5:
+        problems.append(f"the worker's clock says {claimed:.2f} s of timed work; the parent saw {wall:.2f} s")
+    return ("consistent" if not problems else "inconsistent"), problems
+
+
+def _failed(record: ScoreRecord, reason: str, detail: str, phase: str, log_tail: str = "") -> ScoreRecord:
+    record.status = "failed"
+    record.failure = {"reason": reason, "detail": detail[:2000], "phase": phase, "log_tail": log_tail[-2000:]}
+    return record
+
+
+def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord:
+    outputs = measured["outputs"]
+    predictions = outputs.argmax(axis=1)
+    cm = metrics.confusion_matrix(subset.labels, predictions, NUM_CLASSES)
+    pc = metrics.per_class(cm)
+    loaded, flops = measured["loaded"], measured["flops"]
+    record.status = "scored"
+    record.isolation = measured["layers"]
+    record.accuracy = metrics.accuracy(cm)
+    record.top2_accuracy = metrics.top_k_accuracy(subset.labels, outputs, 2)
+    record.per_class = [{"class": CLASS_NAMES[i], **{k: (int(v[i]) if k == "support" else float(v[i])) for k, v in pc.items()}}
+                        for i in range(NUM_CLASSES)]
+    record.averages = metrics.averages(cm)
+    record.confusion_matrix = cm.tolist()
+    record.params_total, record.params_trainable = loaded["params_total"], loaded["params_trainable"]
+    record.weight_bytes = loaded["weight_bytes"]
+    record.gflops = flops.get("gflops")
+    record.flops = flops
+    accuracy_percent = 100 * record.accuracy
+    if record.gflops:
+        record.efficiency = accuracy_percent / record.gflops
+    record.efficiency_inputs = {"accuracy_percent": accuracy_percent, "gflops": record.gflops,
+                                "formula": "efficiency = accuracy_percent / gflops"}
+    record.latency = {k: v for k, v in measured["latency"].items() if k != "outputs_shape"}
+    record.peak_rss_mb = measured["peak_rss_mb"]
+    if loaded.get("random_init"):
+        record.flags.append("random_init: scored without weights")
+    if flops.get("check") != "agree":
+        record.flags.append("flops_disagree: " + "; ".join(flops.get("check_detail", [])))
+    if not record.gflops:
+        record.flags.append("no_gflops: efficiency is undefined when no multiply-adds are counted")
+    if record.latency.get("check") != "consistent":
+        record.flags.append("latency_inconsistent: " + "; ".join(record.latency.get("check_detail", [])))
+    return record
+
+
+def _finish(record: ScoreRecord, config: ScoreConfig) -> ScoreRecord:
+    record.timestamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    if config.out_dir is not None:
+        write_record(record, config.out_dir)
+    return record

@@ -1,0 +1,119 @@
+"""The submission contract, worker side: import the file, build the model, load its weights.
+
+Runs only inside the sandboxed worker. Accepted model forms, in order: `build_model(**kwargs)`,
+a module-level `model` instance, or exactly one nn.Module subclass defined in the file whose
+constructor takes no arguments (or `num_classes=7`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import sys
+import types
+
+import torch
+from torch import nn
+
+FORMS = "build_model() returning an nn.Module, a module-level `model = ...` instance, or exactly one nn.Module subclass constructible with no arguments"
+
+
+class ContractError(Exception):
+    """A contract breach inside the worker: `reason` is the recorded name."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def import_source(source: str, filename: str, name: str) -> types.ModuleType:
+    """Execute the submission's source as module `name` (its __file__ is the original path)."""
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module
+    code = compile(source, filename, "exec")
+    exec(code, module.__dict__)
+    return module
+
+
+def build_model(module: types.ModuleType, kwargs: dict) -> nn.Module:
+    """Find and build the model by the contract's forms."""
+    if callable(getattr(module, "build_model", None)):
+        model = module.build_model(**kwargs)
+        if not isinstance(model, nn.Module):
+            raise ContractError("no_model", f"build_model() returned {type(model).__name__}, not an nn.Module")
+        return model
+    if kwargs:
+        raise ContractError("no_model", "model keyword arguments need a build_model(**kwargs) function")
+    if isinstance(getattr(module, "model", None), nn.Module):
+        return module.model
+    classes = [
+        obj for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__ == module.__name__
+    ]
+    if len(classes) != 1:
+        found = ", ".join(c.__name__ for c in classes) or "none"
+        raise ContractError("no_model", f"expected {FORMS}; found nn.Module subclasses: {found}")
+    cls = classes[0]
+    params = inspect.signature(cls.__init__).parameters
+    required = [p for n, p in params.items() if n != "self" and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if not required:
+        return cls()
+    if [p.name for p in required] == ["num_classes"]:
+        return cls(num_classes=7)
+    raise ContractError("no_model", f"{cls.__name__}() needs arguments {[p.name for p in required]}; add a build_model() function")
+
+
+def _state_dict_from(obj, trust_pickle: bool) -> dict:
+    if isinstance(obj, nn.Module):
+        return obj.state_dict()
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                return obj[key]
+            if isinstance(obj.get(key), nn.Module) and trust_pickle:
+                return obj[key].state_dict()
+        return obj
+    raise ContractError("weights_format", f"weights file holds a {type(obj).__name__}, not a state_dict")
+
+
+def read_state_dict(data: bytes, fmt: str, trust_pickle: bool) -> dict:
+    """A state_dict from weight-file bytes: safetensors, or torch.load(weights_only=True)."""
+    if fmt == "safetensors":
+        from safetensors.torch import load as load_safetensors
+
+        return load_safetensors(data)
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        if not trust_pickle:
+            raise ContractError(
+                "pickled_model_refused",
+                "weights are not a plain state_dict (torch.load(weights_only=True) refused: "
+                f"{str(exc).splitlines()[0][:160]}); save them with torch.save(model.state_dict(), path), "
+                "or an organiser may pass --trust-pickle",
+            ) from None
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    return _state_dict_from(obj, trust_pickle)
+
+
+def load_weights(model: nn.Module, state: dict) -> None:
+    """Load `state` strictly, after stripping a DataParallel `module.` prefix; list every problem."""
+    if state and all(isinstance(k, str) and k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+        if items:
+            shown = ", ".join(items[:8]) + (f" … (+{len(items) - 8})" if len(items) > 8 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise ContractError("weights_mismatch", "; ".join(problems))
+    model.load_state_dict(state, strict=True)

@@ -1,0 +1,198 @@
+"""The trusted side of a worker: start it confined, talk to it under limits, survive whatever it does.
+
+Every way a worker can go wrong ends as a WorkerFailure with a stable `reason`: timeout,
+memory_limit, crashed (a signal), exited, sandbox_violation, tampering, protocol_error, or the
+contract reason the worker reported. The parent's own process is never at risk: it only reads
+bounded frames from a pipe, never unpickles, and kills the worker's whole process group at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fercomp.submission import protocol
+
+LOG_TAIL_BYTES = 2000
+_FRAME_KEYS = {"ok", "blocked", "tampered", "nbytes"}
+_SYSTEM_READABLE = [
+    "/dev/null", "/dev/urandom", "/dev/random", "/dev/shm", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat",
+    "/sys/devices/system/cpu", "/sys/fs/cgroup", "/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib",
+    "/usr/lib64", "/usr/local/lib", "/usr/share/zoneinfo", "/proc/driver/nvidia", "/dev/nvidiactl",
+    "/dev/nvidia0", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
+]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission confinement: wall clock for the whole session, resident memory, sandbox mode."""
+
+    time_limit_s: float = 600.0
+    memory_limit_mb: int = 6144
+    sandbox: str = "auto"  # auto: use namespaces where the OS allows; required: refuse to run without; off
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+class WorkerFailure(Exception):
+    """The submission failed in the worker; `reason` is recorded, `detail` explains, `log_tail` shows."""
+
+    def __init__(self, reason: str, detail: str, log_tail: str = "", phase: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail, self.log_tail, self.phase = reason, detail, log_tail, phase
+
+
+def _readable_roots(submission_dir: Path) -> list[str]:
+    package = Path(__file__).resolve().parents[1]
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"], str(package), str(submission_dir)}
+    return sorted(roots) + _SYSTEM_READABLE
+
+
+def _worker_env(home: str, threads: int) -> dict[str, str]:
+    """A clean environment: nothing of the parent's that could name the data or the results."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+class WorkerProcess:
+    """One confined worker process for one submission. Use as a context manager."""
+
+    def __init__(self, limits: Limits, device: str, protected: list[Path], submission_dir: Path) -> None:
+        self.limits, self.device = limits, device
+        self.protected = [str(Path(p).resolve()) for p in protected]
+        self.submission_dir = Path(submission_dir).resolve()
+        self.layers: list[str] = []
+        self.notes: list[str] = []
+        self.peak_rss_mb = 0.0
+        self._memory_exceeded = False
+        self._phase = "start"
+
+    def __enter__(self) -> "WorkerProcess":
+        self.home = tempfile.mkdtemp(prefix="fercomp-worker-")
+        self.log_path = Path(self.home) / "worker.log"
+        self._log = open(self.log_path, "wb")
+        cmd_r, self._cmd_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+        self.deadline = time.monotonic() + self.limits.time_limit_s
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fercomp.submission.worker", str(cmd_r), str(resp_w)],
+            pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            env=_worker_env(self.home, self.limits.threads), cwd=self.home, start_new_session=True,
+        )
+        os.close(cmd_r)
+        os.close(resp_w)
+        self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
+        self._watchdog.start()
+        setup = {
+            "sandbox": self.limits.sandbox, "protected": self.protected, "threads": self.limits.threads,
+            "device": self.device, "readable": _readable_roots(self.submission_dir), "writable": [self.home],
+        }
+        header, _ = self._exchange(setup, b"", max_payload=0)
+        self.layers, self.notes = header.get("layers", []), header.get("notes", [])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.proc.poll() is None:
+                protocol.send(self._cmd_w, {"command": "exit"})
+                self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self._kill()
+        for fd in (self._cmd_w, self._resp_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def call(self, command: str, header: dict | None = None, payload: bytes = b"", max_payload: int = 1 << 30) -> tuple[dict, bytes]:
+        """Send one command and return its answer, or raise WorkerFailure."""
+        self._phase = command
+        answer, data = self._exchange({"command": command, **(header or {})}, payload, max_payload)
+        if answer.get("blocked"):
+            raise self._failure("sandbox_violation", "the sandbox refused: " + "; ".join(answer["blocked"][:5]))
+        if answer.get("tampered"):
+            raise self._failure("tampering", "the submission replaced measuring code: " + ", ".join(answer["tampered"]))
+        if not answer.get("ok"):
+            raise self._failure(str(answer.get("reason", "exception")), str(answer.get("detail", "")), answer.get("traceback", ""))
+        return {k: v for k, v in answer.items() if k not in _FRAME_KEYS}, data
+
+    def _exchange(self, header: dict, payload: bytes, max_payload: int) -> tuple[dict, bytes]:
+        try:
+            protocol.send(self._cmd_w, header, payload)
+            return protocol.receive(self._resp_r, self.deadline, max_payload)
+        except protocol.Deadline:
+            self._kill()
+            if self._memory_exceeded:
+                raise self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB") from None
+            raise self._failure("timeout", f"no answer within the {self.limits.time_limit_s:g} s limit") from None
+        except (protocol.ProtocolError, BrokenPipeError, OSError) as exc:
+            raise self._ended(str(exc)) from None
+
+    def _ended(self, what: str) -> WorkerFailure:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            return self._failure("protocol_error", f"the worker broke the protocol ({what})")
+        if self._memory_exceeded:
+            return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            return self._failure("crashed", f"the worker died of {name}")
+        if code == 0 and self._phase == "start":
+            return self._failure("exited", "the worker exited before it was ready")
+        return self._failure("exited", f"the worker exited with code {code}" if code else f"the worker ended the session ({what})")
+
+    def _failure(self, reason: str, detail: str, traceback: str = "") -> WorkerFailure:
+        tail = self.log_tail()
+        if traceback:
+            tail = (tail + "\n" + str(traceback))[-LOG_TAIL_BYTES:]
+        return WorkerFailure(reason, detail, tail, self._phase)
+
+    def log_tail(self) -> str:
+        try:
+            self._log.flush()
+            with open(self.log_path, "rb") as fh:
+                fh.seek(max(self.log_path.stat().st_size - LOG_TAIL_BYTES, 0))
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def _kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _watch_memory(self) -> None:
+        status = Path(f"/proc/{self.proc.pid}/status")
+        while self.proc.poll() is None:
+            try:
+                rss_kb = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
+            except (OSError, StopIteration, ValueError):
+                return
+            self.peak_rss_mb = max(self.peak_rss_mb, rss_kb / 1024)
+            if rss_kb / 1024 > self.limits.memory_limit_mb:
+                self._memory_exceeded = True
+                self._kill()
+                return
+            time.sleep(0.02)

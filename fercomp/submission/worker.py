@@ -1,0 +1,209 @@
+"""The worker process: the only place submitted code runs. Started by runner.py; speaks protocol.py.
+
+Order matters: the sandbox is entered while the process is still single-threaded (stdlib only), then
+torch and the measuring code are imported and their entry points remembered, and only then is the
+submission's source executed. The worker never receives labels, sample ids or the data path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+from fercomp.submission import protocol, sandbox
+
+
+def _setup(cmd_fd: int, resp_fd: int) -> dict:
+    header, _ = protocol.receive(cmd_fd)
+    layers, notes = [], []
+    if header["sandbox"] != "off":
+        try:
+            sandbox.enter_namespaces(header["protected"])
+            layers.append("namespaces")
+        except OSError as exc:
+            notes.append(f"namespaces unavailable: {exc}")
+            if header["sandbox"] == "required":
+                protocol.send(resp_fd, {"ok": False, "reason": "sandbox_unavailable", "detail": notes[-1]})
+                sys.exit(3)
+        sandbox.set_rlimits(header.get("address_space_mb"))
+        layers.append("rlimits")
+    header["layers"], header["notes"] = layers, notes
+    return header
+
+
+def _watched() -> list[tuple[object, str]]:
+    """(owner, attribute) pairs a submission could swap to shrink its numbers."""
+    import time
+
+    import fvcore.nn
+    import ptflops
+    import torch
+    import torch.utils.flop_counter
+
+    from fercomp.measure import flops, latency
+
+    return [
+        (time, "perf_counter"), (latency, "_clock"), (latency, "measure"), (latency, "_timed_call"),
+        (flops, "count_all"), (flops, "count_fvcore"), (flops, "count_flop_counter_mode"), (flops, "count_ptflops"),
+        (fvcore.nn, "FlopCountAnalysis"), (fvcore.nn.FlopCountAnalysis, "total"),
+        (torch.utils.flop_counter, "FlopCounterMode"), (ptflops, "get_model_complexity_info"),
+        (torch.jit, "trace"), (torch.cuda, "synchronize"), (torch.nn.Module, "__call__"),
+        (torch.Tensor, "cpu"), (torch, "inference_mode"),
+    ]
+
+
+class Worker:
+    """State of one worker: the model, its preprocessing and the device."""
+
+    def __init__(self, setup: dict) -> None:
+        import torch
+
+        from fercomp.measure import flops, latency
+        from fercomp.submission import build, preprocess
+
+        self.torch, self.flops, self.latency, self.build, self.preprocess = torch, flops, latency, build, preprocess
+        torch.set_num_threads(int(setup["threads"]))
+        self.device = torch.device(setup["device"])
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            if setup.get("gpu_memory_fraction"):
+                torch.cuda.set_per_process_memory_fraction(float(setup["gpu_memory_fraction"]), self.device)
+        self.references = {(owner, attr): getattr(owner, attr) for owner, attr in _watched()}
+        self.model = None
+        self.spec = preprocess.Preprocess()
+        self.channels_last = False
+
+    def tampered(self) -> list[str]:
+        """The watched entry points that no longer are what they were before the submission ran."""
+        return [
+            f"{getattr(owner, '__name__', type(owner).__name__)}.{attr}"
+            for (owner, attr), original in self.references.items()
+            if getattr(owner, attr, None) is not original
+        ]
+
+    def load(self, header: dict, payload: bytes) -> dict:
+        torch, build = self.torch, self.build
+        self.spec = self.preprocess.parse(header["preprocess"], header["filename"])
+        module = build.import_source(header["source"], header["filename"], header["module"])
+        model = build.build_model(module, header.get("build_kwargs") or {})
+        if header.get("weights_format"):
+            state = build.read_state_dict(payload, header["weights_format"], header.get("trust_pickle", False))
+            build.load_weights(model, state)
+        elif header.get("require_weights") and any(True for _ in model.parameters()):
+            raise build.ContractError("weights_missing", header["weights_hint"])
+        model.eval()
+        self.model = model
+        params = list(model.parameters())
+        tensors = params + list(model.buffers())
+        return {
+            "params_total": int(sum(p.numel() for p in params)),
+            "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
+            "weight_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),
+            "random_init": not header.get("weights_format"),
+        }
+
+    def example(self, n: int = 1):
+        gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)
+        return self.preprocess.apply(gray, self.spec)
+
+    def count_flops(self, header: dict, payload: bytes) -> dict:
+        result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE))
+        # Measured on CPU before the move, so counts cannot depend on the device.
+        self._to_device()
+        return result
+
+    def _to_device(self) -> None:
+        torch = self.torch
+        if next(self.model.parameters(), None) is not None and next(self.model.parameters()).device != self.device:
+            self.model.to(self.device)
+        elif self.device.type == "cuda":
+            self.model.to(self.device)
+        if not self.channels_last and self.spec.size >= 8:
+            # channels-last convolutions ran at ~95 % of sgemm on this kind of CPU, plain NCHW at ~64 %
+            self.model.to(memory_format=torch.channels_last)
+            self.channels_last = True
+
+    def _inputs(self, payload: bytes, shape: list[int]):
+        import numpy as np
+
+        torch = self.torch
+        images = np.frombuffer(payload, dtype=np.uint8).reshape(shape)
+        x = self.preprocess.apply(images, self.spec)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x.to(self.device, non_blocking=True)
+
+    def predict(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
+        torch = self.torch
+        self._to_device()
+        x = self._inputs(payload, header["shape"])
+        with torch.inference_mode():
+            out = self.model(x)
+        if not isinstance(out, torch.Tensor):
+            raise self.build.ContractError("wrong_output_type", f"forward returned {type(out).__name__}, not a tensor")
+        if not out.is_floating_point():
+            raise self.build.ContractError("wrong_output_dtype", f"forward returned dtype {out.dtype}; expected float logits")
+        out = out.detach().to("cpu", torch.float32).contiguous()
+        return {"shape": list(out.shape)}, out.numpy().tobytes()
+
+    def measure_latency(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
+        self._to_device()
+        config = self.latency.LatencyConfig(**header["config"])
+        x = self._inputs(payload, header["shape"])
+        result = self.latency.measure(self.model, x, config, self.device)
+        outputs = result.pop("batch1_outputs")
+        if self.device.type == "cuda":
+            result["gpu_peak_memory_mb"] = self.torch.cuda.max_memory_allocated(self.device) / 2**20
+        data = outputs.numpy().tobytes() if outputs is not None else b""
+        result["outputs_shape"] = list(outputs.shape) if outputs is not None else None
+        return result, data
+
+
+def serve(cmd_fd: int, resp_fd: int) -> None:
+    """Answer commands until `exit`; every failure is an answer, never a silent death if avoidable."""
+    setup = _setup(cmd_fd, resp_fd)
+    os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
+    worker = Worker(setup)
+    readable = list(setup["readable"]) + [f"/proc/{os.getpid()}"]
+    if setup["sandbox"] != "off":
+        sandbox.install_audit_hook(readable, setup["writable"])
+        setup["layers"].append("audit")
+    protocol.send(resp_fd, {"ok": True, "layers": setup["layers"], "notes": setup["notes"]})
+    handlers = {"load": worker.load, "flops": worker.count_flops, "predict": worker.predict, "latency": worker.measure_latency}
+    while True:
+        header, payload = protocol.receive(cmd_fd)
+        command = header.get("command")
+        if command == "exit":
+            return
+        data = b""
+        try:
+            answer = handlers[command](header, payload)
+            if isinstance(answer, tuple):
+                answer, data = answer
+            answer = {"ok": True, **answer}
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from submitted code is a failure to report
+            answer = {"ok": False, **_describe(exc)}
+            data = b""
+        answer["blocked"] = list(sandbox.BLOCKED)
+        answer["tampered"] = worker.tampered()
+        protocol.send(resp_fd, answer, data)
+
+
+def _describe(exc: BaseException) -> dict:
+    from fercomp.submission.build import ContractError
+
+    if isinstance(exc, ContractError):
+        return {"reason": exc.reason, "detail": str(exc)}
+    if isinstance(exc, SystemExit):
+        return {"reason": "exited", "detail": f"the submission called sys.exit({exc.code!r})"}
+    if isinstance(exc, KeyboardInterrupt):
+        return {"reason": "exited", "detail": "the submission raised KeyboardInterrupt"}
+    if isinstance(exc, MemoryError):
+        return {"reason": "memory_limit", "detail": "MemoryError inside the submission"}
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return {"reason": "exception", "detail": f"{type(exc).__name__}: {str(exc)[:500]}", "traceback": "".join(tb)[-3000:]}
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))
