@@ -24,7 +24,11 @@ CHEAP_OPS = {
     "hardsigmoid", "mish", "softmax", "log_softmax", "dropout", "feature_dropout", "add", "add_", "sub",
     "mul", "mul_", "div", "clamp", "clamp_min", "flatten", "view", "reshape", "cat", "stack", "mean",
     "sum", "pad", "constant_pad_nd", "max", "slice", "select", "contiguous", "permute", "transpose",
-    "squeeze", "unsqueeze", "expand", "repeat", "to", "size", "t", "zeros", "ones",
+    "squeeze", "unsqueeze", "expand", "repeat", "to", "size", "t", "zeros", "ones", "gt", "lt", "ge", "le",
+    "eq", "ne", "remainder", "fmod", "floor", "ceil", "round", "abs", "neg", "exp", "log", "sqrt", "rsqrt",
+    "pow", "where", "masked_fill", "one_hot", "argmax", "argmin", "amax", "amin", "min", "floor_divide",
+    "upsample_nearest2d", "dropout_", "batch_norm", "layer_norm", "scalar_tensor", "type_as", "detach",
+    "index_fill", "index_fill_", "zeros_like", "ones_like", "fill_", "copy_", "full", "full_like", "arange",
 }
 
 DEFAULT_TOLERANCE = 0.10

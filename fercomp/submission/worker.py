@@ -85,12 +85,17 @@ class Worker:
     def load(self, header: dict, payload: bytes) -> dict:
         torch, build = self.torch, self.build
         self.spec = self.preprocess.parse(header["preprocess"], header["filename"])
+        # Seeded so that anything random at import or build time (a random init) is reproducible.
+        import random
+
+        random.seed(0)
+        torch.manual_seed(0)
         module = build.import_source(header["source"], header["filename"], header["module"])
         model = build.build_model(module, header.get("build_kwargs") or {})
         if header.get("weights_format"):
             state = build.read_state_dict(payload, header["weights_format"], header.get("trust_pickle", False))
             build.load_weights(model, state)
-        elif header.get("require_weights") and any(True for _ in model.parameters()):
+        elif header.get("require_weights") and any(p.requires_grad for p in model.parameters()):
             raise build.ContractError("weights_missing", header["weights_hint"])
         model.eval()
         self.model = model
@@ -100,7 +105,7 @@ class Worker:
             "params_total": int(sum(p.numel() for p in params)),
             "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
             "weight_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),
-            "random_init": not header.get("weights_format"),
+            "random_init": not header.get("weights_format") and any(p.requires_grad for p in params),
         }
 
     def example(self, n: int = 1):
@@ -142,6 +147,10 @@ class Worker:
             out = self.model(x)
         if not isinstance(out, torch.Tensor):
             raise self.build.ContractError("wrong_output_type", f"forward returned {type(out).__name__}, not a tensor")
+        if tuple(out.shape) != (x.shape[0], 7):
+            raise self.build.ContractError(
+                "wrong_output_shape", f"forward returned shape {list(out.shape)} for a batch of {x.shape[0]}; expected [{x.shape[0]}, 7]"
+            )
         if not out.is_floating_point():
             raise self.build.ContractError("wrong_output_dtype", f"forward returned dtype {out.dtype}; expected float logits")
         out = out.detach().to("cpu", torch.float32).contiguous()
@@ -199,6 +208,8 @@ def _describe(exc: BaseException) -> dict:
         return {"reason": "exited", "detail": f"the submission called sys.exit({exc.code!r})"}
     if isinstance(exc, KeyboardInterrupt):
         return {"reason": "exited", "detail": "the submission raised KeyboardInterrupt"}
+    if isinstance(exc, ImportError):
+        return {"reason": "import_error", "detail": f"{type(exc).__name__}: {exc}"}
     if isinstance(exc, MemoryError):
         return {"reason": "memory_limit", "detail": "MemoryError inside the submission"}
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)

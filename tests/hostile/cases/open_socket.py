@@ -1,0 +1,19 @@
+"""Opens a network connection at import."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    """A frozen linear classifier: needs no weights file."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(48 * 48, 7).requires_grad_(False)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+import socket
+
+socket.create_connection(("127.0.0.1", 9), timeout=1)

@@ -1,0 +1,18 @@
+"""Overwrites another team's record with Python's open."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    """A frozen linear classifier: needs no weights file."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(48 * 48, 7).requires_grad_(False)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+with open("__RESULTS__/victim.PrivateTest.json", "w") as fh:
+    fh.write("{}")

@@ -1,0 +1,26 @@
+"""Unmounts the mask over the data file with libc, then reads it."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    """A frozen linear classifier: needs no weights file."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(48 * 48, 7).requires_grad_(False)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+for _ in range(3):
+    libc.umount2(b"__DATA__", 2)  # MNT_DETACH
+fd = libc.open(b"__DATA__", 0)
+buf = ctypes.create_string_buffer(4096)
+got = libc.read(fd, buf, 4096) if fd >= 0 else -1
+if got > 0:
+    raise RuntimeError(f"LEAKED {got} bytes after umount")

@@ -1,0 +1,152 @@
+"""The contract's rules, checked in-process on the trusted side and on the worker side's functions."""
+
+import io
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+
+from fercomp.errors import SubmissionError, UsageError
+from fercomp.submission import build
+from fercomp.submission.contract import read_submission
+
+NET = """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self, num_classes=7):
+        super().__init__()
+        self.fc = nn.Linear(48 * 48, num_classes)
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+"""
+
+
+def write(tmp_path, text, name="team.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def module_of(path):
+    return build.import_source(path.read_text(), str(path), "sub_" + path.stem)
+
+
+@pytest.mark.parametrize(
+    "extra,expected",
+    [
+        ("\ndef build_model(width=7):\n    return Net(num_classes=width)\n", 7),
+        ("\nmodel = Net(num_classes=7)\n", 7),
+        ("", 7),
+    ],
+    ids=["build_model", "model instance", "single class"],
+)
+def test_model_forms(tmp_path, extra, expected):
+    model = build.build_model(module_of(write(tmp_path, NET + extra)), {})
+    assert model(torch.zeros(2, 1, 48, 48)).shape == (2, expected)
+
+
+def test_build_model_kwargs_and_bad_forms(tmp_path):
+    module = module_of(write(tmp_path, NET + "\ndef build_model(dropout=0.0):\n    m = Net()\n    m.p = dropout\n    return m\n"))
+    assert build.build_model(module, {"dropout": 0.3}).p == 0.3
+    two = module_of(write(tmp_path, NET + "\nclass Other(nn.Module):\n    pass\n", "two.py"))
+    with pytest.raises(build.ContractError, match="found nn.Module subclasses: Net, Other"):
+        build.build_model(two, {})
+    none = module_of(write(tmp_path, "x = 1\n", "none.py"))
+    with pytest.raises(build.ContractError, match="expected build_model"):
+        build.build_model(none, {})
+    wrong = module_of(write(tmp_path, "def build_model():\n    return 3\n", "wrong.py"))
+    with pytest.raises(build.ContractError, match="returned int, not an nn.Module"):
+        build.build_model(wrong, {})
+
+
+def _bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def test_weights_nested_and_dataparallel_prefix():
+    model = nn.Linear(3, 7)
+    state = {"module." + k: v for k, v in nn.Linear(3, 7).state_dict().items()}
+    for wrapped in (state, {"state_dict": state}, {"model": state}):
+        build.load_weights(model, build.read_state_dict(_bytes(wrapped), "torch", False))
+        assert torch.equal(model.weight, state["module.weight"])
+
+
+def test_weights_problems_are_listed_by_name():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 7))
+    state = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 10)).state_dict()
+    state["extra.bias"] = torch.zeros(1)
+    del state["0.bias"]
+    with pytest.raises(build.ContractError) as info:
+        build.load_weights(model, state)
+    message = str(info.value)
+    assert "missing keys: 0.bias" in message and "unexpected keys: extra.bias" in message
+    assert "1.weight (10, 4) vs model (7, 4)" in message and info.value.reason == "weights_mismatch"
+
+
+def test_pickled_whole_model_refused_unless_trusted():
+    data = _bytes(nn.Linear(3, 7))
+    with pytest.raises(build.ContractError, match=r"torch.save\(model.state_dict\(\), path\)") as info:
+        build.read_state_dict(data, "torch", False)
+    assert info.value.reason == "pickled_model_refused"
+    assert set(build.read_state_dict(data, "torch", True)) == {"weight", "bias"}
+
+
+def test_safetensors_weights():
+    from safetensors.torch import save
+
+    state = nn.Linear(3, 7).state_dict()
+    loaded = build.read_state_dict(save(state), "safetensors", False)
+    assert torch.equal(loaded["weight"], state["weight"])
+
+
+def test_static_metadata_and_weight_discovery(tmp_path):
+    path = write(tmp_path, NET + '\nPREPROCESS = {"size": 64, "channels": 3, "mean": [0.5], "std": 0.25}\n'
+                 'CLASS_ORDER = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]\n')
+    (tmp_path / "team.pth").write_bytes(b"x")
+    files = read_submission(path)
+    assert files.preprocess.size == 64 and files.preprocess.mean == (0.5, 0.5, 0.5) and files.preprocess.std == (0.25,) * 3
+    assert files.class_order[4] == "Neutral" and files.weights_path.name == "team.pth"
+    declared = write(tmp_path, NET + '\nWEIGHTS = "w/best.safetensors"\n', "declared.py")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "best.safetensors").write_bytes(b"x")
+    assert read_submission(declared).weights_path == (tmp_path / "w" / "best.safetensors").resolve()
+    assert read_submission(declared, weights=tmp_path / "team.pth").weights_path.name == "team.pth"
+
+
+@pytest.mark.parametrize(
+    "text,reason,message",
+    [
+        ("def f(:\n", "syntax_error", "line 1: syntax error"),
+        (NET + "\nPREPROCESS = dict(size=64)\n", "bad_metadata", "PREPROCESS must be a literal"),
+        (NET + '\nPREPROCESS = {"size": 48, "colour": 1}\n', "bad_preprocess", "unknown key"),
+        (NET + '\nPREPROCESS = {"channels": 2}\n', "bad_preprocess", "channels must be 1 or 3"),
+        (NET + '\nCLASS_ORDER = ["happy", "sad"]\n', "bad_class_order", "must name each of the 7 classes"),
+        (NET + '\nWEIGHTS = "absent.pt"\n', "weights_missing", "does not exist"),
+    ],
+)
+def test_contract_breaches_are_named(tmp_path, text, reason, message):
+    with pytest.raises(SubmissionError, match=message) as info:
+        read_submission(write(tmp_path, text))
+    assert info.value.reason == reason
+
+
+def test_missing_or_non_python_file_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="no such submission file"):
+        read_submission(tmp_path / "absent.py")
+    (tmp_path / "model.pt").write_bytes(b"")
+    with pytest.raises(UsageError, match="a submission is a .py file"):
+        read_submission(tmp_path / "model.pt")
+
+
+def test_oversized_weights_refused_before_reading(tmp_path):
+    path = write(tmp_path, NET)
+    with open(tmp_path / "team.pt", "wb") as fh:
+        fh.truncate(3 << 20)  # sparse: 3 MB on paper, nothing on disk
+    with pytest.raises(SubmissionError, match="over the 2 MB limit") as info:
+        read_submission(path, max_weights_mb=2)
+    assert info.value.reason == "weights_too_large"
