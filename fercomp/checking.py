@@ -13,9 +13,9 @@ import numpy as np
 
 from fercomp.data.cache import cache_dir
 from fercomp.data.synth import SynthSpec, generate
-from fercomp.errors import SubmissionError
+from fercomp.errors import SubmissionError, UsageError
 from fercomp.measure.latency import LatencyConfig
-from fercomp.scoring import ScoreConfig, predict_all, resolve_device
+from fercomp.scoring import ScoreConfig, predict_all
 from fercomp.submission.contract import read_submission
 from fercomp.submission.runner import WorkerFailure, WorkerProcess
 
@@ -49,9 +49,9 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
     report.add("weights file", files.weights_path is not None,
                str(files.weights_path) if files.weights_path else "none found: scoring will refuse an untrained model")
     images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
-    device = resolve_device(config.device)
     try:
-        with WorkerProcess(config.limits, device, [cache_dir()], files.path.parent) as worker:
+        with WorkerProcess(config.limits, config.device, [cache_dir()], files.path.parent) as worker:
+            device = worker.ready().get("device", config.device)
             if not _load(report, worker, files, config):
                 return report
             _outputs(report, worker, images, files)
@@ -64,6 +64,8 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             report.facts["latency_ms_p50"] = latency["latency_ms_p50"]
             report.add("latency estimate", True, f"batch-1 p50 {latency['latency_ms_p50']:.2f} ms on {device} (quick estimate)")
     except WorkerFailure as exc:
+        if exc.reason == "device_unavailable":
+            raise UsageError(exc.detail) from None
         report.add(f"runs in the sandbox ({exc.phase})", False, f"{exc.reason}: {exc.detail}")
     return report
 

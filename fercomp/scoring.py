@@ -40,7 +40,7 @@ class ScoreConfig:
     held_out: str | None = None
     device: str = "auto"
     out_dir: Path | None = Path("reports/results")
-    batch_size: int = 256
+    batch_size: int = 128
     limits: Limits = field(default_factory=Limits)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     flops_tolerance: float = DEFAULT_TOLERANCE
@@ -50,55 +50,54 @@ class ScoreConfig:
     max_weights_mb: int = 1024
 
 
-def resolve_device(device: str) -> str:
-    """auto → cuda when available, else cpu; a named device must exist."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise UsageError(f"--device {device}: expected auto, cpu, cuda or cuda:N")
-    return device
-
-
-def environment(device: str, threads: int) -> dict:
-    import torch
+def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
+    """Versions and hardware, without importing torch here (the worker reports what it ran on)."""
+    from importlib.metadata import version
 
     cpu = platform.processor() or ""
     try:
         cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    env = {"fercomp": __version__, "torch": torch.__version__, "python": platform.python_version(),
+    env = {"fercomp": __version__, "torch": version("torch"), "python": platform.python_version(),
            "platform": platform.platform(), "device": device, "cpu_model": cpu, "threads": threads}
-    if device.startswith("cuda"):
-        env["gpu_name"] = torch.cuda.get_device_name(torch.device(device))
+    env.update(worker_info or {})
     return env
 
 
 def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None = None) -> ScoreRecord:
     """Score `path` on the configured split; a failing submission gives a failed record, not an error.
 
-    DataError and UsageError (the user's mistakes, not the submission's) are raised.
+    DataError and UsageError (the user's mistakes, not the submission's) are raised. The worker is
+    started before the data is read, so its imports overlap the parent's.
     """
-    data = data or load_data(config.data, held_out=config.held_out)
-    split_name = data.resolve_split(config.split or data.held_out or "")
-    subset = data.select(split_name)
-    device = resolve_device(config.device)
-    base = _base_record(path, subset, split_name, device, config)
     try:
         files = read_submission(path, config.weights, config.max_weights_mb)
     except SubmissionError as exc:
+        subset, split = _held_subset(config, data)
+        base = _base_record(path, subset, split, config)
         return _finish(_failed(base, exc.reason, exc.message, "contract"), config)
-    base.submission.update(_identity(files))
+    protected = _protected_paths(config, data)
     try:
-        measured = _measure(files, subset, device, config)
+        with WorkerProcess(config.limits, config.device, protected, files.path.parent) as worker:
+            subset, split = _held_subset(config, data)
+            base = _base_record(path, subset, split, config)
+            base.submission.update(_identity(files))
+            try:
+                measured = _measure(worker, files, subset, config)
+            finally:
+                base.environment = environment(config.device, config.limits.threads, worker.info)
     except WorkerFailure as exc:
-        failed = _failed(base, exc.reason, exc.detail, exc.phase, exc.log_tail)
-        return _finish(failed, config)
+        if exc.reason == "device_unavailable":
+            raise UsageError(exc.detail) from None
+        return _finish(_failed(base, exc.reason, exc.detail, exc.phase, exc.log_tail), config)
     return _finish(_scored(base, subset, measured), config)
+
+
+def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, str]:
+    data = data or load_data(config.data, held_out=config.held_out)
+    split = data.resolve_split(config.split or data.held_out or "")
+    return data.select(split), split
 
 
 def _identity(files: SubmissionFiles) -> dict:
@@ -108,49 +107,63 @@ def _identity(files: SubmissionFiles) -> dict:
             "class_order": list(files.class_order) if files.class_order else None}
 
 
-def _base_record(path, subset: FERData, split: str, device: str, config: ScoreConfig) -> ScoreRecord:
+def _base_record(path, subset: FERData, split: str, config: ScoreConfig) -> ScoreRecord:
     return ScoreRecord(
         schema=SCHEMA, status="failed",
         submission={"name": Path(path).stem, "path": str(Path(path).resolve())},
         data={"source": str(Path(subset.source).resolve()), "sha256": subset.source_sha256, "layout": subset.layout,
               "split": split, "size": len(subset), "held_out": split == subset.held_out},
-        environment=environment(device, config.limits.threads),
+        environment=environment(config.device, config.limits.threads),
         timestamp="", isolation=[],
     )
 
 
-def _protected_paths(subset: FERData, config: ScoreConfig) -> list[Path]:
-    paths = [Path(subset.source), cache_dir()]
+def _protected_paths(config: ScoreConfig, data: FERData | None) -> list[Path]:
+    """What the worker must never see: the data source, the data cache, the results folder."""
+    paths = [Path(data.source if data is not None else config.data), cache_dir()]
     if config.out_dir is not None:
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)
         paths.append(Path(config.out_dir))
     return paths
 
 
-def _measure(files: SubmissionFiles, subset: FERData, device: str, config: ScoreConfig) -> dict:
+def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, config: ScoreConfig) -> dict:
     """Run the worker through load → flops → predict → latency; return what it measured."""
     weights = files.weights_path.read_bytes() if files.weights_path else b""
     hint = (f"no weights found for {files.path.name}: put {files.path.stem}.pt beside it, set WEIGHTS = \"…\" "
             "in the file, or pass --weights")
-    with WorkerProcess(config.limits, device, _protected_paths(subset, config), files.path.parent) as worker:
-        loaded, _ = worker.call("load", {
-            "source": files.source, "filename": str(files.path), "module": f"submission_{files.name}",
-            "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
-            "trust_pickle": config.trust_pickle, "require_weights": config.require_weights, "weights_hint": hint,
-        }, weights, max_payload=0)
-        flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
-        outputs = predict_all(worker, subset.images, config.batch_size, files)
-        probes = subset.images[:LATENCY_PROBES]
-        started = time.monotonic()
-        latency, raw = worker.call("latency", {"config": config.latency.to_dict(), "shape": list(probes.shape)},
-                                   np.ascontiguousarray(probes).tobytes(), max_payload=len(probes) * 4096 * 4)
-        wall = time.monotonic() - started
-        layers, peak = list(worker.layers), worker.peak_rss_mb
+    clock, timings = time.monotonic(), {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings[name] = now - clock
+        clock = now
+
+    worker.ready()
+    lap("worker_ready_wait_s")
+    loaded, _ = worker.call("load", {
+        "source": files.source, "filename": str(files.path), "module": f"submission_{files.name}",
+        "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
+        "trust_pickle": config.trust_pickle, "require_weights": config.require_weights, "weights_hint": hint,
+    }, weights, max_payload=0)
+    lap("load_s")
+    flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
+    lap("flops_s")
+    outputs = predict_all(worker, subset.images, config.batch_size, files)
+    lap("predict_s")
+    probes = subset.images[:LATENCY_PROBES]
+    latency, raw = worker.call("latency", {"config": config.latency.to_dict(), "shape": list(probes.shape)},
+                               np.ascontiguousarray(probes).tobytes(), max_payload=len(probes) * 4096 * 4)
+    lap("latency_s")
+    wall = timings["latency_s"]
+    layers, peak = list(worker.layers), worker.peak_rss_mb
     latency["check"], latency["check_detail"] = _latency_check(latency, raw, outputs[: len(probes)], wall, files)
     latency["parent_wall_seconds"] = wall
     latency["config"] = config.latency.to_dict()
-    latency["threads"], latency["device"] = config.limits.threads, device
-    return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers, "peak_rss_mb": peak}
+    latency["threads"], latency["device"] = worker.info.get("threads"), worker.info.get("device")
+    return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers,
+            "peak_rss_mb": peak, "timings": timings}
 
 
 def predict_all(worker: WorkerProcess, images: np.ndarray, batch_size: int, files: SubmissionFiles) -> np.ndarray:
@@ -231,6 +244,7 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
                                 "formula": "efficiency = accuracy_percent / gflops"}
     record.latency = {k: v for k, v in measured["latency"].items() if k != "outputs_shape"}
     record.peak_rss_mb = measured["peak_rss_mb"]
+    record.timings = measured["timings"]
     if loaded.get("random_init"):
         record.flags.append("random_init: scored without weights")
     if flops.get("check") != "agree":

@@ -39,7 +39,7 @@ def score(
     weights: Path = typer.Option(None, help="Weights file (default: WEIGHTS in the file, or <stem>.pt/.pth/.safetensors)."),
     trust_pickle: bool = typer.Option(False, help="Organisers only: allow weights that are a pickled whole model."),
     allow_random_init: bool = typer.Option(False, help="Score a model that has no weights file (smoke tests)."),
-    batch_size: int = typer.Option(256, min=1, help="Images per evaluation batch."),
+    batch_size: int = typer.Option(128, min=1, help="Images per evaluation batch."),
     time_limit: float = typer.Option(600.0, min=1, help="Wall-clock seconds for the whole submission."),
     memory_limit: int = typer.Option(6144, min=256, help="Resident memory limit of the worker, MB."),
     sandbox: str = typer.Option("auto", help="auto (namespaces where the OS allows), required, or off."),

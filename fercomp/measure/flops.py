@@ -13,9 +13,6 @@ from __future__ import annotations
 import io
 import warnings
 
-import torch
-from torch import nn
-
 #: Operators fvcore does not count whose cost is at most a few operations per element.
 CHEAP_OPS = {
     "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -38,7 +35,7 @@ def _op_name(name: str) -> str:
     return name.split("::")[-1].split(".")[0]
 
 
-def count_fvcore(model: nn.Module, example: torch.Tensor) -> dict:
+def count_fvcore(model, example) -> dict:
     """fvcore total, per-operator counts, unsupported operators and trace warnings."""
     from fvcore.nn import FlopCountAnalysis
 
@@ -54,7 +51,7 @@ def count_fvcore(model: nn.Module, example: torch.Tensor) -> dict:
     return {"total": total, "by_operator": by_operator, "unsupported_ops": unsupported, "trace_warnings": tracer}
 
 
-def count_flop_counter_mode(model: nn.Module, example: torch.Tensor) -> int:
+def count_flop_counter_mode(model, example) -> int:
     """torch.utils.flop_counter's total (2 FLOPs per multiply-add)."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -63,7 +60,7 @@ def count_flop_counter_mode(model: nn.Module, example: torch.Tensor) -> int:
     return int(mode.get_total_flops())
 
 
-def count_ptflops(model: nn.Module, example: torch.Tensor) -> int:
+def count_ptflops(model, example) -> int:
     """ptflops' multiply-accumulate count (module hooks, its pytorch backend)."""
     from ptflops import get_model_complexity_info
 
@@ -79,7 +76,7 @@ def count_ptflops(model: nn.Module, example: torch.Tensor) -> int:
     return int(macs)
 
 
-def _takes_x(model: nn.Module) -> bool:
+def _takes_x(model) -> bool:
     import inspect
 
     try:
@@ -88,8 +85,10 @@ def _takes_x(model: nn.Module) -> bool:
         return False
 
 
-def count_all(model: nn.Module, example: torch.Tensor, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+def count_all(model, example, tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """Every counter's figure, the official GFLOPs, and the cross-check verdict with its reasons."""
+    import torch
+
     result: dict = {"tolerance": tolerance, "input_shape": list(example.shape)}
     problems: list[str] = []
     with torch.inference_mode(False), torch.no_grad():

@@ -12,7 +12,6 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 _clock = time.perf_counter
 
@@ -31,8 +30,10 @@ class LatencyConfig:
         return asdict(self)
 
 
-def _timed_call(model, x: torch.Tensor, device: torch.device):
+def _timed_call(model, x, device):
     """(seconds, output) of one forward, synchronised on CUDA."""
+    import torch
+
     if device.type == "cuda":
         start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
@@ -45,8 +46,10 @@ def _timed_call(model, x: torch.Tensor, device: torch.device):
     return _clock() - t0, out
 
 
-def measure(model, queries: torch.Tensor, config: LatencyConfig, device: torch.device) -> dict:
+def measure(model, queries, config: LatencyConfig, device) -> dict:
     """Batch-1 latency over `queries` (cycled) and batch throughput; returns times and last outputs."""
+    import torch
+
     with torch.inference_mode():
         n = len(queries)
         for i in range(config.warmup_queries):

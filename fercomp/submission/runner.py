@@ -76,6 +76,7 @@ class WorkerProcess:
         self.layers: list[str] = []
         self.notes: list[str] = []
         self.peak_rss_mb = 0.0
+        self.info: dict = {}
         self._memory_exceeded = False
         self._phase = "start"
 
@@ -99,9 +100,19 @@ class WorkerProcess:
             "sandbox": self.limits.sandbox, "protected": self.protected, "threads": self.limits.threads,
             "device": self.device, "readable": _readable_roots(self.submission_dir), "writable": [self.home],
         }
-        header, _ = self._exchange(setup, b"", max_payload=0)
-        self.layers, self.notes = header.get("layers", []), header.get("notes", [])
+        protocol.send(self._cmd_w, setup)
+        self._ready = False
         return self
+
+    def ready(self) -> dict:
+        """Wait for the worker's sandbox and imports (started in __enter__, overlapping the caller's work)."""
+        if not self._ready:
+            header, _ = self._receive(max_payload=0)
+            if not header.get("ok"):
+                raise self._failure(str(header.get("reason", "exception")), str(header.get("detail", "")))
+            self.layers, self.notes, self.info = header.get("layers", []), header.get("notes", []), header.get("info", {})
+            self._ready = True
+        return self.info
 
     def __exit__(self, *exc) -> None:
         try:
@@ -121,8 +132,10 @@ class WorkerProcess:
 
     def call(self, command: str, header: dict | None = None, payload: bytes = b"", max_payload: int = 1 << 30) -> tuple[dict, bytes]:
         """Send one command and return its answer, or raise WorkerFailure."""
+        self.ready()
         self._phase = command
-        answer, data = self._exchange({"command": command, **(header or {})}, payload, max_payload)
+        self._send({"command": command, **(header or {})}, payload)
+        answer, data = self._receive(max_payload)
         if answer.get("blocked"):
             raise self._failure("sandbox_violation", "the sandbox refused: " + "; ".join(answer["blocked"][:5]))
         if answer.get("tampered"):
@@ -131,9 +144,14 @@ class WorkerProcess:
             raise self._failure(str(answer.get("reason", "exception")), str(answer.get("detail", "")), answer.get("traceback", ""))
         return {k: v for k, v in answer.items() if k not in _FRAME_KEYS}, data
 
-    def _exchange(self, header: dict, payload: bytes, max_payload: int) -> tuple[dict, bytes]:
+    def _send(self, header: dict, payload: bytes) -> None:
         try:
             protocol.send(self._cmd_w, header, payload)
+        except OSError as exc:
+            raise self._ended(str(exc)) from None
+
+    def _receive(self, max_payload: int) -> tuple[dict, bytes]:
+        try:
             return protocol.receive(self._resp_r, self.deadline, max_payload)
         except protocol.Deadline:
             self._kill()

@@ -53,6 +53,15 @@ def _watched() -> list[tuple[object, str]]:
     ]
 
 
+def resolve_device(torch, requested: str) -> str:
+    """auto → cuda when available, else cpu; a CUDA device that is not there is an error."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device_unavailable: --device {requested}, but CUDA is not available here; use --device cpu")
+    return requested
+
+
 class Worker:
     """State of one worker: the model, its preprocessing and the device."""
 
@@ -64,7 +73,7 @@ class Worker:
 
         self.torch, self.flops, self.latency, self.build, self.preprocess = torch, flops, latency, build, preprocess
         torch.set_num_threads(int(setup["threads"]))
-        self.device = torch.device(setup["device"])
+        self.device = torch.device(resolve_device(torch, setup["device"]))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
             if setup.get("gpu_memory_fraction"):
@@ -73,6 +82,14 @@ class Worker:
         self.model = None
         self.spec = preprocess.Preprocess()
         self.channels_last = False
+
+    def info(self) -> dict:
+        """What the trusted side records about this worker's environment."""
+        torch = self.torch
+        info = {"torch": torch.__version__, "device": str(self.device), "threads": torch.get_num_threads()}
+        if self.device.type == "cuda":
+            info["gpu_name"] = torch.cuda.get_device_name(self.device)
+        return info
 
     def tampered(self) -> list[str]:
         """The watched entry points that no longer are what they were before the submission ran."""
@@ -133,7 +150,7 @@ class Worker:
         import numpy as np
 
         torch = self.torch
-        images = np.frombuffer(payload, dtype=np.uint8).reshape(shape)
+        images = np.frombuffer(bytearray(payload), dtype=np.uint8).reshape(shape)
         x = self.preprocess.apply(images, self.spec)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -173,12 +190,16 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
     """Answer commands until `exit`; every failure is an answer, never a silent death if avoidable."""
     setup = _setup(cmd_fd, resp_fd)
     os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
-    worker = Worker(setup)
+    try:
+        worker = Worker(setup)
+    except RuntimeError as exc:
+        protocol.send(resp_fd, {"ok": False, "reason": "device_unavailable", "detail": str(exc).split(": ", 1)[-1]})
+        return
     readable = list(setup["readable"]) + [f"/proc/{os.getpid()}"]
     if setup["sandbox"] != "off":
         sandbox.install_audit_hook(readable, setup["writable"])
         setup["layers"].append("audit")
-    protocol.send(resp_fd, {"ok": True, "layers": setup["layers"], "notes": setup["notes"]})
+    protocol.send(resp_fd, {"ok": True, "layers": setup["layers"], "notes": setup["notes"], "info": worker.info()})
     handlers = {"load": worker.load, "flops": worker.count_flops, "predict": worker.predict, "latency": worker.measure_latency}
     while True:
         header, payload = protocol.receive(cmd_fd)

@@ -1,0 +1,58 @@
+"""`fercomp score` and `fercomp check` as a user meets them: exit codes, one-line errors, JSON."""
+
+import json
+import shutil
+
+from tests.conftest import lines
+from tests.scoring_helpers import BASELINE, FIXTURES
+
+FAST = ["--latency-queries", "3", "--latency-seconds", "0"]
+
+
+def test_score_prints_table_and_exit_0(cli, tmp_path, small_csv):
+    shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
+    code, out, err = cli("score", tmp_path / "rule.py", "--data", small_csv, "--out", tmp_path / "res", *FAST)
+    assert code == 0, err
+    assert "accuracy" in out and "GFLOPs" in out and "0.0000" in out  # 2,304 FLOPs is 0.0000 G to 4 places
+    assert (tmp_path / "res" / "rule.PrivateTest.json").exists()
+
+
+def test_score_json_and_failed_submission_exit_1(cli, tmp_path, small_csv):
+    (tmp_path / "broken.py").write_text("import torch\nfrom torch import nn\n\nclass A(nn.Module):\n    pass\n\nclass B(nn.Module):\n    pass\n")
+    code, out, _ = cli("score", tmp_path / "broken.py", "--data", small_csv, "--out", tmp_path / "res", "--json", *FAST)
+    record = json.loads(out)
+    assert code == 1 and record["status"] == "failed"
+    assert record["failure"]["reason"] == "no_model" and "found nn.Module subclasses: A, B" in record["failure"]["detail"]
+
+
+def test_score_usage_and_data_errors_exit_2(cli, tmp_path, small_csv):
+    shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
+    cases = [
+        (("score", tmp_path / "rule.py"), "no data: pass --data PATH"),
+        (("score", tmp_path / "absent.py", "--data", small_csv), "absent.py: no such submission file"),
+        (("score", tmp_path / "rule.py", "--data", tmp_path / "nope.csv"), "nope.csv: no such file or folder"),
+        (("score", tmp_path / "rule.py", "--data", small_csv, "--split", "Validation"), "no split 'Validation'"),
+        (("score", tmp_path / "rule.py", "--data", small_csv, "--sandbox", "maybe"), "--sandbox maybe: expected"),
+        (("score", tmp_path / "rule.py", "--data", small_csv, "--device", "cuda", "--out", tmp_path / "r"), "CUDA is not available"),
+    ]
+    for args, message in cases:
+        code, out, err = cli(*args, *FAST)
+        assert code == 2, (args, err)
+        assert len(lines(err)) == 1 and message in err and "Traceback" not in err, err
+
+
+def test_check_passes_good_and_fails_bad(cli, tmp_path):
+    shutil.copy(BASELINE, tmp_path / "baseline_cnn.py")
+    code, out, _ = cli("check", tmp_path / "baseline_cnn.py")
+    assert code == 1  # no weights file: scoring would refuse it
+    assert "FAIL weights file" in out and "PASS FLOP counters agree — 0.3275 GFLOPs" in out
+    import torch
+
+    spec = {}
+    exec((tmp_path / "baseline_cnn.py").read_text(), spec)
+    torch.save(spec["build_model"]().state_dict(), tmp_path / "baseline_cnn.pt")
+    code, out, _ = cli("check", tmp_path / "baseline_cnn.py")
+    assert code == 0 and "ready to submit" in out
+    (tmp_path / "nan.py").write_text("import torch\nfrom torch import nn\n\nclass N(nn.Module):\n    def forward(self, x):\n        return torch.full((x.shape[0], 7), float('nan'))\n")
+    code, out, _ = cli("check", tmp_path / "nan.py")
+    assert code == 1 and "FAIL output is [N, 7] finite logits — non_finite_output" in out
