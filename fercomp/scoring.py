@@ -25,7 +25,7 @@ from fercomp.measure import metrics
 from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.measure.latency import LatencyConfig
 from fercomp.records import SCHEMA, ScoreRecord, write_record
-from fercomp.submission.contract import SubmissionFiles, read_submission
+from fercomp.submission.contract import SubmissionFiles, read_submission, sha256_file
 from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
 
 LATENCY_PROBES = 16
@@ -110,7 +110,8 @@ def _identity(files: SubmissionFiles) -> dict:
 def _base_record(path, subset: FERData, split: str, config: ScoreConfig) -> ScoreRecord:
     return ScoreRecord(
         schema=SCHEMA, status="failed",
-        submission={"name": Path(path).stem, "path": str(Path(path).resolve())},
+        submission={"name": Path(path).stem, "path": str(Path(path).resolve()),
+                    "sha256": sha256_file(Path(path)) if Path(path).is_file() else None},
         data={"source": str(Path(subset.source).resolve()), "sha256": subset.source_sha256, "layout": subset.layout,
               "split": split, "size": len(subset), "held_out": split == subset.held_out},
         environment=environment(config.device, config.limits.threads),

@@ -18,10 +18,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import data, scoring
+    from fercomp.cli import data, leaderboard, scoring
 
     app.add_typer(data.app, name="data")
     scoring.register(app)
+    leaderboard.register(app)
 
 
 

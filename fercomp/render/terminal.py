@@ -79,3 +79,21 @@ def print_check_report(report) -> None:
         mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
         console.print(f"{mark} {name}" + (f" — {detail}" if detail else ""), highlight=False)
     console.print("[bold green]ready to submit[/]" if report.passed else "[bold red]not ready: fix the FAIL lines[/]")
+
+
+def print_leaderboard(board) -> None:
+    """The leaderboard as a rich table, with the explanation and the notes under it."""
+    from fercomp.render.table import columns, rows
+    from fercomp.render.text_formats import explanation
+
+    cols = columns(board)
+    table = Table(title=f"Leaderboard — {board.split}")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("team", "status") else "right", overflow="fold")
+    for row in rows(board):
+        style = "italic yellow" if row["status"] == "baseline" else ("red" if row["status"].startswith("failed") else None)
+        table.add_row(*(row[c] for c in cols), style=style)
+    console.print(table)
+    console.print(explanation(board), highlight=False)
+    for note in board.notes:
+        console.print(f"- {note}", highlight=False)

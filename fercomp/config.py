@@ -1,0 +1,110 @@
+"""The competition config (`fercomp.toml`): frozen dataclasses, every key defaulted and documented.
+
+Looked up in the working directory unless `--config` names a file. An unknown key or a value of the
+wrong type is a one-line error naming the file, the table and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fercomp.errors import UsageError
+
+CONFIG_NAME = "fercomp.toml"
+
+
+@dataclass(frozen=True)
+class CompetitionSection:
+    data: str = "data/fer2013.csv"  # the organiser's fer2013.csv or train/test folder
+    held_out: str = "PrivateTest"  # the split final marks are computed on
+    public_split: str = "PublicTest"  # the live leaderboard's split during the competition
+    baseline: str = "baselines/baseline_cnn.py"  # the reference every mark is measured against
+    submissions: str = "submissions"  # folder of team submissions (<team>.py and weights)
+    results: str = "reports/results"  # where score records are kept
+    device: str = "auto"  # auto, cpu, cuda, cuda:N
+
+
+@dataclass(frozen=True)
+class MarksSection:
+    accuracy: float = 10.0  # maximum accuracy mark
+    efficiency: float = 10.0  # maximum efficiency mark
+    report: float = 30.0  # maximum report mark (from --report-marks)
+    scale: str = "linear"  # linear: by improvement over the baseline; rank: by position among improvers
+    exclude_flagged_efficiency: bool = True  # FLOP counts flagged as disagreeing get no efficiency mark
+
+
+@dataclass(frozen=True)
+class LimitsSection:
+    time_s: float = 600.0  # wall clock per submission
+    memory_mb: int = 6144  # resident memory per worker
+    sandbox: str = "auto"  # auto, required, off
+
+
+@dataclass(frozen=True)
+class LatencySection:
+    min_queries: int = 100
+    min_seconds: float = 1.0
+    warmup_queries: int = 10
+    throughput_batch: int = 64
+    throughput_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class CompetitionConfig:
+    competition: CompetitionSection = field(default_factory=CompetitionSection)
+    marks: MarksSection = field(default_factory=MarksSection)
+    limits: LimitsSection = field(default_factory=LimitsSection)
+    latency: LatencySection = field(default_factory=LatencySection)
+    source: str = "(defaults)"
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_CHOICES = {("marks", "scale"): ("linear", "rank"), ("limits", "sandbox"): ("auto", "required", "off")}
+
+
+def _section(cls, values: object, table: str, where: str):
+    if not isinstance(values, dict):
+        raise UsageError(f"{where}: [{table}] must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise UsageError(f"{where}: unknown key '{key}' in [{table}]; known keys: {', '.join(known)}")
+        expected = type(known[key].default)
+        ok = isinstance(value, expected) or (expected is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok or (expected is int and isinstance(value, bool)):
+            raise UsageError(f"{where}: [{table}] {key} = {value!r} must be {_TYPE_WORDS[expected]}")
+        choices = _CHOICES.get((table, key))
+        if choices and value not in choices:
+            raise UsageError(f"{where}: [{table}] {key} = {value!r} must be one of {', '.join(choices)}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise UsageError(f"{where}: [{table}] {key} = {value!r} must not be negative")
+        out[key] = float(value) if expected is float else value
+    return cls(**out)
+
+
+def load_config(path: Path | None = None) -> CompetitionConfig:
+    """Read `path`, or ./fercomp.toml if present, else the defaults."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    if path is None:
+        path = Path(CONFIG_NAME)
+        if not path.exists():
+            return CompetitionConfig()
+    elif not Path(path).is_file():
+        raise UsageError(f"{path}: no such config file")
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    tables = {f.name: f.default_factory for f in dataclasses.fields(CompetitionConfig) if f.name != "source"}
+    unknown = set(raw) - set(tables)
+    if unknown:
+        raise UsageError(f"{path}: unknown table [{sorted(unknown)[0]}]; known tables: {', '.join(tables)}")
+    sections = {name: _section(type(factory()), raw.get(name, {}), name, str(path)) for name, factory in tables.items()}
+    return CompetitionConfig(**sections, source=str(path))

@@ -1,0 +1,35 @@
+"""Write the leaderboard in the asked formats, atomically, and say where each file went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fercomp.atomic import write_bytes, write_text
+from fercomp.leaderboard import Leaderboard
+
+FORMATS = ("md", "csv", "latex", "html", "json")
+_SUFFIX = {"md": "md", "csv": "csv", "latex": "tex", "html": "html", "json": "json"}
+
+
+def render(board: Leaderboard, fmt: str) -> str:
+    from fercomp.render import html, text_formats
+
+    makers = {"md": text_formats.to_markdown, "csv": text_formats.to_csv, "latex": text_formats.to_latex,
+              "json": text_formats.to_json, "html": html.to_html}
+    return makers[fmt](board)
+
+
+def write_all(board: Leaderboard, formats: list[str], out_dir: Path) -> list[Path]:
+    """leaderboard-<split>.<ext> per format (html also writes the scatter plot as PNG)."""
+    from fercomp.render.plots import scatter
+
+    written = []
+    for fmt in formats:
+        path = Path(out_dir) / f"leaderboard-{board.split}.{_SUFFIX[fmt]}"
+        write_text(path, render(board, fmt))
+        written.append(path)
+        if fmt == "html":
+            png = Path(out_dir) / f"leaderboard-{board.split}.png"
+            write_bytes(png, scatter(board, "png"))
+            written.append(png)
+    return written

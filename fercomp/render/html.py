@@ -1,0 +1,37 @@
+"""A self-contained leaderboard page: inline CSS, a sortable table (inline JS) and an inline SVG plot."""
+
+from __future__ import annotations
+
+import html
+
+from fercomp.leaderboard import Leaderboard
+from fercomp.render.plots import scatter
+from fercomp.render.table import columns, rows
+from fercomp.render.text_formats import explanation
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}
+th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}th{cursor:pointer;background:#f4f4f4}
+td:nth-child(2),th:nth-child(2),td:last-child{text-align:left}tr.baseline{background:#fff4e5;font-style:italic}
+.note{color:#555;max-width:60em}"""
+
+_SORT = """document.querySelectorAll('th').forEach((th,i)=>th.addEventListener('click',()=>{
+const body=th.closest('table').tBodies[0];const rows=[...body.rows];const asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
+const key=r=>{const t=r.cells[i].innerText.replace('⚑','').trim();const n=parseFloat(t);return isNaN(n)?t:n};
+rows.sort((a,b)=>{const x=key(a),y=key(b);return (x>y?1:x<y?-1:0)*(asc?1:-1)});rows.forEach(r=>body.appendChild(r));}));"""
+
+
+def to_html(board: Leaderboard) -> str:
+    cols = columns(board)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = []
+    for row in rows(board):
+        cls = ' class="baseline"' if row["status"] == "baseline" else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(row[c])}</td>" for c in cols) + "</tr>")
+    svg = scatter(board, "svg").decode("utf-8")
+    svg = svg[svg.index("<svg"):]
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in board.notes)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>fercomp leaderboard — {html.escape(board.split)}</title>"
+            f"<style>{_STYLE}</style></head><body><h1>Leaderboard — {html.escape(board.split)}</h1>"
+            f"<table id='leaderboard'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"<p class='note'>{html.escape(explanation(board))}</p><ul class='note'>{notes}</ul>"
+            f"<div id='plot'>{svg}</div><script>{_SORT}</script></body></html>\n")

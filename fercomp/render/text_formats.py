@@ -1,0 +1,77 @@
+"""Leaderboard as Markdown, CSV (the grade export), LaTeX (booktabs) and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+
+from tabulate import tabulate
+
+from fercomp.leaderboard import Leaderboard
+from fercomp.render.table import columns, rows
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "⚑": r"$^\dagger$"}
+
+
+def explanation(board: Leaderboard) -> str:
+    """How every number was obtained, in one paragraph under each table."""
+    m = board.config.marks
+    scale = ("linear: max × (value − baseline) / (best − baseline), clipped to [0, max]" if m.scale == "linear"
+             else "rank: improvers ranked, rank r of n gets max × (n − r + 1) / n")
+    return (f"Split {board.split}. Accuracy pooled over the split; GFLOPs by fvcore on one preprocessed input "
+            f"(1 multiply-add = 1 FLOP); efficiency = accuracy % ÷ GFLOPs. Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}. "
+            "⚑ = FLOP counters disagree" + (" (efficiency mark withheld)" if m.exclude_flagged_efficiency else "") + ".")
+
+
+def to_markdown(board: Leaderboard) -> str:
+    cols = columns(board)
+    table = tabulate([[r[c] for c in cols] for r in rows(board)], headers=cols, tablefmt="github", disable_numparse=True)
+    notes = "".join(f"\n- {n}" for n in board.notes)
+    return f"## Leaderboard ({board.split})\n\n{table}\n\n{explanation(board)}\n{notes}\n"
+
+
+def to_csv(board: Leaderboard) -> str:
+    """The grade export: one row per team, every input to its marks and the marks themselves."""
+    teams = board.teams
+    scored = [r for r in board.marks if r.status == "scored"]
+    best_acc = max((r.accuracy for r in scored), default=None)
+    best_eff = max((r.efficiency for r in scored if r.efficiency is not None), default=None)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["team", "status", "rank", "accuracy", "baseline_accuracy", "best_accuracy", "gflops",
+                     "efficiency", "baseline_efficiency", "best_efficiency", "scale", "accuracy_mark",
+                     "efficiency_mark", "report_mark", "final_mark", "submission_sha256", "notes"])
+    for m in board.marks:
+        writer.writerow([m.team, m.status, m.rank or "", _num(m.accuracy), _num(board.baseline.accuracy), _num(best_acc),
+                         _num(m.gflops), _num(m.efficiency), _num(board.baseline.efficiency), _num(best_eff),
+                         board.config.marks.scale, _num(m.accuracy_mark), _num(m.efficiency_mark), _num(m.report_mark),
+                         _num(m.final_mark), teams[m.team].submission.get("sha256", ""), "; ".join(m.notes)])
+    return out.getvalue()
+
+
+def _num(value) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def to_latex(board: Leaderboard) -> str:
+    cols = [c for c in columns(board) if c != "status"]
+    lines = [r"\begin{table}[ht]", r"\centering", r"\begin{tabular}{" + "l" * 2 + "r" * (len(cols) - 2) + "}", r"\toprule",
+             " & ".join(latex_escape(c) for c in cols) + r" \\", r"\midrule"]
+    for row in rows(board):
+        lines.append(" & ".join(latex_escape(row[c]) for c in cols) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + latex_escape(explanation(board)) + "}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(board: Leaderboard) -> str:
+    return json.dumps({
+        "split": board.split, "baseline": board.baseline.name, "config": asdict(board.config),
+        "marks": [asdict(m) for m in board.marks], "notes": board.notes,
+    }, indent=2) + "\n"

@@ -1,0 +1,120 @@
+"""The leaderboard end to end on the synthetic data: baseline + teams scored, marks by hand, formats."""
+
+import csv
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from fercomp.data.source import load_data
+from fercomp.errors import RecordError
+from tests.scoring_helpers import FIXTURES
+
+TEAMS = {"team_happy": (3, 4), "team_sad": (4, 1), "team_neutral": (6, 2)}  # class, conv width
+FAST = ["--latency-queries", "3", "--latency-seconds", "0"]
+
+
+def constant(path, klass, width):
+    text = (FIXTURES / "constant_model.py").read_text()
+    path.write_text(text.replace("CLASS_INDEX = 0", f"CLASS_INDEX = {klass}").replace("WIDTH = 1", f"WIDTH = {width}"))
+
+
+@pytest.fixture(scope="module")
+def competition(tmp_path_factory, small_csv):
+    root = tmp_path_factory.mktemp("competition")
+    (root / "submissions").mkdir()
+    (root / "baselines").mkdir()
+    constant(root / "baselines" / "base.py", 0, 1)
+    for name, (klass, width) in TEAMS.items():
+        constant(root / "submissions" / f"{name}.py", klass, width)
+    (root / "submissions" / "team_broken.py").write_text("def build_model(:\n")
+    (root / "fercomp.toml").write_text(
+        f'[competition]\ndata = "{small_csv}"\nbaseline = "baselines/base.py"\n'
+        '[latency]\nmin_queries = 3\nmin_seconds = 0.0\nthroughput_seconds = 0.0\nthroughput_batch = 4\n'
+    )
+    (root / "report.csv").write_text("team,mark\nteam_happy,24\nteam_sad,18\nghost_team,30\n")
+    return root
+
+
+def run_board(cli, root, *args):
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        return cli("leaderboard", *args)
+    finally:
+        os.chdir(cwd)
+
+
+def test_marks_match_a_hand_calculation(cli, competition, small_csv):
+    code, out, err = run_board(cli, competition, "--jobs", "2", "--report-marks", "report.csv",
+                               "--format", "csv", "--format", "json", "--format", "md", "--format", "latex", "--format", "html")
+    assert code == 0, err
+    labels = load_data(small_csv).select("PrivateTest").labels
+    share = np.bincount(labels, minlength=7) / len(labels)
+    acc = {n: share[k] for n, (k, _) in TEAMS.items()}
+    eff = {n: 100 * share[k] / (2304 * w / 1e9) for n, (k, w) in TEAMS.items()}
+    base_acc, base_eff = share[0], 100 * share[0] / (2304 / 1e9)
+    best_acc, best_eff = max(acc.values()), max(eff.values())
+    grades = {row["team"]: row for row in csv.DictReader(io.StringIO((competition / "reports/leaderboard/leaderboard-PrivateTest.csv").read_text()))}
+    assert set(grades) == set(TEAMS) | {"team_broken"}
+    for name in TEAMS:
+        want_acc = max(0.0, min(10.0, 10 * (acc[name] - base_acc) / (best_acc - base_acc))) if best_acc > base_acc else 0.0
+        want_eff = max(0.0, min(10.0, 10 * (eff[name] - base_eff) / (best_eff - base_eff))) if best_eff > base_eff else 0.0
+        assert float(grades[name]["accuracy_mark"]) == pytest.approx(want_acc)
+        assert float(grades[name]["efficiency_mark"]) == pytest.approx(want_eff)
+        assert float(grades[name]["accuracy"]) == pytest.approx(acc[name])
+    assert float(grades["team_happy"]["final_mark"]) == pytest.approx(float(grades["team_happy"]["accuracy_mark"]) + float(grades["team_happy"]["efficiency_mark"]) + 24)
+    assert grades["team_broken"]["status"] == "failed" and "syntax_error" in grades["team_broken"]["notes"]
+    assert "report mark for 'ghost_team', who has no submission" in out and "no report mark for 'team_neutral'" in out
+    board = json.loads((competition / "reports/leaderboard/leaderboard-PrivateTest.json").read_text())
+    assert board["baseline"] == "base" and [m["team"] for m in board["marks"]][-1] == "team_broken"
+    latex = (competition / "reports/leaderboard/leaderboard-PrivateTest.tex").read_text()
+    assert r"\toprule" in latex and r"team\_happy" in latex and "team_happy" not in latex.replace(r"team\_happy", "")
+    md = (competition / "reports/leaderboard/leaderboard-PrivateTest.md").read_text()
+    assert "| base (baseline)" in md and "team_sad" in md
+    assert (competition / "reports/leaderboard/leaderboard-PrivateTest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_second_run_reuses_fresh_records_and_rescoring_follows_changes(cli, competition):
+    code, out, _ = run_board(cli, competition)
+    assert code == 0 and "scored (" not in out
+    (competition / "submissions" / "team_sad.py").write_text((competition / "submissions" / "team_sad.py").read_text() + "\n# edited\n")
+    code, out, _ = run_board(cli, competition)
+    assert "team_sad: scored (the submission file changed)" in out and out.count("scored (") == 1
+
+
+def test_public_phase_is_separate(cli, competition):
+    code, out, err = run_board(cli, competition, "--split", "PublicTest", "--strict")
+    assert code == 1  # team_broken failed and --strict asks CI to notice
+    assert "Leaderboard — PublicTest" in out
+    assert (competition / "reports/results/team_happy.PublicTest.json").exists()
+
+
+def test_merging_results_twice_is_harmless_and_tampered_records_are_refused(cli, competition, tmp_path):
+    results = competition / "reports" / "results"
+    code, out, err = run_board(cli, competition, "--results", str(results), "--results", str(results))
+    assert code == 0, err
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    record = json.loads((copy / "team_happy.PrivateTest.json").read_text())
+    record["submission"]["sha256"] = "0" * 64
+    (copy / "team_happy.PrivateTest.json").write_text(json.dumps(record))
+    code, _, err = run_board(cli, competition, "--results", str(copy))
+    assert code == 2 and "team_happy.py has sha256 000000000000…" in err and "re-score it" in err
+
+
+def test_summary_goes_to_github_step_summary(cli, competition, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, _, _ = run_board(cli, competition, "--summary")
+    assert code == 0 and "## Leaderboard (PrivateTest)" in summary.read_text()
+
+
+def test_bad_format_and_missing_folder(cli, competition, tmp_path):
+    assert run_board(cli, competition, "--format", "pdf")[0] == 2
+    code, _, err = run_board(cli, competition, "--submissions", str(tmp_path / "nope"))
+    assert code == 2 and "no such submissions folder" in err

@@ -1,0 +1,92 @@
+"""Marks from records: the sliding scale, its edge cases, the rank scale and report marks."""
+
+import pytest
+
+from fercomp.config import MarksSection
+from fercomp.marks import compute_marks, linear_mark
+from fercomp.records import SCHEMA, ScoreRecord
+
+
+def record(name, accuracy=None, gflops=1.0, status="scored", flags=()):
+    r = ScoreRecord(schema=SCHEMA, status=status, submission={"name": name}, data={"split": "PrivateTest"},
+                    environment={}, timestamp="", isolation=[], flags=list(flags))
+    if status == "scored":
+        r.accuracy, r.gflops, r.efficiency = accuracy, gflops, 100 * accuracy / gflops
+    else:
+        r.failure = {"reason": "timeout", "detail": "no answer within 600 s"}
+    return r
+
+
+def by_team(rows):
+    return {r.team: r for r in rows}
+
+
+def test_linear_scale_worked_example():
+    # baseline 0.50, best 0.70: a team at 0.60 made half the best improvement → 5 of 10
+    assert linear_mark(0.60, 0.50, 0.70, 10) == pytest.approx(5.0)
+    assert linear_mark(0.70, 0.50, 0.70, 10) == 10
+    assert linear_mark(0.45, 0.50, 0.70, 10) == 0
+    assert linear_mark(0.60, 0.50, 0.50, 10) == 0  # no improvement anywhere: nobody divides by zero
+
+
+def test_accuracy_and_efficiency_marks_by_hand():
+    base = record("base", 0.50, gflops=0.5)  # efficiency 100
+    teams = {"a": record("a", 0.70, gflops=1.0),  # eff 70: below baseline efficiency
+             "b": record("b", 0.60, gflops=0.2),  # eff 300: the best efficiency
+             "c": record("c", 0.40, gflops=0.1)}  # eff 400: the best efficiency, though below the baseline on accuracy
+    rows = by_team(compute_marks(teams, base, MarksSection()))
+    assert rows["a"].accuracy_mark == pytest.approx(10) and rows["b"].accuracy_mark == pytest.approx(5)
+    assert rows["c"].accuracy_mark == 0 and "accuracy not above the baseline" in rows["c"].notes
+    assert rows["c"].efficiency_mark == pytest.approx(10)
+    assert rows["b"].efficiency_mark == pytest.approx(10 * (300 - 100) / (400 - 100))
+    assert rows["a"].efficiency_mark == 0
+    assert [r.team for r in compute_marks(teams, base, MarksSection())] == ["a", "b", "c"]
+
+
+def test_failed_team_gets_zero_with_reason_and_ranks_last():
+    rows = compute_marks({"ok": record("ok", 0.6), "bad": record("bad", status="failed")}, record("base", 0.5), MarksSection())
+    assert [r.team for r in rows] == ["ok", "bad"]
+    assert rows[1].accuracy_mark == rows[1].efficiency_mark == 0 and rows[1].rank is None
+    assert rows[1].notes == ["failed: timeout: no answer within 600 s"]
+
+
+def test_nobody_beats_the_baseline():
+    rows = compute_marks({"a": record("a", 0.4, gflops=2), "b": record("b", 0.5, gflops=2)}, record("base", 0.5, gflops=1), MarksSection())
+    assert all(r.accuracy_mark == 0 and r.efficiency_mark == 0 for r in rows)
+
+
+def test_equal_best_share_the_maximum_and_the_rank():
+    rows = compute_marks({"a": record("a", 0.7, gflops=2), "b": record("b", 0.7, gflops=1), "c": record("c", 0.6)},
+                         record("base", 0.5, gflops=10), MarksSection())
+    assert [(r.team, r.rank) for r in rows] == [("b", 1), ("a", 1), ("c", 3)]  # tie broken by efficiency, same rank
+    assert rows[0].accuracy_mark == rows[1].accuracy_mark == 10
+
+
+def test_flagged_flops_excluded_from_efficiency_when_configured():
+    teams = {"honest": record("honest", 0.6, gflops=0.5), "hidden": record("hidden", 0.6, gflops=0.01, flags=["flops_disagree: fft"])}
+    base = record("base", 0.5, gflops=1)
+    rows = by_team(compute_marks(teams, base, MarksSection()))
+    assert rows["hidden"].efficiency_mark == 0 and "withheld" in rows["hidden"].notes[0]
+    assert rows["honest"].efficiency_mark == 10
+    lenient = by_team(compute_marks(teams, base, MarksSection(exclude_flagged_efficiency=False)))
+    assert lenient["hidden"].efficiency_mark == 10 and lenient["honest"].efficiency_mark < 10
+
+
+def test_rank_scale():
+    teams = {"a": record("a", 0.8), "b": record("b", 0.7), "c": record("c", 0.7), "d": record("d", 0.4)}
+    rows = by_team(compute_marks(teams, record("base", 0.5), MarksSection(scale="rank")))
+    # three improvers: rank 1 → 10, rank 2 (shared) → 10 × 2/3, below baseline → 0
+    assert rows["a"].accuracy_mark == 10
+    assert rows["b"].accuracy_mark == rows["c"].accuracy_mark == pytest.approx(20 / 3)
+    assert rows["d"].accuracy_mark == 0
+
+
+def test_report_marks_make_the_final_mark_and_missing_teams_are_noted():
+    rows = by_team(compute_marks({"a": record("a", 0.7), "b": record("b", 0.6)}, record("base", 0.5, gflops=1), MarksSection(), {"a": 25.0}))
+    assert rows["a"].final_mark == pytest.approx(rows["a"].accuracy_mark + rows["a"].efficiency_mark + 25)
+    assert rows["b"].report_mark is None and "no report mark" in rows["b"].notes
+
+
+def test_unscored_baseline_is_refused():
+    with pytest.raises(ValueError, match="baseline record is not scored"):
+        compute_marks({"a": record("a", 0.6)}, record("base", status="failed"), MarksSection())
