@@ -48,6 +48,7 @@ class ScoreConfig:
     trust_pickle: bool = False
     require_weights: bool = True
     max_weights_mb: int = 1024
+    model_kwargs: tuple[tuple[str, object], ...] = ()  # passed to build_model(**kwargs), e.g. by an ablation row
 
 
 def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
@@ -82,7 +83,7 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
         with WorkerProcess(config.limits, config.device, protected, files.path.parent) as worker:
             subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
-            base.submission.update(_identity(files))
+            base.submission.update(_identity(files), model_kwargs=dict(config.model_kwargs))
             try:
                 measured = _measure(worker, files, subset, config)
             finally:
@@ -147,6 +148,7 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
         "source": files.source, "filename": str(files.path), "module": f"submission_{files.name}",
         "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
         "trust_pickle": config.trust_pickle, "require_weights": config.require_weights, "weights_hint": hint,
+        "build_kwargs": dict(config.model_kwargs),
     }, weights, max_payload=0)
     lap("load_s")
     flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)

@@ -18,11 +18,13 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import data, leaderboard, scoring
+    from fercomp.cli import ablate, data, leaderboard, scoring, train
 
     app.add_typer(data.app, name="data")
     scoring.register(app)
     leaderboard.register(app)
+    train.register(app)
+    ablate.register(app)
 
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
 import typer
 
@@ -29,7 +30,7 @@ def _config(**options):
 
 
 def score(
-    submission: Path = typer.Argument(..., help="The submission's .py file."),
+    submissions: List[Path] = typer.Argument(..., help="Submission .py files, or folders of them."),
     data: Path = typer.Option(None, help=DATA_HELP),
     split: str = typer.Option(None, help="Split to score (default: the held-out split, PrivateTest)."),
     held_out: str = typer.Option(None, help="Which split is held out, for folder layouts (default test)."),
@@ -46,23 +47,34 @@ def score(
     threads: int = typer.Option(0, min=0, help="Torch threads in the worker (0: all CPUs)."),
     latency_queries: int = typer.Option(100, min=1, help="Batch-1 latency: at least this many queries …"),
     latency_seconds: float = typer.Option(1.0, min=0, help="… and at least this many seconds."),
+    shard: str = typer.Option(None, help="I/N: score only every N-th submission from the I-th (a CI matrix job)."),
 ) -> None:
-    """Score one submission on the held-out split: accuracy, GFLOPs, efficiency, latency.
+    """Score submissions on the held-out split: accuracy, GFLOPs, efficiency, latency.
 
-    Exit codes: 0 scored, 1 the submission failed (its record says why), 2 usage or data error.
+    Exit codes: 0 all scored, 1 a submission failed (its record says why), 2 usage or data error.
     """
     if data is None:
         raise UsageError(f"no data: pass --data PATH ({DATA_HELP})")
+    from fercomp.data.source import load_data
+    from fercomp.leaderboard import discover
+    from fercomp.leaderboard import shard as pick_shard
     from fercomp.render.terminal import print_score_record
     from fercomp.scoring import score_submission
 
-    config = _config(**{k: v for k, v in locals().items() if k not in ("submission", "as_json")})
-    record = score_submission(submission, config)
-    if as_json:
-        typer.echo(record.to_json(), nl=False)
-    else:
-        print_score_record(record, out)
-    raise typer.Exit(0 if record.status == "scored" else 1)
+    options = {k: v for k, v in locals().items() if k not in ("submissions", "as_json", "shard")}
+    config = _config(**options)
+    paths = [p for s in submissions for p in (discover(s) if s.is_dir() else [s])]
+    paths = pick_shard(paths, shard)
+    loaded = load_data(data, held_out=held_out) if len(paths) > 1 else None
+    failed = 0
+    for path in paths:
+        record = score_submission(path, config, data=loaded)
+        failed += record.status != "scored"
+        if as_json:
+            typer.echo(record.to_json(), nl=False)
+        else:
+            print_score_record(record, out)
+    raise typer.Exit(1 if failed else 0)
 
 
 def check(

@@ -134,3 +134,15 @@ def read_submission(path: str | Path, weights: Path | None = None, max_weights_m
         preprocess=preprocess,
         class_order=_class_order(meta.get("CLASS_ORDER"), path),
     )
+
+
+def weights_target(path: str | Path) -> Path:
+    """Where training saves weights so that scoring finds them: WEIGHTS if declared, else <stem>.pt."""
+    path = Path(path)
+    try:
+        declared = _literals(ast.parse(path.read_text(encoding="utf-8")), path).get("WEIGHTS")
+    except SyntaxError as exc:
+        raise SubmissionError(f"{path}: line {exc.lineno}: syntax error: {exc.msg}", "syntax_error") from None
+    if isinstance(declared, str) and declared.endswith((".pt", ".pth")):
+        return (path.parent / declared).resolve()
+    return path.with_suffix(".pt").resolve()

@@ -54,9 +54,15 @@ def parse(value: object, where: str) -> Preprocess:
 def apply(images, spec: Preprocess):
     """uint8 N×48×48 (numpy or tensor) → float32 N×C×S×S, exactly what the model is measured on."""
     import torch
+
+    return finish(torch.as_tensor(images).to(torch.float32).div_(255.0).unsqueeze(1), spec)
+
+
+def finish(x, spec: Preprocess):
+    """N×1×48×48 floats in [0, 1] (augmented or not) → the model's input: resize, channels, normalise."""
+    import torch
     import torch.nn.functional as F
 
-    x = torch.as_tensor(images).to(torch.float32).div_(255.0).unsqueeze(1)
     if spec.size != x.shape[-1]:
         x = F.interpolate(x, size=(spec.size, spec.size), mode="bilinear", align_corners=False)
     if spec.channels == 3:

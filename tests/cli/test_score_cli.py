@@ -56,3 +56,18 @@ def test_check_passes_good_and_fails_bad(cli, tmp_path):
     (tmp_path / "nan.py").write_text("import torch\nfrom torch import nn\n\nclass N(nn.Module):\n    def forward(self, x):\n        return torch.full((x.shape[0], 7), float('nan'))\n")
     code, out, _ = cli("check", tmp_path / "nan.py")
     assert code == 1 and "FAIL output is [N, 7] finite logits — non_finite_output" in out
+
+
+def test_shards_cover_every_submission_once(cli, tmp_path, small_csv):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for k in range(3):
+        shutil.copy(FIXTURES / "rule_model.py", folder / f"t{k}.py")
+    seen = []
+    for index in (1, 2):
+        code, _, err = cli("score", folder, "--data", small_csv, "--out", tmp_path / f"r{index}", "--shard", f"{index}/2", *FAST)
+        assert code == 0, err
+        seen += sorted(p.name for p in (tmp_path / f"r{index}").iterdir())
+    assert sorted(seen) == ["t0.PrivateTest.json", "t1.PrivateTest.json", "t2.PrivateTest.json"]
+    code, _, err = cli("score", folder, "--data", small_csv, "--shard", "3/2", *FAST)
+    assert code == 2 and "I must be between 1 and N" in err

@@ -1,0 +1,191 @@
+"""Ablation studies: a TOML spec → rows of method combinations → train + score each → records → tables.
+
+Spec (TOML):
+    submission = "submissions/team.py"     # relative to the spec file
+    data = "data/fer2013.csv"
+    design = "cumulative"                  # row k turns on methods 1..k; or "factorial": all 2^k rows
+    seeds = 1                              # repeats per row, reported as mean ± std
+    [recipe]                               # the base recipe (fercomp train's options)
+    epochs = 2
+    [[method]]
+    name = "flip"
+    augment = ["flip"]                     # recipe changes …
+    [[method]]
+    name = "batchnorm"
+    model_kwargs = { batchnorm = true }    # … or build_model(**kwargs) changes
+Every row's record is cached under the study folder by a hash of its full configuration, so an
+interrupted study resumes and re-rendering costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import shutil
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from fercomp import __version__
+from fercomp.errors import UsageError
+from fercomp.records import ScoreRecord, read_record
+from fercomp.train.recipe import Recipe
+
+DESIGNS = ("cumulative", "factorial")
+_RECIPE_KEYS = {f.name for f in fields(Recipe)} - {"model_kwargs", "seed"}
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    changes: dict  # recipe keys (augment extends the list) and/or model_kwargs
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    submission: Path
+    data: Path
+    design: str
+    seeds: int
+    base: Recipe
+    methods: tuple[Method, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    flags: tuple[bool, ...]  # which methods are on
+    recipe: Recipe
+    seed: int
+
+    def key(self, study: Study, submission_sha: str) -> str:
+        payload = json.dumps({"submission": submission_sha, "data": str(study.data), "recipe": self.recipe.to_dict(),
+                              "seed": self.seed, "fercomp": __version__}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_spec(path: Path) -> Study:
+    """Read and check a study spec; errors name the file and the key."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such ablation spec")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(raw) - {"submission", "data", "design", "seeds", "recipe", "method", "name"}
+    if unknown:
+        raise UsageError(f"{path}: unknown key '{sorted(unknown)[0]}'; expected submission, data, design, seeds, recipe, method")
+    for key in ("submission", "data"):
+        if key not in raw:
+            raise UsageError(f"{path}: missing '{key}'")
+    design = raw.get("design", "cumulative")
+    if design not in DESIGNS:
+        raise UsageError(f"{path}: design '{design}' must be cumulative or factorial")
+    methods = tuple(_method(m, path) for m in raw.get("method", []))
+    if not methods:
+        raise UsageError(f"{path}: no [[method]] tables; name at least one method to ablate")
+    base_changes = _recipe_changes(raw.get("recipe", {}), path, "[recipe]")
+    return Study(name=raw.get("name", path.stem), submission=(path.parent / raw["submission"]).resolve(),
+                 data=(path.parent / raw["data"]).resolve(), design=design, seeds=int(raw.get("seeds", 1)),
+                 base=Recipe().with_changes(**base_changes).validated(), methods=methods)
+
+
+def _recipe_changes(table: dict, path: Path, where: str) -> dict:
+    changes = {}
+    for key, value in table.items():
+        if key == "model_kwargs":
+            changes["model_kwargs"] = tuple(sorted(value.items()))
+        elif key in _RECIPE_KEYS:
+            changes[key] = tuple(value) if key == "augment" else value
+        elif key != "name":
+            raise UsageError(f"{path}: {where} unknown option '{key}'; recipe options: {', '.join(sorted(_RECIPE_KEYS))}, model_kwargs")
+    return changes
+
+
+def _method(table: dict, path: Path) -> Method:
+    if "name" not in table:
+        raise UsageError(f"{path}: a [[method]] has no name")
+    return Method(name=str(table["name"]), changes=_recipe_changes(table, path, f"method '{table['name']}'"))
+
+
+def rows(study: Study) -> list[Row]:
+    """The design's rows × seeds, in table order."""
+    k = len(study.methods)
+    if study.design == "cumulative":
+        patterns = [tuple(i < n for i in range(k)) for n in range(k + 1)]
+    else:
+        patterns = [tuple(bool(b) for b in bits) for bits in itertools.product((0, 1), repeat=k)]
+        patterns.sort(key=lambda p: (sum(p), [not b for b in p]))
+    out = []
+    for pattern in patterns:
+        recipe = study.base
+        for on, method in zip(pattern, study.methods):
+            if on:
+                recipe = recipe.with_changes(**method.changes)
+        for seed in range(study.seeds):
+            out.append(Row(flags=pattern, recipe=recipe.with_changes(seed=study.base.seed + seed).validated(), seed=study.base.seed + seed))
+    return out
+
+
+def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> list[tuple[Row, ScoreRecord]]:
+    """Train and score every row not already cached; returns (row, record) in table order."""
+    from fercomp.scoring import score_submission
+    from fercomp.submission.contract import sha256_file
+    from fercomp.train.run import train_file
+
+    if not study.submission.is_file():
+        raise UsageError(f"{study.submission}: no such submission (named by the spec)")
+    submission_sha = sha256_file(study.submission)
+    results = []
+    for row in rows(study):
+        row_dir = Path(out_dir) / "rows" / row.key(study, submission_sha)
+        record_file = row_dir / "results" / f"{study.submission.stem}.{score_config.split or 'PrivateTest'}.json"
+        if record_file.exists():
+            results.append((row, read_record(record_file)))
+            continue
+        row_dir.mkdir(parents=True, exist_ok=True)
+        sub = row_dir / study.submission.name
+        shutil.copy(study.submission, sub)
+        (row_dir / "row.json").write_text(json.dumps({"flags": row.flags, "recipe": row.recipe.to_dict()}, indent=2))
+        train_file(sub, study.data, row.recipe, out_dir=row_dir / "train", progress=progress)
+        from dataclasses import replace
+
+        record = score_submission(sub, replace(score_config, data=study.data, out_dir=row_dir / "results",
+                                               model_kwargs=row.recipe.model_kwargs))
+        results.append((row, record))
+    return results
+
+
+def write_index(study: Study, results: list[tuple[Row, ScoreRecord]], out_dir: Path) -> Path:
+    """study.json: the methods, the design and which cached rows make up this table, in order."""
+    from fercomp.atomic import write_text
+    from fercomp.submission.contract import sha256_file
+
+    sha = sha256_file(study.submission)
+    index = {"name": study.name, "design": study.design, "methods": [m.name for m in study.methods],
+             "rows": [{"key": row.key(study, sha), "flags": list(row.flags), "seed": row.seed} for row, _ in results]}
+    path = Path(out_dir) / "study.json"
+    write_text(path, json.dumps(index, indent=2) + "\n")
+    return path
+
+
+def read_study(folder: Path) -> tuple[dict, list[tuple[tuple[bool, ...], ScoreRecord]]]:
+    """A finished (or partly finished) study from its folder: the index and each row's record."""
+    folder = Path(folder)
+    index_path = folder / "study.json"
+    if not index_path.is_file():
+        raise UsageError(f"{folder}: no study.json; pass a folder written by `fercomp ablate SPEC`")
+    index = json.loads(index_path.read_text())
+    results = []
+    for row in index["rows"]:
+        found = sorted((folder / "rows" / row["key"] / "results").glob("*.json"))
+        if not found:
+            raise UsageError(f"{folder}: row {row['key']} has no record yet; re-run the study to finish it")
+        results.append((tuple(row["flags"]), read_record(found[0])))
+    return index, results

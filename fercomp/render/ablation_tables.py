@@ -1,0 +1,108 @@
+"""Ablation tables (Markdown and LaTeX): methods as Y/N columns, accuracy and efficiency with deltas.
+
+Rows with several seeds show mean ± std. The best accuracy and efficiency are bold. For factorial
+designs, a second table gives each method's main effect: mean(metric with it) − mean(without it).
+No torch: reads records only.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from fercomp.records import ScoreRecord
+from fercomp.render.text_formats import latex_escape
+
+
+def summarize(methods: list[str], results: list[tuple[tuple[bool, ...], ScoreRecord]]) -> list[dict]:
+    """One entry per distinct method pattern, in first-seen order, averaging seeds."""
+    groups: dict[tuple[bool, ...], list[ScoreRecord]] = {}
+    for flags, record in results:
+        groups.setdefault(tuple(flags), []).append(record)
+    out = []
+    for flags, records in groups.items():
+        ok = [r for r in records if r.status == "scored"]
+        acc = [100 * r.accuracy for r in ok]
+        eff = [r.efficiency for r in ok if r.efficiency is not None]
+        out.append({
+            "flags": flags, "n": len(ok), "failed": len(records) - len(ok),
+            "accuracy": statistics.mean(acc) if acc else None, "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+            "efficiency": statistics.mean(eff) if eff else None, "efficiency_std": statistics.stdev(eff) if len(eff) > 1 else 0.0,
+            "gflops": ok[0].gflops if ok else None, "params": ok[0].params_total if ok else None,
+        })
+    first = out[0] if out else None
+    for entry in out:
+        entry["d_accuracy"] = None if first is None or None in (entry["accuracy"], first["accuracy"]) else entry["accuracy"] - first["accuracy"]
+        entry["d_efficiency"] = None if first is None or None in (entry["efficiency"], first["efficiency"]) else entry["efficiency"] - first["efficiency"]
+    return out
+
+
+def main_effects(methods: list[str], summary: list[dict]) -> list[dict]:
+    """Each method's main effect on accuracy and efficiency over the factorial rows."""
+    effects = []
+    for i, name in enumerate(methods):
+        row = {"method": name}
+        for metric in ("accuracy", "efficiency"):
+            on = [s[metric] for s in summary if s["flags"][i] and s[metric] is not None]
+            off = [s[metric] for s in summary if not s["flags"][i] and s[metric] is not None]
+            row[metric] = statistics.mean(on) - statistics.mean(off) if on and off else None
+        effects.append(row)
+    return effects
+
+
+def _num(value, spec: str, std: float | None = None) -> str:
+    if value is None:
+        return "failed"
+    text = format(value, spec)
+    return f"{text} ± {format(std, spec)}" if std else text
+
+
+def _cells(summary: list[dict], symbols: tuple[str, str]) -> tuple[list[str], list[list[str]], dict]:
+    best_acc = max((s["accuracy"] for s in summary if s["accuracy"] is not None), default=None)
+    best_eff = max((s["efficiency"] for s in summary if s["efficiency"] is not None), default=None)
+    body = []
+    for s in summary:
+        body.append([*(symbols[0] if f else symbols[1] for f in s["flags"]),
+                     _num(s["accuracy"], ".2f", s["accuracy_std"]), _num(s["d_accuracy"], "+.2f"),
+                     _num(s["gflops"], ".4f"), _num(None if s["params"] is None else s["params"] / 1e6, ".3f"),
+                     _num(s["efficiency"], ".1f", s["efficiency_std"]), _num(s["d_efficiency"], "+.1f")])
+    return ["accuracy %", "Δ accuracy", "GFLOPs", "params M", "efficiency", "Δ efficiency"], body, {"acc": best_acc, "eff": best_eff}
+
+
+def to_markdown(methods: list[str], summary: list[dict], design: str, symbols: tuple[str, str] = ("Y", "N")) -> str:
+    metrics, body, best = _cells(summary, symbols)
+    k = len(methods)
+    for s, row in zip(summary, body):
+        if s["accuracy"] is not None and s["accuracy"] == best["acc"]:
+            row[k] = f"**{row[k]}**"
+        if s["efficiency"] is not None and s["efficiency"] == best["eff"]:
+            row[k + 4] = f"**{row[k + 4]}**"
+    header = [*methods, *metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    text = "\n".join(lines) + "\n"
+    if design == "factorial":
+        text += "\n| method | main effect on accuracy (pp) | main effect on efficiency |\n|---|---|---|\n"
+        text += "".join(f"| {e['method']} | {_num(e['accuracy'], '+.2f')} | {_num(e['efficiency'], '+.1f')} |\n"
+                        for e in main_effects(methods, summary))
+    return text
+
+
+def to_latex(methods: list[str], summary: list[dict], design: str, symbols: tuple[str, str] = ("Y", "N")) -> str:
+    metrics, body, best = _cells(summary, symbols)
+    k = len(methods)
+    lines = [r"\begin{tabular}{" + "c" * k + "r" * len(metrics) + "}", r"\toprule",
+             " & ".join(latex_escape(h) for h in [*methods, *metrics]) + r" \\", r"\midrule"]
+    for s, row in zip(summary, body):
+        cells = [latex_escape(c) for c in row]
+        if s["accuracy"] is not None and s["accuracy"] == best["acc"]:
+            cells[k] = r"\textbf{" + cells[k] + "}"
+        if s["efficiency"] is not None and s["efficiency"] == best["eff"]:
+            cells[k + 4] = r"\textbf{" + cells[k + 4] + "}"
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if design == "factorial":
+        lines += ["", r"\begin{tabular}{lrr}", r"\toprule", r"method & main effect on accuracy (pp) & main effect on efficiency \\", r"\midrule"]
+        lines += [f"{latex_escape(e['method'])} & {latex_escape(_num(e['accuracy'], '+.2f'))} & {latex_escape(_num(e['efficiency'], '+.1f'))}" + r" \\"
+                  for e in main_effects(methods, summary)]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"

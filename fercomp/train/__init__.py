@@ -1,0 +1,1 @@
+"""Training a submission: recipe, tensor-batch augmentation, the loop and its history."""
