@@ -27,6 +27,7 @@ def run(
     spec: Path = typer.Argument(..., help="The study's TOML spec."),
     out: Path = typer.Option(Path("reports/ablation"), help="Studies live in OUT/<study name>/."),
     dry_run: bool = typer.Option(False, help="List the rows and stop."),
+    seeds: int = typer.Option(None, min=1, help="Repeat each row with this many seeds (overrides the spec)."),
     split: str = typer.Option(None, help="Split each row is scored on (default: the held-out split)."),
     symbols: str = typer.Option("YN", help="Two characters for on/off, e.g. YN or ✓✗."),
     latency_queries: int = typer.Option(20, min=1),
@@ -37,6 +38,10 @@ def run(
     from fercomp.render.terminal import console
 
     study = ablation.load_spec(spec)
+    if seeds:
+        from dataclasses import replace
+
+        study = replace(study, seeds=seeds)
     rows = ablation.rows(study)
     if dry_run:
         for i, row in enumerate(rows):

@@ -150,9 +150,10 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
                 if bar:
                     rate = seen / (time.perf_counter() - started)
                     bar.update(task, advance=1, description=f"epoch {epoch + 1}/{recipe.epochs} loss {running / seen:.3f} {rate:.0f} img/s")
+            train_seconds = time.perf_counter() - started
             val_loss, val_acc = evaluate(model, x_val, y_val, spec)
             history.append({"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, "val_accuracy": val_acc,
-                            "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - started, "images_per_s": seen / (time.perf_counter() - started)})
+                            "lr": opt.param_groups[0]["lr"], "train_seconds": train_seconds, "images_per_s": seen / train_seconds})
             if val_acc > best_acc:
                 best_acc, best_epoch, best_state = val_acc, epoch + 1, copy.deepcopy(model.state_dict())
             if bar:

@@ -1,0 +1,111 @@
+"""Ablation studies: spec checks, row designs, tables against their records, and one study end to end."""
+
+import shutil
+import statistics
+
+import pytest
+
+from fercomp.ablation import load_spec, rows
+from fercomp.errors import UsageError
+from fercomp.render.ablation_tables import main_effects, summarize, to_latex, to_markdown
+from tests.scoring_helpers import FIXTURES
+from tests.test_marks import record
+
+SPEC = """
+name = "study"
+submission = "small_cnn.py"
+data = "{data}"
+design = "{design}"
+[recipe]
+epochs = 1
+batch_size = 64
+[[method]]
+name = "flip"
+augment = ["flip"]
+[[method]]
+name = "batchnorm"
+model_kwargs = {{ batchnorm = true }}
+[[method]]
+name = "smoothing"
+loss = "label_smoothing"
+"""
+
+
+def spec(tmp_path, data="fer.csv", design="cumulative", extra="", top=""):
+    path = tmp_path / "study.toml"
+    path.write_text(top + SPEC.format(data=data, design=design) + extra)
+    return path
+
+
+def test_cumulative_and_factorial_rows(tmp_path):
+    cumulative = rows(load_spec(spec(tmp_path)))
+    assert [r.flags for r in cumulative] == [(False,) * 3, (True, False, False), (True, True, False), (True, True, True)]
+    last = cumulative[-1].recipe
+    assert last.augment == ("flip",) and dict(last.model_kwargs) == {"batchnorm": True} and last.loss == "label_smoothing"
+    assert last.epochs == 1 and cumulative[0].recipe.loss == "ce"
+    factorial = rows(load_spec(spec(tmp_path, design="factorial")))
+    assert len(factorial) == 8 and len(set(r.flags for r in factorial)) == 8 and factorial[0].flags == (False,) * 3
+
+
+@pytest.mark.parametrize("extra,top,message", [
+    ("\n[[method]]\nname = \"x\"\nwings = 2\n", "", "method 'x' unknown option 'wings'"),
+    ("", "colour = 1\n", "unknown key 'colour'"),
+])
+def test_spec_errors_name_the_key(tmp_path, extra, top, message):
+    with pytest.raises(UsageError, match=message):
+        load_spec(spec(tmp_path, extra=extra, top=top))
+    with pytest.raises(UsageError, match="design 'latin' must be"):
+        load_spec(spec(tmp_path, design="latin"))
+
+
+def results_for(patterns_and_acc):
+    return [(flags, record("r", acc, gflops=g)) for flags, acc, g in patterns_and_acc]
+
+
+def test_tables_agree_with_their_records():
+    methods = ["flip", "bn"]
+    data = results_for([((False, False), 0.50, 0.2), ((True, False), 0.55, 0.2), ((True, False), 0.57, 0.2),
+                        ((True, True), 0.60, 0.25)])
+    summary = summarize(methods, data)
+    assert [s["flags"] for s in summary] == [(False, False), (True, False), (True, True)]
+    assert summary[1]["accuracy"] == pytest.approx(56.0) and summary[1]["accuracy_std"] == pytest.approx(statistics.stdev([55, 57]))
+    assert summary[2]["d_accuracy"] == pytest.approx(10.0)
+    assert summary[2]["efficiency"] == pytest.approx(60 / 0.25) and summary[2]["d_efficiency"] == pytest.approx(240 - 250)
+    md = to_markdown(methods, summary, "cumulative")
+    lines = md.strip().splitlines()
+    assert lines[0] == "| flip | bn | accuracy % | Δ accuracy | GFLOPs | params M | efficiency | Δ efficiency |"
+    assert lines[3].startswith("| Y | N | 56.00 ± 1.41 | +6.00 |")
+    assert "**60.00**" in lines[4] and "**280.0 ± 7.1**" in lines[3]  # best accuracy; best efficiency (56/0.2)
+    tex = to_latex(methods, summary, "cumulative", ("✓", "✗"))
+    assert tex.count(r"\toprule") == 1 and r"\textbf{60.00}" in tex and "✓ & ✗" in tex
+
+
+def test_factorial_main_effects():
+    methods = ["a", "b"]
+    data = results_for([((False, False), 0.50, 1), ((True, False), 0.60, 1), ((False, True), 0.52, 1), ((True, True), 0.64, 1)])
+    effects = main_effects(methods, summarize(methods, data))
+    assert effects[0]["accuracy"] == pytest.approx((60 + 64) / 2 - (50 + 52) / 2)
+    assert effects[1]["accuracy"] == pytest.approx((52 + 64) / 2 - (50 + 60) / 2)
+    assert "main effect on accuracy" in to_markdown(methods, summarize(methods, data), "factorial")
+
+
+def test_cumulative_study_end_to_end_then_render_and_resume(cli, tmp_path, small_csv):
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "small_cnn.py")
+    path = tmp_path / "study.toml"
+    path.write_text(SPEC.format(data=small_csv, design="cumulative").split("[[method]]\nname = \"smoothing\"")[0])
+    code, out, err = cli("ablate", path, "--out", tmp_path / "abl", "--latency-queries", "2", "--latency-seconds", "0")
+    assert code == 0, err
+    table = (tmp_path / "abl" / "study" / "ablation.md").read_text().splitlines()
+    assert len(table) == 2 + 3 and table[0].startswith("| flip | batchnorm |")
+    from fercomp.ablation import read_study
+
+    index, results = read_study(tmp_path / "abl" / "study")
+    for line, (flags, rec) in zip(table[2:], results):
+        assert f"{100 * rec.accuracy:.2f}" in line and line.startswith("| " + " | ".join("Y" if f else "N" for f in flags))
+    assert results[2][1].submission["model_kwargs"] == {"batchnorm": True}
+    code, out, _ = cli("ablate", "render", tmp_path / "abl" / "study")
+    assert code == 0 and (tmp_path / "abl" / "study" / "ablation.tex").exists()
+    code, out, _ = cli("ablate", path, "--out", tmp_path / "abl", "--latency-queries", "2", "--latency-seconds", "0")
+    assert code == 0 and "epoch 1" not in out  # every row came from the cache
+    code, _, err = cli("ablate", "render", tmp_path / "nothing")
+    assert code == 2 and "no study.json" in err

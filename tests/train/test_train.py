@@ -1,0 +1,95 @@
+"""fercomp train: learns, keeps the best epoch, writes what the scorer reads, never sees held-out data."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from fercomp.data.source import load_data
+from fercomp.errors import UsageError
+from fercomp.train import loop
+from fercomp.train.recipe import Recipe
+from fercomp.train.run import train_file
+from tests.scoring_helpers import FIXTURES
+
+QUICK = Recipe(epochs=3, batch_size=64, lr=2e-3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_csv):
+    root = tmp_path_factory.mktemp("train")
+    shutil.copy(FIXTURES / "small_cnn.py", root / "small_cnn.py")
+    result = train_file(root / "small_cnn.py", small_csv, QUICK.with_changes(model_kwargs=(("batchnorm", True),)),
+                        out_dir=root / "report", progress=False)
+    return root, result
+
+
+def test_training_learns_and_writes_weights_history_and_curves(trained):
+    root, result = trained
+    assert result.weights_path == (root / "small_cnn.pt").resolve()
+    history = json.loads((root / "report" / "history.json").read_text())
+    assert [h["epoch"] for h in history["epochs"]] == [1, 2, 3]
+    assert history["recipe"]["model_kwargs"] == {"batchnorm": True} and history["validation"] == "PublicTest"
+    losses = [h["train_loss"] for h in history["epochs"]]
+    assert losses[-1] < losses[0]
+    assert (root / "report" / "history.csv").read_text().startswith("epoch,train_loss,val_loss,val_accuracy,lr")
+    assert (root / "report" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    best = max(history["epochs"], key=lambda h: h["val_accuracy"])
+    assert result.best_epoch == best["epoch"] and result.best_val_accuracy == best["val_accuracy"]
+
+
+def test_saved_weights_are_the_best_epoch_and_reproduce_its_accuracy(trained, small_csv):
+    root, result = trained
+    from fercomp.train.run import build_from_file
+
+    model, spec = build_from_file(root / "small_cnn.py", {"batchnorm": True})
+    model.load_state_dict(torch.load(result.weights_path, weights_only=True))
+    val = load_data(small_csv).select("PublicTest")
+    _, acc = loop.evaluate(model.to(memory_format=torch.channels_last), torch.from_numpy(val.images), torch.from_numpy(val.labels), spec)
+    assert acc == pytest.approx(result.best_val_accuracy)
+
+
+def test_deterministic_for_a_seed_on_cpu(tmp_path, small_csv):
+    runs = []
+    for k in range(2):
+        shutil.copy(FIXTURES / "small_cnn.py", tmp_path / f"m{k}.py")
+        result = train_file(tmp_path / f"m{k}.py", small_csv, QUICK.with_changes(epochs=1, augment=("flip", "crop")),
+                            out_dir=tmp_path / f"r{k}", progress=False)
+        runs.append(result.history[0]["train_loss"])
+    assert runs[0] == runs[1]
+
+
+def test_never_reads_the_held_out_split(small_csv, monkeypatch):
+    seen = []
+    original = type(load_data(small_csv)).select
+
+    def spy(self, name):
+        seen.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(type(load_data(small_csv)), "select", spy)
+    train_set, val_set, _ = loop.train_val_split(load_data(small_csv), 0)
+    assert "PrivateTest" not in seen and set(seen) == {"Training", "PublicTest"}
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path, small_csv):
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "m.py")
+    first = train_file(tmp_path / "m.py", small_csv, QUICK.with_changes(epochs=1), out_dir=tmp_path / "r", progress=False)
+    resumed = train_file(tmp_path / "m.py", small_csv, QUICK.with_changes(epochs=2), out_dir=tmp_path / "r", resume=True, progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[0] == first.history[0]
+
+
+@pytest.mark.parametrize("loss", ["label_smoothing", "class_weighted", "focal"])
+def test_losses_are_finite(loss):
+    labels = torch.tensor([0, 3, 3, 6])
+    fn = loop._loss_fn(Recipe(loss=loss), labels)
+    value = fn(torch.randn(4, 7), labels)
+    assert torch.isfinite(value) and value > 0
+
+
+def test_bad_recipe_options_are_usage_errors():
+    for bad in (Recipe(optimizer="rmsprop"), Recipe(augment=("jitter",)), Recipe(schedule="warm"), Recipe(lr=0)):
+        with pytest.raises(UsageError):
+            bad.validated()
