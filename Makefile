@@ -13,8 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fercomp data synth reports/demo/fer2013.csv --seed 0
-	$(BIN)/fercomp data info reports/demo/fer2013.csv
+	$(BIN)/fercomp demo
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
@@ -26,6 +25,8 @@ browser:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data_load.py
+	$(BIN)/python benchmarks/bench_score.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) reports/demo

@@ -18,13 +18,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, data, leaderboard, scoring, train
+    from fercomp.cli import ablate, data, demo, leaderboard, scoring, train
 
     app.add_typer(data.app, name="data")
     scoring.register(app)
     leaderboard.register(app)
     train.register(app)
     ablate.register(app)
+    demo.register(app)
 
 
 
