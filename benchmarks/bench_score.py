@@ -12,7 +12,6 @@ Targets: fercomp eval ≥ 90 % of sgemm GMAC/s; ≥ 1.6× the notebook path; who
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,16 +20,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
 import torch
 from tabulate import tabulate
+
+from common import WORK, baseline, notebook_dataset
 
 from fercomp.data.source import load_data
 from fercomp.data.synth import SynthSpec, write
 from fercomp.submission.preprocess import Preprocess, apply
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = Path(__file__).resolve().parent / ".work"
 MACS = 327_505_392  # the baseline's fvcore count per image
 THREADS = os.cpu_count() or 1
 
@@ -41,18 +40,13 @@ def setup() -> tuple[Path, Path]:
     if not data.exists():
         write(data, SynthSpec(n_train=200, n_public=200, n_private=3589, seed=3), "csv")
     sub = WORK / "baseline_cnn.py"
-    sub.write_text((ROOT / "baselines" / "baseline_cnn.py").read_text())
+    sub.write_text((Path(__file__).resolve().parents[1] / "baselines" / "baseline_cnn.py").read_text())
     if not sub.with_suffix(".pt").exists():
         torch.manual_seed(0)
         torch.save(baseline().state_dict(), sub.with_suffix(".pt"))
     return data, sub
 
 
-def baseline() -> torch.nn.Module:
-    spec = importlib.util.spec_from_file_location("baseline_cnn", ROOT / "baselines" / "baseline_cnn.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_model().eval()
 
 
 def sgemm_gmacs(n: int = 2048, repeats: int = 10) -> float:
@@ -77,22 +71,7 @@ def pure_eval_seconds(model: torch.nn.Module, images: np.ndarray) -> float:
 
 def notebook_seconds(model: torch.nn.Module, csv: Path) -> float:
     """The competition notebook's evaluation: a Dataset over pandas rows with per-item PIL transforms."""
-    from PIL import Image
-    from torchvision import transforms
-
-    frame = pd.read_csv(csv)
-    frame = frame[frame["Usage"] == "PrivateTest"].reset_index(drop=True)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-
-    class Rows(torch.utils.data.Dataset):
-        def __len__(self):
-            return len(frame)
-
-        def __getitem__(self, i):
-            pixels = np.array(frame.loc[i, "pixels"].split(), dtype=np.uint8).reshape(48, 48)
-            return tf(Image.fromarray(pixels)), int(frame.loc[i, "emotion"])
-
-    loader = torch.utils.data.DataLoader(Rows(), batch_size=64, shuffle=False)
+    loader = torch.utils.data.DataLoader(notebook_dataset(csv, "PrivateTest"), batch_size=64, shuffle=False)
     start = time.perf_counter()
     with torch.no_grad():
         for x, _ in loader:
@@ -105,10 +84,10 @@ def main() -> None:
     data, sub = setup()
     held = load_data(data).select("PrivateTest")
     n = len(held)
-    model = baseline()
+    model = baseline().eval()
     peak = sgemm_gmacs()
     pure = min(pure_eval_seconds(model, held.images) for _ in range(2))
-    notebook = notebook_seconds(baseline(), data)
+    notebook = notebook_seconds(baseline().eval(), data)
     out = WORK / "results"
     start = time.perf_counter()
     proc = subprocess.run(

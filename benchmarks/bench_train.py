@@ -9,33 +9,25 @@ Target: fercomp epoch ≤ 1.10× pure forward+backward.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from tabulate import tabulate
 
+from common import WORK, baseline, notebook_dataset
+
 from fercomp.data.source import load_data
 from fercomp.data.synth import SynthSpec, write
 from fercomp.submission.preprocess import Preprocess, apply
-from fercomp.train.loop import _subset, train
+from fercomp.train.loop import train
 from fercomp.train.recipe import Recipe
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = Path(__file__).resolve().parent / ".work"
 
 
-def baseline() -> torch.nn.Module:
-    spec = importlib.util.spec_from_file_location("baseline_cnn", ROOT / "baselines" / "baseline_cnn.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    torch.manual_seed(0)
-    return module.build_model()
 
 
 def pure_seconds(images: np.ndarray, labels: np.ndarray, batch: int) -> float:
@@ -53,25 +45,11 @@ def pure_seconds(images: np.ndarray, labels: np.ndarray, batch: int) -> float:
 
 
 def notebook_seconds(csv: Path, n: int, batch: int) -> float:
-    from PIL import Image
-    from torchvision import transforms
-
-    frame = pd.read_csv(csv)
-    frame = frame[frame["Usage"] == "Training"].head(n).reset_index(drop=True)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-
-    class Rows(torch.utils.data.Dataset):
-        def __len__(self):
-            return len(frame)
-
-        def __getitem__(self, i):
-            pixels = np.array(frame.loc[i, "pixels"].split(), dtype=np.uint8).reshape(48, 48)
-            return tf(Image.fromarray(pixels)), int(frame.loc[i, "emotion"])
-
+    """One epoch through the notebook's per-item Dataset and a DataLoader, plain NCHW."""
     model = baseline().train()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     start = time.perf_counter()
-    for x, y in torch.utils.data.DataLoader(Rows(), batch_size=batch, shuffle=True):
+    for x, y in torch.utils.data.DataLoader(notebook_dataset(csv, "Training", n), batch_size=batch, shuffle=True):
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()

@@ -46,8 +46,12 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
         report.add("file and metadata", False, f"{exc.reason}: {exc.message}")
         return report
     report.add("file and metadata", True, f"PREPROCESS {files.preprocess.to_dict()}, CLASS_ORDER {list(files.class_order) if files.class_order else 'canonical'}")
-    report.add("weights file", files.weights_path is not None,
-               str(files.weights_path) if files.weights_path else "none found: scoring will refuse an untrained model")
+    if files.weights_path is not None:
+        report.add("weights file", True, str(files.weights_path))
+    elif config.require_weights:
+        report.add("weights file", False, "none found: scoring will refuse an untrained model (--allow-random-init to check the architecture only)")
+    else:
+        report.add("weights file", True, "none: random init, architecture check only (--allow-random-init)")
     images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
     try:
         with WorkerProcess(config.limits, config.device, [cache_dir()], files.path.parent) as worker:

@@ -7,7 +7,6 @@ batches, and returns raw float32 outputs that the parent validates and turns int
 from __future__ import annotations
 
 import datetime as dt
-import os
 import platform
 import time
 from dataclasses import dataclass, field

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from fercomp.data.source import load_data
-from fercomp.errors import RecordError
 from tests.scoring_helpers import FIXTURES
 
 TEAMS = {"team_happy": (3, 4), "team_sad": (4, 1), "team_neutral": (6, 2)}  # class, conv width

@@ -82,6 +82,7 @@ def check(
     weights: Path = typer.Option(None, help="Weights file (default: WEIGHTS in the file, or <stem>.pt/.pth/.safetensors)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     trust_pickle: bool = typer.Option(False, help="Allow weights that are a pickled whole model."),
+    allow_random_init: bool = typer.Option(False, help="Check the architecture alone, without a weights file."),
     time_limit: float = typer.Option(300.0, min=1, help="Wall-clock seconds for the whole check."),
     memory_limit: int = typer.Option(6144, min=256, help="Resident memory limit of the worker, MB."),
     sandbox: str = typer.Option("auto", help="auto, required, or off."),
@@ -95,7 +96,7 @@ def check(
 
     config = _config(data=None, split=None, held_out=None, device=device, out=None, batch_size=16, time_limit=time_limit,
                      memory_limit=memory_limit, sandbox=sandbox, threads=0, latency_queries=20, latency_seconds=0.3,
-                     weights=weights, trust_pickle=trust_pickle, allow_random_init=True)
+                     weights=weights, trust_pickle=trust_pickle, allow_random_init=allow_random_init)
     report = check_submission(submission, config)
     print_check_report(report)
     raise typer.Exit(0 if report.passed else 1)
