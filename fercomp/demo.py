@@ -1,4 +1,5 @@
-"""The end-to-end demo on synthetic data: data → train → score → leaderboard with marks → ablation.
+"""The end-to-end demo on synthetic data: data → train → score → leaderboard with marks → ablation →
+a student's report pack.
 
 Everything is written under one folder (default reports/demo). Each step reuses what is still fresh:
 the data set if present, weights whose training history exists, records that are not stale, and
@@ -65,8 +66,12 @@ def run_demo(plan: DemoPlan, say=print) -> dict[str, list[Path]]:
     say("[3/5] scoring every submission on the held-out split (sandboxed) …")
     board = _leaderboard(comp, data, out)
     written["leaderboard"] = board
-    say("[4/5] leaderboard written; [5/5] running a small ablation study of small_cnn …")
+    say("[4/5] leaderboard written; [5/5] running a small ablation study of small_cnn and writing its report pack …")
     written["ablation"] = _ablation(comp, data, out)
+    from fercomp.report import build_report
+
+    written["report"] = build_report(comp / "submissions" / "small_cnn.py", data, out / "results", out / "train" / "small_cnn",
+                                     out / "report" / "small_cnn", out / "ablation" / "small_cnn")
     return written
 
 

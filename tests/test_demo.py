@@ -13,12 +13,42 @@ def test_demo_writes_everything_and_reruns_from_cache(tmp_path):
                     teams=(("small_cnn", quick), ("depthwise_net", quick)), baseline=quick)
     said = []
     written = run_demo(plan, say=said.append)
-    for step in ("data", "training", "leaderboard", "ablation"):
+    for step in ("data", "training", "leaderboard", "ablation", "report"):
         assert written[step] and all(p.exists() for p in written[step]), step
     suffixes = {p.suffix for p in written["leaderboard"]}
     assert suffixes == {".md", ".csv", ".tex", ".html", ".json", ".png"}
     board = json.loads(next(p for p in written["leaderboard"] if p.suffix == ".json").read_text())
     assert board["baseline"] == "baseline_cnn" and {m["team"] for m in board["marks"]} == {"small_cnn", "depthwise_net"}
+    _check_report_pack(plan.out / "report" / "small_cnn", plan.out / "results" / "small_cnn.PrivateTest.json")
     again = []
     run_demo(plan, say=again.append)
     assert sum("reusing" in line for line in again) == 4  # the data and three sets of weights
+
+
+def _check_report_pack(folder, record_file):
+    """The figures open as real images of a sensible size, and the text quotes the record's numbers."""
+    import numpy as np
+    from PIL import Image
+
+    from fercomp.records import read_record
+
+    record = read_record(record_file)
+    for name, min_size in (("confusion.png", (400, 300)), ("samples.png", (400, 300)), ("curves.png", (400, 200))):
+        image = Image.open(folder / name)
+        assert image.size[0] >= min_size[0] and image.size[1] >= min_size[1], name
+        assert np.asarray(image.convert("L")).std() > 5, name  # not blank
+    text = (folder / "summary.md").read_text()
+    acc = 100 * record.accuracy
+    assert f"= {acc:.2f} ÷ {record.gflops:.4f} = {acc / record.gflops:,.2f}" in text
+    assert f"| Happy | {record.per_class[3]['precision']:.3f} |" in text and "### Ablation study" in text
+    assert r"\toprule" in (folder / "summary.tex").read_text()
+
+
+def test_report_without_a_record_is_a_clear_error(cli, tmp_path, small_csv):
+    import shutil
+
+    from tests.scoring_helpers import FIXTURES
+
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "team.py")
+    code, _, err = cli("report", tmp_path / "team.py", "--data", small_csv, "--results", tmp_path / "none")
+    assert code == 2 and "no score record; run `fercomp score" in err

@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, data, demo, leaderboard, scoring, train
+    from fercomp.cli import ablate, data, demo, leaderboard, report, scoring, train
 
     app.add_typer(data.app, name="data")
     scoring.register(app)
@@ -26,6 +26,7 @@ def _register() -> None:
     train.register(app)
     ablate.register(app)
     demo.register(app)
+    report.register(app)
 
 
 

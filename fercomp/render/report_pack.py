@@ -1,0 +1,99 @@
+"""The student's report pack from a score record: Markdown/LaTeX fragments and figures. No torch."""
+
+from __future__ import annotations
+
+import io
+
+from fercomp.data.labels import CLASS_NAMES
+from fercomp.records import ScoreRecord
+from fercomp.render.text_formats import latex_escape
+
+
+def efficiency_sentence(record: ScoreRecord) -> str:
+    acc = 100 * record.accuracy
+    return (f"efficiency = accuracy % ÷ GFLOPs = {acc:.2f} ÷ {record.gflops:.4f} = {acc / record.gflops:,.2f}"
+            if record.gflops else f"efficiency is undefined: no multiply-adds were counted (accuracy {acc:.2f} %)")
+
+
+def markdown(record: ScoreRecord, layers: list[tuple[str, str, int]], ablation_md: str | None) -> str:
+    """Model summary, the efficiency calculation, per-class metrics, figures and the ablation table."""
+    lines = [f"## {record.name}: results on {record.split} ({record.data['size']} images)", "",
+             "### Model", "", "| layer | type | parameters |", "|---|---|---|"]
+    lines += [f"| {name} | {kind} | {params:,} |" for name, kind, params in layers]
+    lines += ["", f"Parameters: {record.params_total:,} ({record.params_trainable:,} trainable). "
+              f"GFLOPs (fvcore, one {record.flops.get('input_shape')} input, 1 multiply-add = 1 FLOP): {record.gflops or 0:.4f}.",
+              "", "### Accuracy and efficiency", "",
+              f"Accuracy: {100 * record.accuracy:.2f} % (top-2: {100 * record.top2_accuracy:.2f} %), pooled over the split.", "",
+              efficiency_sentence(record), "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {c['class']} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |" for c in record.per_class]
+    for avg in ("macro", "weighted"):
+        a = record.averages[avg]
+        lines.append(f"| *{avg} average* | {a['precision']:.3f} | {a['recall']:.3f} | {a['f1']:.3f} | |")
+    lines += ["", "![confusion matrix](confusion.png)", "", "![training curves](curves.png)", "", "![sample predictions](samples.png)", ""]
+    if ablation_md:
+        lines += ["### Ablation study", "", ablation_md]
+    return "\n".join(lines) + "\n"
+
+
+def latex(record: ScoreRecord, layers: list[tuple[str, str, int]]) -> str:
+    rows = "\n".join(f"{latex_escape(c['class'])} & {c['precision']:.3f} & {c['recall']:.3f} & {c['f1']:.3f} & {c['support']} \\\\"
+                     for c in record.per_class)
+    model = "\n".join(f"{latex_escape(n)} & {latex_escape(k)} & {p:,} \\\\".replace(",", "{,}") for n, k, p in layers)
+    return (
+        "\\begin{tabular}{llr}\n\\toprule\nlayer & type & parameters \\\\\n\\midrule\n" + model + "\n\\bottomrule\n\\end{tabular}\n\n"
+        f"% {latex_escape(efficiency_sentence(record))}\n"
+        f"Efficiency $= {100 * record.accuracy:.2f} \\div {record.gflops or 0:.4f} = "
+        f"{(100 * record.accuracy / record.gflops) if record.gflops else 0:.2f}$ (accuracy \\% $\\div$ GFLOPs).\n\n"
+        "\\begin{tabular}{lrrrr}\n\\toprule\nclass & precision & recall & F1 & support \\\\\n\\midrule\n" + rows +
+        "\n\\bottomrule\n\\end{tabular}\n"
+    )
+
+
+def confusion_png(record: ScoreRecord) -> bytes:
+    """Heat map of the confusion matrix (rows true, columns predicted), counts written in each cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cm = np.asarray(record.confusion_matrix)
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    image = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(7), CLASS_NAMES, rotation=45, ha="right")
+    ax.set_yticks(range(7), CLASS_NAMES)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(7):
+        for j in range(7):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
+    fig.colorbar(image)
+    ax.set_title(f"{record.name}: {100 * record.accuracy:.2f} % on {record.split}")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def samples_png(images, labels, predictions) -> bytes:
+    """A grid of faces titled true/predicted; correct ones in green with ✓, wrong ones in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 6
+    rows = (len(images) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.9), dpi=100)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, true, pred in zip(axes.ravel(), images, labels, predictions):
+        ok = true == pred
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{'✓' if ok else '✗'} {CLASS_NAMES[true]}\n→ {CLASS_NAMES[pred]}", fontsize=7, color="green" if ok else "red")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
