@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,3 +118,34 @@ def test_bad_format_and_missing_folder(cli, competition, tmp_path):
     assert run_board(cli, competition, "--format", "pdf")[0] == 2
     code, _, err = run_board(cli, competition, "--submissions", str(tmp_path / "nope"))
     assert code == 2 and "no such submissions folder" in err
+
+
+def test_a_killed_run_leaves_no_truncated_record_and_a_rerun_completes(cli, competition, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from fercomp.records import read_record
+
+    root = tmp_path / "cohort"
+    shutil.copytree(competition, root, ignore=shutil.ignore_patterns("reports"))
+    proc = subprocess.Popen([sys.executable, "-m", "fercomp", "leaderboard"], cwd=root, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    results = root / "reports" / "results"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the parent and its worker, mid-cohort
+    proc.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert 2 <= len(before) < len(TEAMS) + 2
+    for path in results.glob("*.json"):
+        read_record(path)  # every record on disk is whole
+    code, out, err = run_board(cli, root)
+    assert code == 0, err
+    after = {p.name for p in results.glob("*.PrivateTest.json")}
+    assert after == {f"{n}.PrivateTest.json" for n in [*TEAMS, "team_broken", "base"]}
+    assert all((results / name).stat().st_mtime_ns == mtime for name, mtime in before.items())  # reused, not redone

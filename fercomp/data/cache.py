@@ -19,7 +19,7 @@ import numpy as np
 
 from fercomp.atomic import atomic_path
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: duplicates_across_splits stored with the arrays
 _SAMPLE_BLOCKS, _BLOCK = 64, 4096
 
 

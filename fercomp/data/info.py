@@ -29,9 +29,9 @@ class DataSummary:
         return asdict(self)
 
 
-def summarize(data: FERData) -> DataSummary:
-    """Counts per split and class, and duplicate checks (identical pixels)."""
-    flat = np.ascontiguousarray(data.images.reshape(len(data), -1))
+def duplicate_stats(images: np.ndarray, split: np.ndarray, labels: np.ndarray) -> tuple[int, int, int]:
+    """(repeated images, groups shared across splits, groups with conflicting labels), by identical pixels."""
+    flat = np.ascontiguousarray(images.reshape(len(images), -1))
     rows = flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
     _, first, inverse, counts = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
     repeated = counts[inverse] > 1
@@ -39,11 +39,17 @@ def summarize(data: FERData) -> DataSummary:
     if repeated.any():
         groups = inverse[repeated]
         order = np.argsort(groups, kind="stable")
-        g, splits, labels = groups[order], data.split[repeated][order], data.labels[repeated][order]
+        g, splits, group_labels = groups[order], split[repeated][order], labels[repeated][order]
         bounds = np.flatnonzero(np.diff(g)) + 1
-        for s, l in zip(np.split(splits, bounds), np.split(labels, bounds)):
+        for s, l in zip(np.split(splits, bounds), np.split(group_labels, bounds)):
             across += int(len(set(s.tolist())) > 1)
             conflicts += int(len(set(l.tolist())) > 1)
+    return int(len(images) - len(first)), across, conflicts
+
+
+def summarize(data: FERData) -> DataSummary:
+    """Counts per split and class, and duplicate checks (identical pixels)."""
+    repeated, across, conflicts = duplicate_stats(data.images, data.split, data.labels)
     return DataSummary(
         source=data.source,
         layout=data.layout,
@@ -54,7 +60,7 @@ def summarize(data: FERData) -> DataSummary:
         counts=data.counts(),
         held_out=data.held_out,
         validation=data.validation,
-        duplicate_images=int(len(data) - len(first)),
+        duplicate_images=repeated,
         duplicates_across_splits=across,
         conflicting_labels=conflicts,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,10 @@ def _parse(path: Path, layout: str) -> dict[str, np.ndarray]:
         from fercomp.data.folder_reader import read_folder
 
         images, labels, split, names, ids, sha = read_folder(path)
+    from fercomp.data.info import duplicate_stats
+
     arrays = {
+        "duplicates_across_splits": np.array(duplicate_stats(images, split, labels)[1] if len(names) > 1 else 0),
         "images": images,
         "labels": labels,
         "split": split,
@@ -63,6 +67,10 @@ def _parse(path: Path, layout: str) -> dict[str, np.ndarray]:
 
 def _to_dataset(path: Path, layout: str, arrays: dict[str, np.ndarray], held_out: str | None) -> FERData:
     names = tuple(str(s) for s in arrays["split_names"].tolist())
+    shared = int(arrays.get("duplicates_across_splits", 0))
+    if shared:
+        warnings.warn(f"{path}: {shared} image(s) appear in more than one split; held-out scores may be inflated "
+                      "(`fercomp data info` lists the counts)", stacklevel=3)
     n = int(arrays["labels"].shape[0])
     ids = arrays["ids"] if "ids" in arrays else np.char.add("row:", np.arange(n).astype(str))
     held, validation = _roles(path, names, held_out)

@@ -46,6 +46,11 @@ EXPECTED = {
     "batch_one_differs": ("flagged", "latency_inconsistent"),
     "pickle_exploit": ("failed", "pickled_model_refused"),
     "huge_weights": ("failed", "weights_too_large"),
+    "sys_exit_build": ("failed", "exited"),
+    "tamper_flop_counter": ("failed", "tampering"),
+    "tamper_cuda_sync": ("failed", "tampering"),
+    "lazy_output": ("failed", "wrong_output_type"),
+    "read_environment": ("scored", None),
 }
 
 
