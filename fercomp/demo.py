@@ -102,7 +102,7 @@ def _ablation(comp: Path, data: Path, out: Path) -> list[Path]:
 
     spec = out / "ablation_small_cnn.toml"
     spec.write_text(
-        f'name = "small_cnn"\nsubmission = "{comp / "submissions" / "small_cnn.py"}"\ndata = "{data.resolve()}"\n'
+        f'name = "small_cnn"\nsubmission = "{(comp / "submissions" / "small_cnn.py").resolve()}"\ndata = "{data.resolve()}"\n'
         'design = "cumulative"\n[recipe]\nepochs = 2\nbatch_size = 64\n'
         '[[method]]\nname = "batchnorm"\nmodel_kwargs = { batchnorm = true }\n'
         '[[method]]\nname = "flip"\naugment = ["flip"]\n'

@@ -1,15 +1,17 @@
 """The demo end to end on a tiny plan: every promised file exists and a re-run reuses everything."""
 
 import json
+from pathlib import Path
 
 from fercomp.data.synth import SynthSpec
 from fercomp.demo import DemoPlan, run_demo
 from fercomp.train.recipe import Recipe
 
 
-def test_demo_writes_everything_and_reruns_from_cache(tmp_path):
+def test_demo_writes_everything_and_reruns_from_cache(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative output folder, as `make demo` uses
     quick = Recipe(epochs=1, batch_size=64)
-    plan = DemoPlan(out=tmp_path / "demo", data=SynthSpec(n_train=300, n_public=80, n_private=80, seed=2),
+    plan = DemoPlan(out=Path("reports/demo"), data=SynthSpec(n_train=300, n_public=80, n_private=80, seed=2),
                     teams=(("small_cnn", quick), ("depthwise_net", quick)), baseline=quick)
     said = []
     written = run_demo(plan, say=said.append)

@@ -9,8 +9,12 @@ import typer
 
 
 def demo(out: Path = typer.Option(Path("reports/demo"), help="Everything is written under this folder.")) -> None:
-    """Generate synthetic FER data, train the baseline and two teams briefly, score them, print the
-    leaderboard with marks, run a small ablation study, and say where every file is."""
+    """The whole product on synthetic data: train, score, leaderboard with marks, ablation, report.
+
+    Generates a synthetic FER set, trains the baseline and two teams briefly, scores them in the sandbox,
+    prints the leaderboard with marks, runs a small ablation study, writes a report pack, and says where
+    every file is. A second run reuses what is fresh.
+    """
     from fercomp.demo import DemoPlan, run_demo
     from fercomp.render.terminal import console
 

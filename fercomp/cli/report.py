@@ -16,8 +16,11 @@ def report(
     ablation: Path = typer.Option(None, help="A study folder whose ablation table to include."),
     out: Path = typer.Option(None, help="Output folder (default reports/report/<name>)."),
 ) -> None:
-    """Model summary, the efficiency calculation written out, per-class table, confusion matrix,
-    training curves, sample predictions, and the ablation table if given."""
+    """A team's report pack: Markdown/LaTeX fragments and figures from its score record.
+
+    Model summary, the efficiency calculation written out, per-class table, confusion matrix,
+    training curves, sample predictions, and the ablation table if given.
+    """
     from fercomp.render.terminal import console
     from fercomp.report import build_report
 
