@@ -46,15 +46,18 @@ def main() -> None:
         os.environ["FERCOMP_CACHE_DIR"] = tempfile.mkdtemp(prefix="fercomp-bench-")
         load_data(source)
 
-    medians = interleaved({"pandas": lambda: pd.read_csv(source), "first": first_load,
-                           "cached": lambda: load_data(source)}, 5)  # each round's first_load warms "cached"
-    pandas_s, first_s, cached_s = medians["pandas"], medians["first"], medians["cached"]
+    medians = interleaved({"pandas": lambda: pd.read_csv(source), "first": first_load}, 5)
+    # A cached load is what a later command sees: measured after the last first load's cache write has
+    # settled (reading a file while the kernel is still writing it back is a different, one-off cost).
+    time.sleep(2)
+    cached = interleaved({"cached": lambda: load_data(source)}, 7)
+    pandas_s, first_s, cached_s = medians["pandas"], medians["first"], cached["cached"]
     rows = [
         ["pandas.read_csv alone (reference)", f"{pandas_s:.3f}", "1.00", ""],
         ["fercomp first load (parse + validate + sha256 + cache write)", f"{first_s:.3f}", f"{first_s / pandas_s:.2f}", "≤ 1.50×"],
         ["fercomp cached load", f"{cached_s:.3f}", f"{cached_s / pandas_s:.2f}", "≤ 0.100 s"],
     ]
-    print(f"FER CSV load, {size_mb:.0f} MB, 35,887 rows, median of 5 interleaved rounds, {os.cpu_count()} CPUs")
+    print(f"FER CSV load, {size_mb:.0f} MB, 35,887 rows, median of 5 interleaved rounds (cached: 7 runs), {os.cpu_count()} CPUs")
     print(tabulate(rows, headers=["what", "seconds", "× pandas", "target"], tablefmt="github"))
     ok = first_s <= 1.5 * pandas_s and cached_s <= 0.1
     print("targets met" if ok else "TARGET MISSED")

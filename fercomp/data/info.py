@@ -29,22 +29,34 @@ class DataSummary:
         return asdict(self)
 
 
-def duplicate_stats(images: np.ndarray, split: np.ndarray, labels: np.ndarray) -> tuple[int, int, int]:
-    """(repeated images, groups shared across splits, groups with conflicting labels), by identical pixels."""
+def _row_keys(images: np.ndarray) -> np.ndarray:
+    """A 64-bit key per image: a random-weighted sum of its bytes read as uint64 words (one pass)."""
     flat = np.ascontiguousarray(images.reshape(len(images), -1))
-    rows = flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
-    _, first, inverse, counts = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
-    repeated = counts[inverse] > 1
-    across = conflicts = 0
-    if repeated.any():
-        groups = inverse[repeated]
-        order = np.argsort(groups, kind="stable")
-        g, splits, group_labels = groups[order], split[repeated][order], labels[repeated][order]
-        bounds = np.flatnonzero(np.diff(g)) + 1
-        for s, l in zip(np.split(splits, bounds), np.split(group_labels, bounds)):
-            across += int(len(set(s.tolist())) > 1)
-            conflicts += int(len(set(l.tolist())) > 1)
-    return int(len(images) - len(first)), across, conflicts
+    words = flat.view(np.uint64)
+    weights = np.random.default_rng(0).integers(1, 2**63, words.shape[1], dtype=np.uint64) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        return (words * weights).sum(axis=1, dtype=np.uint64)
+
+
+def duplicate_stats(images: np.ndarray, split: np.ndarray, labels: np.ndarray) -> tuple[int, int, int]:
+    """(repeated images, groups shared across splits, groups with conflicting labels), by identical pixels.
+
+    Rows are grouped by a 64-bit key first; only key collisions are compared byte for byte.
+    """
+    keys = _row_keys(images)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    repeated = repeats = across = conflicts = 0
+    for group in np.flatnonzero(counts > 1):
+        members = np.flatnonzero(inverse == group)
+        flat = images[members].reshape(len(members), -1)
+        _, exact_inverse = np.unique(flat, axis=0, return_inverse=True)
+        for exact in np.unique(exact_inverse):
+            same = members[exact_inverse.ravel() == exact]
+            if len(same) > 1:
+                repeats += len(same) - 1
+                across += int(len(set(split[same].tolist())) > 1)
+                conflicts += int(len(set(labels[same].tolist())) > 1)
+    return repeats, across, conflicts
 
 
 def summarize(data: FERData) -> DataSummary:
