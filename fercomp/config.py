@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fercomp.errors import UsageError
+from fercomp.measure.latency import LatencyConfig
 
 CONFIG_NAME = "fercomp.toml"
 
@@ -43,20 +44,11 @@ class LimitsSection:
 
 
 @dataclass(frozen=True)
-class LatencySection:
-    min_queries: int = 100
-    min_seconds: float = 1.0
-    warmup_queries: int = 10
-    throughput_batch: int = 64
-    throughput_seconds: float = 1.0
-
-
-@dataclass(frozen=True)
 class CompetitionConfig:
     competition: CompetitionSection = field(default_factory=CompetitionSection)
     marks: MarksSection = field(default_factory=MarksSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
-    latency: LatencySection = field(default_factory=LatencySection)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)  # the [latency] table: its fields as keys
     source: str = "(defaults)"
 
 

@@ -78,14 +78,15 @@ def run_demo(plan: DemoPlan, say=print) -> dict[str, list[Path]]:
 def _leaderboard(comp: Path, data: Path, out: Path) -> list[Path]:
     from fercomp import leaderboard as lb
     from fercomp.cli.leaderboard import _score_config
-    from fercomp.config import CompetitionConfig, CompetitionSection, LatencySection
+    from fercomp.config import CompetitionConfig, CompetitionSection
+    from fercomp.measure.latency import LatencyConfig
     from fercomp.render import files
     from fercomp.render.terminal import print_leaderboard
 
     cfg = CompetitionConfig(
         competition=CompetitionSection(data=str(data), baseline=str(comp / "baselines" / "baseline_cnn.py"),
                                        submissions=str(comp / "submissions"), results=str(out / "results")),
-        latency=LatencySection(min_queries=50, min_seconds=0.5, throughput_seconds=0.5),
+        latency=LatencyConfig(min_queries=50, min_seconds=0.5, throughput_seconds=0.5),
     )
     paths = lb.discover(comp / "submissions") + [comp / "baselines" / "baseline_cnn.py"]
     records, notes = lb.collect_and_score(paths, out / "results", _score_config(cfg, data, "PrivateTest"), jobs=1)

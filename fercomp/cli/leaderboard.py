@@ -60,16 +60,13 @@ def leaderboard(
 
 
 def _score_config(cfg, data: Path, split: str):
-    from fercomp.measure.latency import LatencyConfig
     from fercomp.scoring import ScoreConfig
     from fercomp.submission.runner import Limits
 
-    lat = cfg.latency
     return ScoreConfig(
         data=data, split=split, device=cfg.competition.device, out_dir=Path(cfg.competition.results),
         limits=Limits(time_limit_s=cfg.limits.time_s, memory_limit_mb=cfg.limits.memory_mb, sandbox=cfg.limits.sandbox),
-        latency=LatencyConfig(min_queries=lat.min_queries, min_seconds=lat.min_seconds, warmup_queries=lat.warmup_queries,
-                              throughput_batch=lat.throughput_batch, throughput_seconds=lat.throughput_seconds),
+        latency=cfg.latency,
     )
 
 
