@@ -93,3 +93,21 @@ def test_bad_recipe_options_are_usage_errors():
     for bad in (Recipe(optimizer="rmsprop"), Recipe(augment=("jitter",)), Recipe(schedule="warm"), Recipe(lr=0)):
         with pytest.raises(UsageError):
             bad.validated()
+
+
+def test_ctrl_c_keeps_the_best_weights_so_far(tmp_path, small_csv, monkeypatch):
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "m.py")
+    calls = {"n": 0}
+    real_step = loop._step
+    steps_per_epoch = -(-600 // QUICK.batch_size)
+
+    def interrupting_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > steps_per_epoch:  # the user presses Ctrl-C during the second epoch
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_step", interrupting_step)
+    result = train_file(tmp_path / "m.py", small_csv, QUICK, out_dir=tmp_path / "r", progress=False)
+    assert result.interrupted and result.best_epoch == 1 and len(result.history) == 1
+    assert result.weights_path.exists() and (tmp_path / "r" / "history.csv").exists()
