@@ -59,7 +59,8 @@ def _readable_roots(submission_dir: Path) -> list[str]:
 def _worker_env(home: str, threads: int) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "FERCOMP_PARENT_PID": str(os.getpid())}
     for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in os.environ:
             env[key] = os.environ[key]

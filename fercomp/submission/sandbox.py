@@ -68,6 +68,13 @@ def enter_namespaces(protected: list[str]) -> None:
     _enter_user_namespace(libc, CLONE_NEWUSER | CLONE_NEWNS)
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to kill this worker when the process that started it dies (PR_SET_PDEATHSIG)."""
+    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def set_rlimits(address_space_mb: int | None, file_size_mb: int = 64) -> None:
     """No core files, bounded writes (EFBIG, not a signal), and optionally a bounded address space."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

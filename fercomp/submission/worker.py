@@ -15,6 +15,7 @@ from fercomp.submission import protocol, sandbox
 
 
 def _setup(cmd_fd: int, resp_fd: int) -> dict:
+    sandbox.die_with_parent(int(os.environ.get("FERCOMP_PARENT_PID", os.getppid())))
     header, _ = protocol.receive(cmd_fd)
     layers, notes = [], []
     if header["sandbox"] != "off":

@@ -150,3 +150,25 @@ def test_oversized_weights_refused_before_reading(tmp_path):
     with pytest.raises(SubmissionError, match="over the 2 MB limit") as info:
         read_submission(path, max_weights_mb=2)
     assert info.value.reason == "weights_too_large"
+
+
+def test_worker_dies_with_its_parent():
+    """A grading run that is killed leaves no submission running behind it (PR_SET_PDEATHSIG)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    code = ("import time\nfrom pathlib import Path\nfrom fercomp.submission.runner import Limits, WorkerProcess\n"
+            "w = WorkerProcess(Limits(), 'cpu', [], Path('.')).__enter__()\nprint(w.proc.pid, flush=True)\ntime.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        with open(f"/proc/{pid}/status") as fh:
+            if "zombie" in fh.read():
+                break
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
