@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,19 +53,11 @@ class FERData:
         mask = self.split == self.split_names.index(split_name)
         if not mask.any():
             raise DataError(f"{self.source}: split '{split_name}' is empty")
-        return FERData(
-            images=self.images[mask],
-            labels=self.labels[mask],
-            split=self.split[mask],
-            split_names=self.split_names,
-            ids=self.ids[mask],
-            source=self.source,
-            source_sha256=self.source_sha256,
-            held_out=self.held_out,
-            validation=self.validation,
-            layout=self.layout,
-            warnings=self.warnings,
-        )
+        return self.take(np.flatnonzero(mask))
+
+    def take(self, index: np.ndarray) -> "FERData":
+        """The samples at `index`, everything else (source, hash, roles) unchanged."""
+        return replace(self, images=self.images[index], labels=self.labels[index], split=self.split[index], ids=self.ids[index])
 
     def counts(self) -> dict[str, list[int]]:
         """Per-split, per-class sample counts (canonical class order)."""

@@ -45,7 +45,7 @@ def duplicate_stats(images: np.ndarray, split: np.ndarray, labels: np.ndarray) -
     """
     keys = _row_keys(images)
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    repeated = repeats = across = conflicts = 0
+    repeats = across = conflicts = 0
     for group in np.flatnonzero(counts > 1):
         members = np.flatnonzero(inverse == group)
         flat = images[members].reshape(len(members), -1)

@@ -46,14 +46,7 @@ def train_val_split(data: FERData, seed: int) -> tuple[FERData, FERData, str]:
         return train, data.select(data.validation), data.validation
     order = np.random.default_rng(seed).permutation(len(train))
     cut = max(1, len(train) // 10)
-    return _subset(train, order[cut:]), _subset(train, order[:cut]), "10 % of Training (no PublicTest here)"
-
-
-def _subset(data: FERData, index: np.ndarray) -> FERData:
-    from dataclasses import replace
-
-    index = np.sort(index)
-    return replace(data, images=data.images[index], labels=data.labels[index], split=data.split[index], ids=data.ids[index])
+    return train.take(np.sort(order[cut:])), train.take(np.sort(order[:cut])), "10 % of Training (no PublicTest here)"
 
 
 def _loss_fn(recipe: Recipe, labels: torch.Tensor):

@@ -111,3 +111,18 @@ def test_ctrl_c_keeps_the_best_weights_so_far(tmp_path, small_csv, monkeypatch):
     result = train_file(tmp_path / "m.py", small_csv, QUICK, out_dir=tmp_path / "r", progress=False)
     assert result.interrupted and result.best_epoch == 1 and len(result.history) == 1
     assert result.weights_path.exists() and (tmp_path / "r" / "history.csv").exists()
+
+
+def test_without_public_test_a_fixed_tenth_of_training_validates():
+    import numpy as np
+
+    from fercomp.data.dataset import FERData
+
+    n = 50
+    data = FERData(images=np.zeros((n, 48, 48), np.uint8), labels=np.arange(n) % 7, split=np.array([0] * 40 + [1] * 10, np.int8),
+                   split_names=("train", "test"), ids=np.array([f"f{i}" for i in range(n)]), source="tree", source_sha256="x",
+                   held_out="test", layout="folder")
+    train, val, how = loop.train_val_split(data, seed=0)
+    assert len(train) == 36 and len(val) == 4 and "10 %" in how
+    assert not set(train.ids) & set(val.ids) and set(train.ids) | set(val.ids) == {f"f{i}" for i in range(40)}
+    assert loop.train_val_split(data, seed=0)[1].ids.tolist() == val.ids.tolist()  # fixed for a seed
