@@ -29,6 +29,7 @@ class DemoPlan:
         ("depthwise_net", Recipe(epochs=8, batch_size=64, lr=5e-3, schedule="onecycle")),
     )
     baseline: Recipe = Recipe(epochs=2, batch_size=64)
+    ablation_epochs: int = 2
 
 
 def run_demo(plan: DemoPlan, say=print) -> dict[str, list[Path]]:
@@ -67,7 +68,7 @@ def run_demo(plan: DemoPlan, say=print) -> dict[str, list[Path]]:
     board = _leaderboard(comp, data, out)
     written["leaderboard"] = board
     say("[4/5] leaderboard written; [5/5] running a small ablation study of small_cnn and writing its report pack …")
-    written["ablation"] = _ablation(comp, data, out)
+    written["ablation"] = _ablation(comp, data, out, plan.ablation_epochs)
     from fercomp.report import build_report
 
     written["report"] = build_report(comp / "submissions" / "small_cnn.py", data, out / "results", out / "train" / "small_cnn",
@@ -95,7 +96,7 @@ def _leaderboard(comp: Path, data: Path, out: Path) -> list[Path]:
     return files.write_all(board, list(files.FORMATS), out / "leaderboard")
 
 
-def _ablation(comp: Path, data: Path, out: Path) -> list[Path]:
+def _ablation(comp: Path, data: Path, out: Path, epochs: int) -> list[Path]:
     from fercomp import ablation
     from fercomp.cli.ablate import _render
     from fercomp.measure.latency import LatencyConfig
@@ -104,7 +105,7 @@ def _ablation(comp: Path, data: Path, out: Path) -> list[Path]:
     spec = out / "ablation_small_cnn.toml"
     spec.write_text(
         f'name = "small_cnn"\nsubmission = "{(comp / "submissions" / "small_cnn.py").resolve()}"\ndata = "{data.resolve()}"\n'
-        'design = "cumulative"\n[recipe]\nepochs = 2\nbatch_size = 64\n'
+        f'design = "cumulative"\n[recipe]\nepochs = {epochs}\nbatch_size = 64\n'
         '[[method]]\nname = "batchnorm"\nmodel_kwargs = { batchnorm = true }\n'
         '[[method]]\nname = "flip"\naugment = ["flip"]\n'
         '[[method]]\nname = "label smoothing"\nloss = "label_smoothing"\n'

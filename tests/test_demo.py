@@ -12,7 +12,8 @@ def test_demo_writes_everything_and_reruns_from_cache(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a relative output folder, as `make demo` uses
     quick = Recipe(epochs=1, batch_size=64)
     plan = DemoPlan(out=Path("reports/demo"), data=SynthSpec(n_train=300, n_public=80, n_private=80, seed=2),
-                    teams=(("small_cnn", quick), ("depthwise_net", quick)), baseline=quick)
+                    teams=(("small_cnn", quick), ("depthwise_net", quick)), baseline=quick,
+                    ablation_epochs=1)
     said = []
     written = run_demo(plan, say=said.append)
     for step in ("data", "training", "leaderboard", "ablation", "report"):

@@ -95,7 +95,7 @@ def test_hostile_case_is_contained(case, arena, small_csv):
         with open(path.with_suffix(".pt"), "wb") as fh:
             fh.truncate(2 << 30)  # sparse 2 GB
     quick = case.startswith("hang_")
-    config = fast_config(small_csv, root / "results", time_limit=8 if quick else 60, memory_mb=2500)
+    config = fast_config(small_csv, root / "results", time_limit=5 if quick else 60, memory_mb=2500)
 
     record = score_submission(path, config)
 
