@@ -81,7 +81,7 @@ def count_ptflops(model, example) -> int:
     macs, _ = get_model_complexity_info(
         model,
         tuple(example.shape[1:]),
-        input_constructor=lambda _: {"x": example} if _takes_x(model) else example,
+        input_constructor=lambda _: example,  # a tensor (not a dict): ptflops calls model(example)
         as_strings=False,
         print_per_layer_stat=False,
         ost=io.StringIO(),
@@ -90,15 +90,6 @@ def count_ptflops(model, example) -> int:
         backend_specific_config={"count_functional": False},
     )
     return int(macs)
-
-
-def _takes_x(model) -> bool:
-    import inspect
-
-    try:
-        return "x" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def count_all(model, example, tolerance: float = DEFAULT_TOLERANCE) -> dict:

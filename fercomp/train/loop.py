@@ -9,6 +9,8 @@ own submission, not for grading others (grading is `fercomp score`, which sandbo
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -196,9 +198,6 @@ def _save_checkpoint(path, model, opt, sched, gen, history, best_state, best_acc
 
 
 def _write_history(history: list[dict], recipe: Recipe, out_dir: Path, val_name: str) -> list[Path]:
-    import csv
-    import io
-
     payload = {"recipe": recipe.to_dict(), "validation": val_name, "epochs": history}
     write_text(out_dir / "history.json", json.dumps(payload, indent=2) + "\n")
     buf = io.StringIO()
@@ -211,8 +210,6 @@ def _write_history(history: list[dict], recipe: Recipe, out_dir: Path, val_name:
 
 
 def _curves(history: list[dict], path: Path) -> Path:
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
