@@ -19,7 +19,7 @@ from fercomp.scoring import ScoreConfig, predict_all
 from fercomp.submission.contract import read_submission
 from fercomp.submission.runner import WorkerFailure, WorkerProcess
 
-QUICK_LATENCY = LatencyConfig(min_queries=20, min_seconds=0.3, warmup_queries=3, throughput_batch=16, throughput_seconds=0.3)
+QUICK_LATENCY = LatencyConfig(min_queries=20, min_seconds=0.3, warmup_queries=3)
 
 
 @dataclass
@@ -92,9 +92,9 @@ def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig
 
 def _outputs(report: CheckReport, worker: WorkerProcess, images: np.ndarray, files) -> None:
     try:
-        first = predict_all(worker, images, 16, files)
-        second = predict_all(worker, images, 16, files)
-        single = predict_all(worker, images[:4], 1, files)
+        first, _ = predict_all(worker, images, 16, files)
+        second, _ = predict_all(worker, images, 16, files)
+        single, _ = predict_all(worker, images[:4], 1, files)
     except WorkerFailure as exc:
         report.add("output is [N, 7] finite logits", False, f"{exc.reason}: {exc.detail}")
         return

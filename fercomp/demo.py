@@ -87,7 +87,7 @@ def _leaderboard(comp: Path, data: Path, out: Path) -> list[Path]:
     cfg = CompetitionConfig(
         competition=CompetitionSection(data=str(data), baseline=str(comp / "baselines" / "baseline_cnn.py"),
                                        submissions=str(comp / "submissions"), results=str(out / "results")),
-        latency=LatencyConfig(min_queries=50, min_seconds=0.5, throughput_seconds=0.5),
+        latency=LatencyConfig(min_queries=50, min_seconds=0.5),
     )
     paths = lb.discover(comp / "submissions") + [comp / "baselines" / "baseline_cnn.py"]
     records, notes = lb.collect_and_score(paths, out / "results", _score_config(cfg, data, "PrivateTest"), jobs=1)
@@ -112,7 +112,7 @@ def _ablation(comp: Path, data: Path, out: Path, epochs: int) -> list[Path]:
     )
     study = ablation.load_spec(spec)
     folder = out / "ablation" / study.name
-    config = ScoreConfig(data=study.data, latency=LatencyConfig(min_queries=20, min_seconds=0.2, throughput_seconds=0.2))
+    config = ScoreConfig(data=study.data, latency=LatencyConfig(min_queries=20, min_seconds=0.2))
     results = ablation.run(study, folder, config, progress=True)
     ablation.write_index(study, results, folder)
     _render(folder, ("Y", "N"))

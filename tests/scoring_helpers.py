@@ -6,7 +6,7 @@ from fercomp.measure.latency import LatencyConfig
 from fercomp.scoring import ScoreConfig
 from fercomp.submission.runner import Limits
 
-FAST_LATENCY = LatencyConfig(min_queries=5, min_seconds=0.05, warmup_queries=1, throughput_batch=8, throughput_seconds=0.05)
+FAST_LATENCY = LatencyConfig(min_queries=5, min_seconds=0.05, warmup_queries=1)
 FIXTURES = Path(__file__).parent / "fixtures"
 BASELINE = Path(__file__).parents[1] / "baselines" / "baseline_cnn.py"
 

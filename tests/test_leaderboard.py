@@ -32,7 +32,7 @@ def competition(tmp_path_factory, small_csv):
     (root / "submissions" / "team_broken.py").write_text("def build_model(:\n")
     (root / "fercomp.toml").write_text(
         f'[competition]\ndata = "{small_csv}"\nbaseline = "baselines/base.py"\n'
-        '[latency]\nmin_queries = 3\nmin_seconds = 0.0\nthroughput_seconds = 0.0\nthroughput_batch = 4\n'
+        '[latency]\nmin_queries = 3\nmin_seconds = 0.0\n'
     )
     (root / "report.csv").write_text("team,mark\nteam_happy,24\nteam_sad,18\nghost_team,30\n")
     return root

@@ -42,6 +42,12 @@ def test_hand_computable_accuracy_is_exact(rule_scores, small_csv):
     assert record.flops["ptflops_macs"] == 2304 and record.flops["flop_counter_mode_flops"] == 2 * 2304
     assert record.efficiency == pytest.approx(100 * record.accuracy / (2304 / 1e9))
     assert record.params_total == 1 and record.params_trainable == 0
+    latency = record.latency
+    # 150 images at batch 128: the first batch is warm-up, throughput comes from the remaining 22
+    assert latency["throughput_batch"] == 128 and latency["throughput_images"] == 150 - 128
+    assert latency["throughput_images_per_s"] == pytest.approx(22 / latency["throughput_seconds"])
+    assert 0 < latency["forward_seconds"] <= latency["predict_wall_seconds"] and latency["check"] == "consistent"
+    assert record.timings["predict_s"] == latency["predict_wall_seconds"]
 
 
 def test_class_order_maps_outputs_to_canonical(rule_scores):

@@ -52,8 +52,8 @@ def run(
     from fercomp.scoring import ScoreConfig
 
     folder = out / study.name
-    config = ScoreConfig(data=study.data, split=split, latency=LatencyConfig(min_queries=latency_queries, min_seconds=latency_seconds,
-                                                                            throughput_seconds=latency_seconds))
+    config = ScoreConfig(data=study.data, split=split,
+                         latency=LatencyConfig(min_queries=latency_queries, min_seconds=latency_seconds))
     results = ablation.run(study, folder, config)
     ablation.write_index(study, results, folder)
     _render(folder, _symbols(symbols))

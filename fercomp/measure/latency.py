@@ -1,8 +1,9 @@
 """Latency in the MLPerf SingleStream style: batch-1 queries, one after another, after a warm-up.
 
 At least `min_queries` queries and at least `min_seconds` are timed; p50/p90 are taken over them.
-Throughput is images/s at a stated batch size over at least `throughput_seconds`. On CUDA every
-query is bracketed by CUDA events and synchronised, so the time is the GPU's, not the launch's.
+Batch throughput is not measured here: the accuracy pass already runs every held-out image through
+`timed_forward` at the scoring batch size, and its forward times give images/s at no extra cost.
+On CUDA every call is bracketed by CUDA events and synchronised, so the time is the GPU's, not the launch's.
 The clock is bound when this module is imported, before any submission is.
 """
 
@@ -23,14 +24,12 @@ class LatencyConfig:
     min_queries: int = 100
     min_seconds: float = 1.0
     warmup_queries: int = 10
-    throughput_batch: int = 64
-    throughput_seconds: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _timed_call(model, x, device):
+def timed_forward(model, x, device):
     """(seconds, output) of one forward, synchronised on CUDA."""
     import torch
 
@@ -47,7 +46,7 @@ def _timed_call(model, x, device):
 
 
 def measure(model, queries, config: LatencyConfig, device) -> dict:
-    """Batch-1 latency over `queries` (cycled) and batch throughput; returns times and last outputs."""
+    """Batch-1 latency over `queries` (cycled); returns the times and each query's last output."""
     import torch
 
     with torch.inference_mode():
@@ -58,16 +57,9 @@ def measure(model, queries, config: LatencyConfig, device) -> dict:
         started = _clock()
         while len(times) < config.min_queries or _clock() - started < config.min_seconds:
             i = len(times) % n
-            seconds, out = _timed_call(model, queries[i : i + 1], device)
+            seconds, out = timed_forward(model, queries[i : i + 1], device)
             times.append(seconds)
             outputs[i] = out
-        batch = queries.repeat((config.throughput_batch + n - 1) // n, 1, 1, 1)[: config.throughput_batch]
-        model(batch)
-        images, spent = 0, 0.0
-        while spent < config.throughput_seconds or images == 0:
-            seconds, _ = _timed_call(model, batch, device)
-            spent += seconds
-            images += len(batch)
     ms = np.asarray(times) * 1e3
     last = torch.cat([outputs[i].float().cpu() for i in sorted(outputs)]) if outputs else None
     return {
@@ -76,8 +68,5 @@ def measure(model, queries, config: LatencyConfig, device) -> dict:
         "latency_ms_mean": float(ms.mean()),
         "queries": int(len(ms)),
         "timed_seconds": float(ms.sum() / 1e3),
-        "throughput_images_per_s": float(images / spent) if spent else None,
-        "throughput_batch": config.throughput_batch,
-        "throughput_seconds": float(spent),
         "batch1_outputs": last,
     }

@@ -48,7 +48,7 @@ def _watched() -> list[tuple[object, str]]:
     from fercomp.measure import flops, latency
 
     return [
-        (time, "perf_counter"), (latency, "_clock"), (latency, "measure"), (latency, "_timed_call"),
+        (time, "perf_counter"), (latency, "_clock"), (latency, "measure"), (latency, "timed_forward"),
         (flops, "count_all"), (flops, "count_fvcore"), (flops, "count_flop_counter_mode"), (flops, "count_ptflops"),
         (fvcore.nn, "FlopCountAnalysis"), (fvcore.nn.FlopCountAnalysis, "total"),
         (torch.utils.flop_counter, "FlopCounterMode"),
@@ -112,7 +112,8 @@ class Worker:
         random.seed(0)
         torch.manual_seed(0)
         module = build.import_source(header["source"], header["filename"], header["module"])
-        model = build.build_model(module, header.get("build_kwargs") or {})
+        with build.initialisers_skipped(bool(header.get("weights_format"))):
+            model = build.build_model(module, header.get("build_kwargs") or {})
         if header.get("weights_format"):
             state = build.read_state_dict(payload, header["weights_format"], header.get("trust_pickle", False))
             build.load_weights(model, state)
@@ -165,7 +166,7 @@ class Worker:
         self._to_device()
         x = self._inputs(payload, header["shape"])
         with torch.inference_mode():
-            out = self.model(x)
+            seconds, out = self.latency.timed_forward(self.model, x, self.device)
         if not isinstance(out, torch.Tensor):
             raise self.build.ContractError("wrong_output_type", f"forward returned {type(out).__name__}, not a tensor")
         if tuple(out.shape) != (x.shape[0], 7):
@@ -175,7 +176,7 @@ class Worker:
         if not out.is_floating_point():
             raise self.build.ContractError("wrong_output_dtype", f"forward returned dtype {out.dtype}; expected float logits")
         out = out.detach().to("cpu", torch.float32).contiguous()
-        return {"shape": list(out.shape)}, out.numpy().tobytes()
+        return {"shape": list(out.shape), "forward_s": seconds}, out.numpy().tobytes()
 
     def measure_latency(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
         self._to_device()
@@ -191,7 +192,7 @@ class Worker:
 
 
 def serve(cmd_fd: int, resp_fd: int) -> None:
-    """Answer commands until `exit`; every failure is an answer, never a silent death if avoidable."""
+    """Answer commands until the parent closes the pipe (or kills the worker); every failure is an answer."""
     setup = _setup(cmd_fd, resp_fd)
     os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
     try:
@@ -206,10 +207,11 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
     protocol.send(resp_fd, {"ok": True, "layers": setup["layers"], "notes": setup["notes"], "info": worker.info()})
     handlers = {"load": worker.load, "flops": worker.count_flops, "predict": worker.predict, "latency": worker.measure_latency}
     while True:
-        header, payload = protocol.receive(cmd_fd)
-        command = header.get("command")
-        if command == "exit":
+        try:
+            header, payload = protocol.receive(cmd_fd)
+        except protocol.ProtocolError:  # the parent closed the pipe: it is done with this worker
             return
+        command = header.get("command")
         data = b""
         try:
             answer = handlers[command](header, payload)

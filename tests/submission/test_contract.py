@@ -76,6 +76,22 @@ def test_weights_nested_and_dataparallel_prefix():
         assert torch.equal(model.weight, state["module.weight"])
 
 
+def test_initialisers_skipped_only_while_weights_will_overwrite():
+    originals = {n: getattr(nn.init, n) for n in ("kaiming_uniform_", "uniform_", "ones_", "trunc_normal_")}
+    with build.initialisers_skipped(True):
+        skipped = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 7))
+        nn.init.trunc_normal_(skipped[2].weight)
+    assert all(int(torch.count_nonzero(p)) == 0 for p in skipped.parameters())
+    assert {n: getattr(nn.init, n) for n in originals} == originals
+    trained = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 7))
+    build.load_weights(skipped, trained.state_dict())
+    x = torch.randn(2, 1, 5, 5)
+    assert torch.equal(skipped[0](x), trained[0](x))
+    with build.initialisers_skipped(False):
+        random = nn.Linear(4, 7)
+    assert int(torch.count_nonzero(random.weight)) > 0
+
+
 def test_weights_problems_are_listed_by_name():
     model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 7))
     state = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 10)).state_dict()
