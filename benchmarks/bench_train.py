@@ -2,7 +2,8 @@
 competition notebook's per-item pipeline (pandas rows, string split, PIL transforms, DataLoader).
 
 Run: python benchmarks/bench_train.py [--images 1200]   (the baseline CNN, batch 400, Adam, one epoch;
-all three measured in this one run, so the ratios compare like with like on a noisy machine).
+all three measured in this one run, so the ratios compare like with like on a noisy machine; all three
+under the malloc settings fercomp's training applies to its process, see fercomp/allocator.py).
 Target: fercomp epoch ≤ 1.10× pure forward+backward.
 """
 
@@ -20,6 +21,7 @@ from tabulate import tabulate
 
 from common import WORK, baseline, notebook_dataset
 
+from fercomp import allocator
 from fercomp.data.source import load_data
 from fercomp.data.synth import SynthSpec, write
 from fercomp.submission.preprocess import Preprocess, apply
@@ -60,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=1200)
     args = parser.parse_args()
+    # fercomp's training sets this for its whole process; set first, all three rows run under it
+    allocator.keep_freed_memory()
     WORK.mkdir(exist_ok=True)
     csv = WORK / f"fer2013_train_bench_{args.images}.csv"
     if not csv.exists():

@@ -61,7 +61,8 @@ def print_score_record(record, out_dir=None) -> None:
             ("parameters", f"{record.params_total / 1e6:.3f} M", f"{record.params_trainable / 1e6:.3f} M trainable, {record.weight_bytes / 2**20:.1f} MiB"),
             ("latency p50 / p90", f"{lat['latency_ms_p50']:.2f} / {lat['latency_ms_p90']:.2f} ms",
              f"batch 1, {lat['queries']} queries, {lat['threads']} threads, {lat['device']}; check: {lat['check']}"),
-            ("throughput", f"{lat['throughput_images_per_s']:.0f} img/s", f"batch {lat['throughput_batch']}"),
+            ("throughput", f"{lat['throughput_images_per_s']:.0f} img/s" if lat.get("throughput_images_per_s") else "n/a",
+             f"batch {lat['throughput_batch']}; {lat.get('throughput_source', 'timed batches')}"),
         ]
         for row in rows:
             table.add_row(*row)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fercomp import allocator
 from fercomp.submission import protocol
 
 LOG_TAIL_BYTES = 2000
@@ -56,19 +57,11 @@ def _readable_roots(submission_dir: Path) -> list[str]:
     return sorted(roots) + _SYSTEM_READABLE
 
 
-#: glibc malloc settings for the worker. By default every activation above a few MB is a fresh mmap,
-#: returned to the OS when freed, so each batch page-faults its activations in again (~58,000 faults
-#: per baseline batch of 128); keeping freed memory in the heap cut the baseline's forward time by
-#: 15-20 % on this CPU (benchmarks/bench_score.py) for ~10 % more peak RSS (895 → 983 MB on 1,536
-#: images). Other libcs ignore these variables.
-ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 32)}
-
-
 def _worker_env(home: str, threads: int) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
            "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-           "FERCOMP_PARENT_PID": str(os.getpid()), **ALLOCATOR_ENV}
+           "FERCOMP_PARENT_PID": str(os.getpid()), **allocator.ENV}
     for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in os.environ:
             env[key] = os.environ[key]

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fercomp import allocator
 from fercomp.atomic import atomic_path, write_text
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import NUM_CLASSES
@@ -104,6 +105,7 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
           resume: bool = False, progress: bool = True) -> TrainResult:
     """Train `model` by `recipe`; write weights (best epoch), history (CSV, JSON) and curves (PNG)."""
     recipe = recipe.validated()
+    allocator.keep_freed_memory()
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
     train_set, val_set, val_name = train_val_split(data, recipe.seed)
