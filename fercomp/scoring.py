@@ -224,10 +224,13 @@ def _latency_check(latency: dict, raw: bytes, reference: np.ndarray, wall: float
             problems.append("batch-1 outputs in the latency phase differ from the batched accuracy phase")
     else:
         problems.append(f"latency-phase outputs have shape {shape}, expected [N, 7]")
-    for phase, claimed, seen in (("latency", latency.get("timed_seconds", 0), wall),
-                                 ("accuracy", rate["forward_seconds"], rate["predict_wall_seconds"])):
-        if claimed > seen * 1.05 + 0.05 or claimed < 0.5 * seen - 0.5:
-            problems.append(f"in the {phase} phase the worker's clock says {claimed:.2f} s of forward calls; the parent saw {seen:.2f} s")
+    claimed = latency.get("timed_seconds", 0)
+    if claimed > wall * 1.05 + 0.05 or claimed < 0.5 * wall - 0.5:
+        problems.append(f"the worker's clock says {claimed:.2f} s of batch-1 queries; the parent saw {wall:.2f} s")
+    # Only an upper bound here: with a tiny model, moving the images costs more than the forward calls.
+    claimed, seen = rate["forward_seconds"], rate["predict_wall_seconds"]
+    if claimed > seen * 1.05 + 0.05:
+        problems.append(f"the worker's clock says {claimed:.2f} s of batched forward calls; the parent saw {seen:.2f} s")
     return ("consistent" if not problems else "inconsistent"), problems
 
 
