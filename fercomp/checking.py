@@ -54,7 +54,7 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
         report.add("weights file", True, "none: random init, architecture check only (--allow-random-init)")
     images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
     try:
-        with WorkerProcess(config.limits, config.device, [cache_dir()], files.path.parent) as worker:
+        with WorkerProcess(config.limits, config.device, [cache_dir()], files.handin()) as worker:
             device = worker.ready().get("device", config.device)
             if not _load(report, worker, files, config):
                 return report
@@ -77,7 +77,7 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
 def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig) -> bool:
     try:
         loaded, _ = worker.call("load", {
-            "source": files.source, "filename": str(files.path), "module": f"submission_{files.name}",
+            "source": files.source, "filename": str(worker.submission_file), "module": f"submission_{files.name}",
             "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
             "trust_pickle": config.trust_pickle, "require_weights": False, "weights_hint": "",
         }, files.weights_path.read_bytes() if files.weights_path else b"", max_payload=0)

@@ -46,6 +46,7 @@ class ScoreRecord:
     flags: list[str] = field(default_factory=list)  # reasons to distrust a figure (FLOP disagreement, …)
     failure: dict | None = None  # reason, detail, phase, log_tail (bounded) when status == "failed"
     peak_rss_mb: float | None = None  # worker's peak resident memory
+    isolation_notes: list[str] = field(default_factory=list)  # why a layer was weaker or missing (namespaces unavailable, …)
     timings: dict = field(default_factory=dict)  # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
 
     @property

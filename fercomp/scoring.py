@@ -79,7 +79,7 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
         return _finish(_failed(base, exc.reason, exc.message, "contract"), config)
     protected = _protected_paths(config, data)
     try:
-        with WorkerProcess(config.limits, config.device, protected, files.path.parent) as worker:
+        with WorkerProcess(config.limits, config.device, protected, files.handin()) as worker:
             subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
             base.submission.update(_identity(files), model_kwargs=dict(config.model_kwargs))
@@ -103,7 +103,8 @@ def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, st
 def _identity(files: SubmissionFiles) -> dict:
     return {"name": files.name, "path": str(files.path), "sha256": files.sha256,
             "weights_path": str(files.weights_path) if files.weights_path else None,
-            "weights_sha256": files.weights_sha256, "preprocess": files.preprocess.to_dict(),
+            "weights_sha256": files.weights_sha256, "weights_url": files.weights_url,
+            "extra_files": list(files.extra_files), "preprocess": files.preprocess.to_dict(),
             "class_order": list(files.class_order) if files.class_order else None}
 
 
@@ -144,7 +145,7 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
     worker.ready()
     lap("worker_ready_wait_s")
     loaded, _ = worker.call("load", {
-        "source": files.source, "filename": str(files.path), "module": f"submission_{files.name}",
+        "source": files.source, "filename": str(worker.submission_file), "module": f"submission_{files.name}",
         "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
         "trust_pickle": config.trust_pickle, "require_weights": config.require_weights, "weights_hint": hint,
         "build_kwargs": dict(config.model_kwargs),
@@ -162,12 +163,13 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
     lap("latency_s")
     wall = timings["latency_s"]
     layers, peak = list(worker.layers), worker.peak_rss_mb
+    notes = list(worker.notes)
     latency["check"], latency["check_detail"] = _latency_check(latency, raw, outputs[: len(probes)], wall, rate, files)
     latency.update(rate)
     latency["parent_wall_seconds"] = wall
     latency["config"] = config.latency.to_dict()
     latency["threads"], latency["device"] = worker.info.get("threads"), worker.info.get("device")
-    return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers,
+    return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers, "notes": notes,
             "peak_rss_mb": peak, "timings": timings}
 
 
@@ -248,6 +250,7 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
     loaded, flops = measured["loaded"], measured["flops"]
     record.status = "scored"
     record.isolation = measured["layers"]
+    record.isolation_notes = measured["notes"]
     record.accuracy = metrics.accuracy(cm)
     record.top2_accuracy = metrics.top_k_accuracy(subset.labels, outputs, 2)
     record.per_class = [{"class": CLASS_NAMES[i], **{k: (int(v[i]) if k == "support" else float(v[i])) for k, v in pc.items()}}

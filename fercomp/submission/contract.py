@@ -1,7 +1,8 @@
-"""The submission contract, trusted side: read a submission's file and metadata without running it.
+"""The submission contract, trusted side: read a hand-in's files and metadata without running it.
 
-PREPROCESS, CLASS_ORDER and WEIGHTS are read with `ast` as literals, so the parent learns them without
-executing a line of submitted code. Building the model happens only in the worker (see build.py).
+A hand-in is the team's `.py`, its weights, and the extra files it declares. PREPROCESS, CLASS_ORDER,
+WEIGHTS, WEIGHTS_URL, WEIGHTS_SHA256 and FILES are read with `ast` as literals, so the parent learns them
+without executing a line of submitted code. Building the model happens only in the worker (see build.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from pathlib import Path
 
 from fercomp.data.labels import CLASS_NAMES, class_index
 from fercomp.errors import SubmissionError, UsageError
+from fercomp.submission.fetch import fetch_weights
 from fercomp.submission.preprocess import Preprocess, parse
+from fercomp.submission.staging import Handin
 
 WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")
 DEFAULT_MAX_WEIGHTS_MB = 1024
+_LITERALS = ("PREPROCESS", "CLASS_ORDER", "WEIGHTS", "WEIGHTS_URL", "WEIGHTS_SHA256", "FILES")
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,19 @@ class SubmissionFiles:
     weights_sha256: str | None
     preprocess: Preprocess
     class_order: tuple[str, ...] | None
+    extra_files: tuple[str, ...] = ()  # FILES: paths relative to the .py's folder, staged beside it
+    weights_url: str | None = None  # WEIGHTS_URL, when the weights were fetched (and verified) from it
 
     @property
     def weights_format(self) -> str | None:
         if self.weights_path is None:
             return None
         return "safetensors" if self.weights_path.suffix == ".safetensors" else "torch"
+
+    def handin(self) -> Handin:
+        """What the worker is given to read: the .py and the declared FILES (weights go through the pipe)."""
+        files = {self.path.name: self.path, **{name: self.path.parent / name for name in self.extra_files}}
+        return Handin(main=self.path.name, origin=self.path.parent, files=files)
 
 
 def sha256_file(path: Path) -> str:
@@ -53,7 +64,7 @@ def _literals(tree: ast.Module, path: Path) -> dict[str, object]:
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         for target in targets:
-            if isinstance(target, ast.Name) and target.id in ("PREPROCESS", "CLASS_ORDER", "WEIGHTS"):
+            if isinstance(target, ast.Name) and target.id in _LITERALS:
                 try:
                     found[target.id] = ast.literal_eval(node.value)
                 except ValueError:
@@ -78,12 +89,16 @@ def _class_order(value: object, path: Path) -> tuple[str, ...] | None:
     return tuple(CLASS_NAMES[c] for c in canonical)
 
 
-def find_weights(path: Path, declared: object, override: Path | None) -> Path | None:
-    """--weights, else WEIGHTS (relative to the file), else <stem>.pt/.pth/.safetensors beside it."""
+def find_weights(path: Path, meta: dict, override: Path | None, max_weights_mb: int) -> Path | None:
+    """--weights, else WEIGHTS (relative to the file), else WEIGHTS_URL (fetched and verified), else
+    <stem>.pt/.pth/.safetensors beside the file."""
+    declared, url = meta.get("WEIGHTS"), meta.get("WEIGHTS_URL")
     if override is not None:
         if not Path(override).is_file():
             raise UsageError(f"{override}: weights file not found")
         return Path(override)
+    if declared is not None and url is not None:
+        raise SubmissionError(f"{path}: declare WEIGHTS (a file) or WEIGHTS_URL (a download), not both", "bad_metadata")
     if declared is not None:
         if not isinstance(declared, str):
             raise SubmissionError(f"{path}: WEIGHTS must be a file name string, got {declared!r}", "bad_metadata")
@@ -91,11 +106,37 @@ def find_weights(path: Path, declared: object, override: Path | None) -> Path | 
         if not candidate.is_file():
             raise SubmissionError(f"{path}: WEIGHTS names {candidate}, which does not exist", "weights_missing")
         return candidate
+    if url is not None:
+        sha = meta.get("WEIGHTS_SHA256")
+        if not isinstance(url, str) or not isinstance(sha, str):
+            raise SubmissionError(f"{path}: WEIGHTS_URL needs WEIGHTS_SHA256 beside it, both strings "
+                                  "(the hash pins the exact file: sha256sum FILE)", "bad_metadata")
+        return fetch_weights(url, sha.lower(), path, max_weights_mb, WEIGHT_SUFFIXES)
     for suffix in WEIGHT_SUFFIXES:
         candidate = path.with_suffix(suffix)
         if candidate.is_file():
             return candidate
     return None
+
+
+def _extra_files(value: object, path: Path) -> tuple[str, ...]:
+    """FILES: relative paths inside the .py's folder, each an existing file; nothing outside it."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SubmissionError(f"{path}: FILES must be a list of file names, e.g. FILES = [\"vocab.json\"]; got {value!r}",
+                              "bad_metadata")
+    folder = path.parent.resolve()
+    out = []
+    for name in value:
+        candidate = (folder / name).resolve()
+        if Path(name).is_absolute() or folder not in candidate.parents:
+            raise SubmissionError(f"{path}: FILES entry {name!r} must be a relative path inside {folder}", "bad_metadata")
+        if not candidate.is_file():
+            raise SubmissionError(f"{path}: FILES declares {name!r}, but {candidate} does not exist; "
+                                  "hand it in beside the .py or remove it from FILES", "file_missing")
+        out.append(candidate.relative_to(folder).as_posix())
+    return tuple(dict.fromkeys(out))
 
 
 def read_submission(path: str | Path, weights: Path | None = None, max_weights_mb: int = DEFAULT_MAX_WEIGHTS_MB) -> SubmissionFiles:
@@ -118,7 +159,7 @@ def read_submission(path: str | Path, weights: Path | None = None, max_weights_m
         preprocess = parse(meta.get("PREPROCESS"), str(path))
     except ValueError as exc:
         raise SubmissionError(str(exc), "bad_preprocess") from None
-    weights_path = find_weights(path, meta.get("WEIGHTS"), weights)
+    weights_path = find_weights(path, meta, weights, max_weights_mb)
     if weights_path is not None and weights_path.stat().st_size > max_weights_mb << 20:
         size_mb = weights_path.stat().st_size / (1 << 20)
         raise SubmissionError(
@@ -133,6 +174,8 @@ def read_submission(path: str | Path, weights: Path | None = None, max_weights_m
         weights_sha256=sha256_file(weights_path) if weights_path else None,
         preprocess=preprocess,
         class_order=_class_order(meta.get("CLASS_ORDER"), path),
+        extra_files=_extra_files(meta.get("FILES"), path),
+        weights_url=meta.get("WEIGHTS_URL") if weights is None and meta.get("WEIGHTS") is None else None,
     )
 
 

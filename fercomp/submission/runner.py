@@ -22,6 +22,7 @@ from pathlib import Path
 
 from fercomp import allocator
 from fercomp.submission import protocol
+from fercomp.submission.staging import Handin, hideable, homes_root, stage
 
 LOG_TAIL_BYTES = 2000
 _FRAME_KEYS = {"ok", "blocked", "tampered", "nbytes"}
@@ -51,16 +52,25 @@ class WorkerFailure(Exception):
         self.reason, self.detail, self.log_tail, self.phase = reason, detail, log_tail, phase
 
 
-def _readable_roots(submission_dir: Path) -> list[str]:
+def _library_paths() -> list[str]:
+    """Where the worker imports fercomp and its dependencies from: fercomp's own root, then the parent's
+    PYTHONPATH folders (a `pip install --target` tree, say); never the working directory."""
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.isabs(p) and os.path.isdir(p)]
+    return list(dict.fromkeys([str(Path(__file__).resolve().parents[2]), *extra]))
+
+
+def _readable_roots() -> list[str]:
+    """Libraries and system files; the worker's own home (with its staged hand-in) is added as writable."""
     package = Path(__file__).resolve().parents[1]
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"], str(package), str(submission_dir)}
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"], str(package),
+             *_library_paths()[1:]}
     return sorted(roots) + _SYSTEM_READABLE
 
 
 def _worker_env(home: str, threads: int) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(_library_paths()),
            "FERCOMP_PARENT_PID": str(os.getpid()), **allocator.ENV}
     for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in os.environ:
@@ -79,12 +89,15 @@ def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
 
 
 class WorkerProcess:
-    """One confined worker process for one submission. Use as a context manager."""
+    """One confined worker process for one submission. Use as a context manager.
 
-    def __init__(self, limits: Limits, device: str, protected: list[Path], submission_dir: Path) -> None:
+    `submission_file` is the staged copy of the hand-in's .py, the name the worker imports it by.
+    """
+
+    def __init__(self, limits: Limits, device: str, protected: list[Path], handin: Handin) -> None:
         self.limits, self.device = limits, device
         self.protected = [str(Path(p).resolve()) for p in protected]
-        self.submission_dir = Path(submission_dir).resolve()
+        self.handin = handin
         self.layers: list[str] = []
         self.notes: list[str] = []
         self.peak_rss_mb = 0.0
@@ -93,7 +106,8 @@ class WorkerProcess:
         self._phase = "start"
 
     def __enter__(self) -> "WorkerProcess":
-        self.home = tempfile.mkdtemp(prefix="fercomp-worker-")
+        self.home = tempfile.mkdtemp(prefix="worker-", dir=homes_root())
+        self.submission_file = stage(self.handin, Path(self.home))
         self.log_path = Path(self.home) / "worker.log"
         self._log = open(self.log_path, "wb")
         cmd_r, self._cmd_w = os.pipe()
@@ -110,9 +124,15 @@ class WorkerProcess:
         os.close(resp_w)
         self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
         self._watchdog.start()
+        readable = _readable_roots()
+        hidden = [str(homes_root())] + self.protected
+        if hideable(self.handin.origin, readable):
+            hidden.append(str(self.handin.origin.resolve()))
+        else:
+            self.notes.append(f"{self.handin.origin} holds fercomp's libraries, so only the audit hook keeps it from the worker")
         setup = {
-            "sandbox": self.limits.sandbox, "protected": self.protected, "threads": self.limits.threads,
-            "device": self.device, "readable": _readable_roots(self.submission_dir), "writable": [self.home],
+            "sandbox": self.limits.sandbox, "protected": hidden, "keep": [self.home], "threads": self.limits.threads,
+            "device": self.device, "readable": readable, "writable": [self.home],
         }
         protocol.send(self._cmd_w, setup)
         self._ready = False
@@ -124,7 +144,8 @@ class WorkerProcess:
             header, _ = self._receive(max_payload=0)
             if not header.get("ok"):
                 raise self._failure(str(header.get("reason", "exception")), str(header.get("detail", "")))
-            self.layers, self.notes, self.info = header.get("layers", []), header.get("notes", []), header.get("info", {})
+            self.layers, self.info = header.get("layers", []), header.get("info", {})
+            self.notes += header.get("notes", [])
             self._ready = True
         return self.info
 

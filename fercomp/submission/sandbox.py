@@ -22,7 +22,7 @@ import signal
 import sys
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x1000, 0x4000, 0x40000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
 
 #: What each refused audit event is called in a failure reason.
 BLOCKED: list[str] = []
@@ -46,24 +46,43 @@ def _enter_user_namespace(libc: ctypes.CDLL, flags: int) -> None:
     _write("/proc/self/gid_map", f"{gid} {gid} 1")
 
 
-def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None, flags: int) -> None:
+def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = lambda s: None if s is None else s.encode()  # noqa: E731
-    if libc.mount(enc(source), enc(target), enc(fstype), flags, None) != 0:
+    if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
-def enter_namespaces(protected: list[str]) -> None:
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def enter_namespaces(protected: list[str], keep: list[str] = ()) -> None:
     """Hide `protected` paths behind empty mounts, cut the network, then lock the mounts. Must run
-    while the process is single-threaded (before numpy or torch is imported)."""
+    while the process is single-threaded (before numpy or torch is imported).
+
+    A `keep` folder inside a protected one stays visible at the same path: the worker's own home sits
+    in the folder of every worker's home, and its siblings (other teams' staged hand-ins) must vanish.
+    """
     libc = _libc()
     _enter_user_namespace(libc, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    # Opened in the new mount namespace, before anything is covered: a bind source must belong to it.
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in keep]
     for path in protected:
-        if os.path.isdir(path):
+        inner = [(k, fd) for k, fd in kept if _inside(k, path)]
+        if os.path.isdir(path) and inner:
+            _mount(libc, "tmpfs", path, "tmpfs", 0, "size=64k,mode=0755")
+            for folder, fd in inner:
+                os.makedirs(folder, exist_ok=True)
+                _mount(libc, f"/proc/self/fd/{fd}", folder, None, MS_BIND | MS_REC)
+            _mount(libc, None, path, None, MS_REMOUNT | MS_RDONLY)
+        elif os.path.isdir(path):
             _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY)
         elif os.path.exists(path):
             _mount(libc, "/dev/null", path, None, MS_BIND)
+    for _, fd in kept:
+        os.close(fd)
     # A nested user namespace turns every mount above into a locked one: it cannot be unmounted.
     _enter_user_namespace(libc, CLONE_NEWUSER | CLONE_NEWNS)
 

@@ -20,7 +20,7 @@ def _setup(cmd_fd: int, resp_fd: int) -> dict:
     layers, notes = [], []
     if header["sandbox"] != "off":
         try:
-            sandbox.enter_namespaces(header["protected"])
+            sandbox.enter_namespaces(header["protected"], header.get("keep", []))
             layers.append("namespaces")
         except OSError as exc:
             notes.append(f"namespaces unavailable: {exc}")
@@ -58,11 +58,20 @@ def _watched() -> list[tuple[object, str]]:
 
 
 def resolve_device(torch, requested: str) -> str:
-    """auto → cuda when available, else cpu; a CUDA device that is not there is an error."""
+    """auto → cuda:N when available, else cpu; a CUDA device that is not there is an error.
+
+    A bare "cuda" becomes "cuda:<current device>": torch.cuda.set_device refuses a device without an index.
+    """
     if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device_unavailable: --device {requested}, but CUDA is not available here; use --device cpu")
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device_unavailable: --device {requested}, but CUDA is not available here; use --device cpu")
+        index = int(requested.split(":", 1)[1]) if ":" in requested else torch.cuda.current_device()
+        if index >= torch.cuda.device_count():
+            raise RuntimeError(f"device_unavailable: --device {requested}, but this machine has "
+                               f"{torch.cuda.device_count()} CUDA device(s); use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+        return f"cuda:{index}"
     return requested
 
 

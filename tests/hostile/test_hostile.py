@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fercomp.scoring import score_submission
+from fercomp.submission.staging import homes_root
 from tests.hostile.conftest import OUTCOMES
 from tests.scoring_helpers import FIXTURES, fast_config
 
@@ -51,6 +52,9 @@ EXPECTED = {
     "tamper_cuda_sync": ("failed", "tampering"),
     "lazy_output": ("failed", "wrong_output_type"),
     "read_environment": ("scored", None),
+    "read_sibling_weights": ("failed", "sandbox_violation"),
+    "list_submissions": ("failed", "sandbox_violation"),
+    "read_sibling_ctypes": ("scored", None),
 }
 
 
@@ -68,9 +72,14 @@ class Exploit:
 
 @pytest.fixture(scope="module")
 def arena(tmp_path_factory, small_csv):
-    """A results folder that already holds another team's (victim's) record, and its hash."""
+    """A results folder that already holds another team's (victim's) record, and its hash; a stronger
+    team's weights beside the cases (as in a shared submissions folder) and a sibling worker's home."""
     root = tmp_path_factory.mktemp("arena")
     shutil.copy(FIXTURES / "rule_model.py", root / "victim.py")
+    (root / "strong_team.pt").write_bytes(b"STRONG-WEIGHTS" * 100)
+    sibling = homes_root() / "worker-sibling" / "handin"
+    sibling.mkdir(parents=True, exist_ok=True)
+    (sibling / "strong_team.py").write_text("SIBLING-CODE = 1\n")
     record = score_submission(root / "victim.py", fast_config(small_csv, root / "results"))
     assert record.status == "scored"
     victim = root / "results" / "victim.PrivateTest.json"
@@ -86,6 +95,7 @@ def test_hostile_case_is_contained(case, arena, small_csv):
     root, victim, victim_hash = arena
     text = (CASES / f"{case}.py").read_text()
     text = text.replace("__DATA__", str(Path(small_csv).resolve())).replace("__RESULTS__", str(root / "results"))
+    text = text.replace("__ROOT__", str(root)).replace("__HOMES__", str(homes_root()))
     path = root / f"{case}.py"
     path.write_text(text)
     marker = root / f"{case}.marker"

@@ -176,7 +176,9 @@ def test_worker_dies_with_its_parent():
     import time
 
     code = ("import time\nfrom pathlib import Path\nfrom fercomp.submission.runner import Limits, WorkerProcess\n"
-            "w = WorkerProcess(Limits(), 'cpu', [], Path('.')).__enter__()\nprint(w.proc.pid, flush=True)\ntime.sleep(60)\n")
+            "from fercomp.submission.staging import Handin\n"
+            "w = WorkerProcess(Limits(), 'cpu', [], Handin('x.py', Path('/nonexistent'))).__enter__()\n"
+            "print(w.proc.pid, flush=True)\ntime.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     pid = int(parent.stdout.readline())
     parent.kill()

@@ -1,0 +1,51 @@
+"""Isolation between teams: each worker gets a private copy of its own hand-in and nothing else.
+
+The hand-in (the `.py` and its declared FILES; weights travel through the pipe) is copied into
+`<worker home>/handin/`. The worker may read its home and the libraries; the folder the hand-in came
+from (the shared `submissions/`, with every other team's code and weights) is hidden by the namespace
+layer and refused by the audit hook, and every other worker's home is hidden behind an empty mount.
+Copies, never links: a worker that writes into its staged files changes nothing of the team's.
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Handin:
+    """What a worker may see of a team: its files by relative name, and the folder they came from."""
+
+    main: str  # the .py, relative to origin
+    origin: Path  # the team's folder as handed in: hidden from the worker
+    files: dict[str, Path] = field(default_factory=dict)  # relative name → source file (main included)
+
+
+def homes_root() -> Path:
+    """The folder of every worker's home on this machine (one per user), hidden from each worker."""
+    root = Path(tempfile.gettempdir()) / f"fercomp-workers-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
+
+
+def stage(handin: Handin, home: Path) -> Path:
+    """Copy the hand-in into `home/handin/`; return the staged .py's path."""
+    folder = home / "handin"
+    for name, source in handin.files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return folder / handin.main
+
+
+def hideable(origin: Path, needed: list[str]) -> bool:
+    """Whether covering `origin` with an empty mount leaves every path the worker needs visible."""
+    origin_text = str(origin.resolve())
+    if origin_text == "/":
+        return False
+    return not any(p == origin_text or p.startswith(origin_text.rstrip("/") + "/") for p in needed)
