@@ -110,7 +110,7 @@ def test_incomplete_handins_get_one_named_error(tmp_path, server, meta, reason, 
 def test_the_worker_reads_its_staged_copy_not_the_team_folder(tmp_path, small_csv):
     """Extra files are copies in the worker's home: writing them changes nothing of the team's files."""
     path = _handin(tmp_path / "subs", 'FILES = ["extra/config.json"]', favourite=5)
-    path.write_text(path.read_text() + '\n(Path(__file__).parent / "extra" / "config.json").write_text("{}")\n')
+    path.write_text(path.read_text() + """\n(Path(__file__).parent / "extra" / "config.json").write_text('{"class": 0}')\n""")
     _weights(path.with_suffix(".pt"), 5)
     before = (tmp_path / "subs" / "extra" / "config.json").read_bytes()
     record = score_submission(path, fast_config(small_csv, tmp_path / "results"))
