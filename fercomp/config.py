@@ -7,6 +7,7 @@ wrong type is a one-line error naming the file, the table and the key.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +45,19 @@ class LimitsSection:
 
 
 @dataclass(frozen=True)
+class PhasesSection:
+    # The public phase scores and publishes only competition.public_split; the final phase alone touches
+    # competition.held_out. reveal: ISO date or date-time (UTC when no zone is given) before which a final
+    # board needs --before-reveal; "" means no date.
+    reveal: str = ""
+
+
+@dataclass(frozen=True)
 class CompetitionConfig:
     competition: CompetitionSection = field(default_factory=CompetitionSection)
     marks: MarksSection = field(default_factory=MarksSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
+    phases: PhasesSection = field(default_factory=PhasesSection)
     latency: LatencyConfig = field(default_factory=LatencyConfig)  # the [latency] table: its fields as keys
     source: str = "(defaults)"
 
@@ -99,4 +109,19 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
     if unknown:
         raise UsageError(f"{path}: unknown table [{sorted(unknown)[0]}]; known tables: {', '.join(tables)}")
     sections = {name: _section(type(factory()), raw.get(name, {}), name, str(path)) for name, factory in tables.items()}
-    return CompetitionConfig(**sections, source=str(path))
+    config = CompetitionConfig(**sections, source=str(path))
+    try:
+        reveal_time(config)
+    except ValueError:
+        raise UsageError(f"{path}: [phases] reveal = {config.phases.reveal!r} must be an ISO date, e.g. \"2026-12-15\" "
+                         "or \"2026-12-15T09:00:00+01:00\"") from None
+    return config
+
+
+def reveal_time(config: CompetitionConfig) -> dt.datetime | None:
+    """When the final phase may be published (aware, UTC when the file gives no zone); None when unset."""
+    text = config.phases.reveal.strip()
+    if not text:
+        return None
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)

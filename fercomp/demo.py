@@ -78,7 +78,6 @@ def run_demo(plan: DemoPlan, say=print) -> dict[str, list[Path]]:
 
 def _leaderboard(comp: Path, data: Path, out: Path) -> list[Path]:
     from fercomp import leaderboard as lb
-    from fercomp.cli.leaderboard import _score_config
     from fercomp.config import CompetitionConfig, CompetitionSection
     from fercomp.measure.latency import LatencyConfig
     from fercomp.render import files
@@ -90,8 +89,10 @@ def _leaderboard(comp: Path, data: Path, out: Path) -> list[Path]:
         latency=LatencyConfig(min_queries=50, min_seconds=0.5),
     )
     paths = lb.discover(comp / "submissions") + [comp / "baselines" / "baseline_cnn.py"]
-    records, notes = lb.collect_and_score(paths, out / "results", _score_config(cfg, data, "PrivateTest"), jobs=1)
-    board = lb.build(records, "baseline_cnn", cfg, "PrivateTest", notes=notes)
+    from fercomp.scoring import ScoreConfig
+
+    records, notes = lb.collect_and_score(paths, out / "results", ScoreConfig.from_competition(cfg, data, "PrivateTest", "final"))
+    board = lb.build(records, "baseline_cnn", cfg, "PrivateTest", notes=notes, phase="final")
     print_leaderboard(board)
     return files.write_all(board, list(files.FORMATS), out / "leaderboard")
 

@@ -1,23 +1,31 @@
 """Collect score records (scoring what is missing or stale), rank them and compute marks.
 
-A record is stale when the submission's file or weights, the data, the split or the fercomp version
-changed since it was written (compared by hash). Merging records from several folders (a CI matrix)
-takes each record once; the same record twice is harmless, and a record whose hashes do not match the
-submission file it names is refused.
+A record is stale when the hand-in's file or weights, the data, the split or the scoring settings
+(device, threads, batch size, latency, limits, sandbox mode, fercomp version: `settings_sha256`) changed
+since it was written. `rescore` forces named teams (or all) anyway.
+
+Merging records from several folders (a CI matrix) takes each record once and refuses, with one named
+line each, a record that is malformed or of another schema, whose file name and team disagree, whose
+submission file is not in the submissions folder, or whose hashes do not match that file. The board is
+still built from the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from fercomp import __version__
 from fercomp.config import CompetitionConfig
 from fercomp.errors import RecordError, SubmissionError, UsageError
 from fercomp.marks import TeamMarks, compute_marks, read_report_marks
 from fercomp.records import ScoreRecord, read_record, record_path
+from fercomp.roster import StudentGrade, read_roster, student_grades
+
+#: progress(event, team, done, total): event is "start" or "done"; the CLI draws it, tests record it.
+Progress = Callable[[str, str, int, int], None]
 
 
 @dataclass
@@ -28,6 +36,9 @@ class Leaderboard:
     marks: list[TeamMarks]
     config: CompetitionConfig
     notes: list[str] = field(default_factory=list)  # what the instructor must know (missing teams, rescored, …)
+    phase: str = "final"  # public (live board) or final (held-out split)
+    refused: list[str] = field(default_factory=list)  # records left out, one named line each
+    grades: list[StudentGrade] = field(default_factory=list)  # per student, when a roster was given
 
 
 def discover(folder: Path) -> list[Path]:
@@ -51,41 +62,62 @@ def shard(paths: list[Path], spec: str | None) -> list[Path]:
     return [p for k, p in enumerate(sorted(paths)) if k % count == index - 1]
 
 
-def staleness(record: ScoreRecord, path: Path, data_sha256: str) -> str | None:
-    """Why `record` no longer describes `path` on this data, or None if it still does."""
-    from fercomp.submission.contract import read_submission
+def staleness(record: ScoreRecord, path: Path, data_sha256: str, settings_sha256: str | None = None,
+              settings: dict | None = None) -> str | None:
+    """Why `record` no longer describes `path` on this data under these settings, or None if it still does."""
+    from fercomp.submission.contract import declared_hashes
 
-    if record.environment.get("fercomp") != __version__:
-        return f"scored by fercomp {record.environment.get('fercomp')}, this is {__version__}"
     if record.data.get("sha256") != data_sha256:
         return "the data changed"
+    if settings_sha256 is not None and record.settings_sha256 != settings_sha256:
+        return "settings changed: " + _settings_diff(record.settings, settings or {})
     try:
-        files = read_submission(path)
+        sha, weights_sha = declared_hashes(path)
     except (SubmissionError, UsageError):
         current = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
         return None if current == record.submission.get("sha256") else "the submission file changed"
-    if files.sha256 != record.submission.get("sha256"):
+    if sha != record.submission.get("sha256"):
         return "the submission file changed"
-    if files.weights_sha256 != record.submission.get("weights_sha256"):
+    if weights_sha != record.submission.get("weights_sha256"):
         return "the weights changed"
     return None
 
 
-def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int = 1) -> tuple[dict[str, ScoreRecord], list[str]]:
-    """Fresh records for `paths`, scoring (in `jobs` parallel workers) those missing or stale."""
+def _settings_diff(old: dict, new: dict) -> str:
+    """'latency.min_queries 3 → 5, threads 2 → 1': what differs between two settings dicts."""
+    flat = lambda d, p="": {k2: v2 for k, v in d.items() for k2, v2 in (flat(v, f"{p}{k}.").items() if isinstance(v, dict) else [(f"{p}{k}", v)])}  # noqa: E731
+    a, b = flat(old or {}), flat(new)
+    changed = [f"{k} {a.get(k, '—')} → {b.get(k, '—')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return ", ".join(changed[:4]) + (" …" if len(changed) > 4 else "") if changed else "recorded before settings were hashed"
+
+
+def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int = 1, rescore: set[str] | None = None,
+                      progress: Progress | None = None) -> tuple[dict[str, ScoreRecord], list[str]]:
+    """Fresh records for `paths`, scoring (in `jobs` parallel workers) those missing, stale or in `rescore`
+    (team names, or {"all"})."""
     from fercomp.data.source import load_data
-    from fercomp.scoring import score_submission
+    from fercomp.phases import guard_public
+    from fercomp.scoring import score_submission, settings_of, settings_sha256
 
     data = load_data(score_config.data, held_out=score_config.held_out)
     split = data.resolve_split(score_config.split or data.held_out or "")
+    guard_public(score_config.phase, split, data.held_out)
+    settings = settings_of(score_config)
+    digest = settings_sha256(settings)
+    rescore = set(rescore or ())
+    unknown = rescore - {"all"} - {p.stem for p in paths}
+    if unknown:
+        raise UsageError(f"--rescore {sorted(unknown)[0]}: no such team among the submissions")
     records, todo, notes = {}, [], []
     for path in paths:
         existing = record_path(results, path.stem, split)
         reason = "no record yet"
-        if existing.exists():
+        if "all" in rescore or path.stem in rescore:
+            reason = "--rescore"
+        elif existing.exists():
             try:
                 record = read_record(existing)
-                reason = staleness(record, path, data.source_sha256)
+                reason = staleness(record, path, data.source_sha256, digest, settings)
             except RecordError as exc:
                 reason = exc.message
             if reason is None:
@@ -93,50 +125,88 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
                 continue
         notes.append(f"{path.stem}: scored ({reason})")
         todo.append(path)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for path, record in zip(todo, pool.map(lambda p: score_submission(p, score_config, data=data), todo)):
-            records[path.stem] = record
+    for name, record in _score_all(todo, lambda p: score_submission(p, score_config, data=data), jobs, progress):
+        records[name] = record
     return records, notes
 
 
-def merge_results(folders: list[Path], split: str, submissions: Path | None) -> tuple[dict[str, ScoreRecord], list[str]]:
-    """Records of `split` from several folders; identical duplicates are fine, hash mismatches are not."""
+def _score_all(todo: list[Path], score: Callable, jobs: int, progress: Progress | None):
+    """Yield (team, record) as each finishes, telling `progress` when each starts and ends."""
+    done = 0
+
+    def one(path: Path):
+        if progress:
+            progress("start", path.stem, done, len(todo))
+        return path.stem, score(path)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in as_completed([pool.submit(one, p) for p in todo]):
+            name, record = future.result()
+            done += 1
+            if progress:
+                progress("done", name, done, len(todo))
+            yield name, record
+
+
+def merge_results(folders: list[Path], split: str, submissions: Path | None,
+                  baseline: Path | None = None) -> tuple[dict[str, ScoreRecord], list[str], list[str]]:
+    """Records of `split` from several folders: (records, notes, refused). Identical duplicates are fine;
+    a record that cannot be trusted is refused by name and left out, and the rest are merged."""
     records: dict[str, ScoreRecord] = {}
-    notes = []
+    notes, refused = [], []
     for folder in folders:
         if not Path(folder).is_dir():
             raise UsageError(f"{folder}: no such results folder")
         for path in sorted(Path(folder).glob(f"*.{split}.json")):
-            record = read_record(path)
-            _verify_against_files(record, path, submissions)
-            previous = records.get(record.name)
-            if previous is not None and previous.submission.get("sha256") != record.submission.get("sha256"):
-                raise RecordError(f"{path}: a second, different record for team '{record.name}'; keep one")
+            try:
+                record = read_record(path)
+                _verify(record, path, split, submissions, baseline)
+                previous = records.get(record.name)
+                if previous is not None and previous.submission.get("sha256") != record.submission.get("sha256"):
+                    raise RecordError(f"{path}: a second, different record for team '{record.name}'; keep one")
+            except RecordError as exc:
+                refused.append(exc.message)
+                continue
             if previous is None or record.timestamp > previous.timestamp:
                 records[record.name] = record
     if not records:
         notes.append(f"no {split} records found in {', '.join(map(str, folders))}")
-    return records, notes
+    digests = {r.settings_sha256 for r in records.values()}
+    if len(digests) > 1:
+        notes.append(f"records were scored under {len(digests)} different settings; compare their `settings`")
+    return records, notes, refused
 
 
-def _verify_against_files(record: ScoreRecord, path: Path, submissions: Path | None) -> None:
-    """Refuse a record whose submission hash does not match the file it names, where that file is here."""
-    candidates = [Path(submissions) / f"{record.name}.py"] if submissions else []
-    candidates.append(Path(record.submission.get("path", "")))
-    for candidate in candidates:
-        if candidate.is_file():
-            actual = hashlib.sha256(candidate.read_bytes()).hexdigest()
-            if actual != record.submission.get("sha256"):
-                raise RecordError(
-                    f"{path}: record says {record.name}.py has sha256 {str(record.submission.get('sha256'))[:12]}…, "
-                    f"but {candidate} has {actual[:12]}…; re-score it"
-                )
-            return
+def _verify(record: ScoreRecord, path: Path, split: str, submissions: Path | None, baseline: Path | None) -> None:
+    """Refuse a record that does not describe a hand-in that is here, byte for byte."""
+    from fercomp.submission.contract import declared_hashes
+
+    if path.name != f"{record.name}.{record.split}.json" or record.split != split:
+        raise RecordError(f"{path}: the file name does not match the record's team '{record.name}' and split "
+                          f"'{record.split}'; a record is <team>.<split>.json")
+    if submissions is None:
+        return
+    candidate = Path(submissions) / f"{record.name}.py"
+    if baseline is not None and Path(baseline).stem == record.name:
+        candidate = Path(baseline)
+    if not candidate.is_file():
+        raise RecordError(f"{path}: team '{record.name}' has no {candidate}; a record without its hand-in is not merged")
+    try:
+        sha, weights_sha = declared_hashes(candidate)
+    except (SubmissionError, UsageError):
+        sha, weights_sha = hashlib.sha256(candidate.read_bytes()).hexdigest(), record.submission.get("weights_sha256")
+    if sha != record.submission.get("sha256"):
+        raise RecordError(f"{path}: record says {record.name}.py has sha256 {str(record.submission.get('sha256'))[:12]}…, "
+                          f"but {candidate} has {sha[:12]}…; re-score it")
+    if record.status == "scored" and weights_sha != record.submission.get("weights_sha256"):
+        raise RecordError(f"{path}: record's weights sha256 {str(record.submission.get('weights_sha256'))[:12]}… does not "
+                          f"match the weights of {candidate} ({str(weights_sha)[:12]}…); re-score it")
 
 
 def build(
     records: dict[str, ScoreRecord], baseline_name: str, config: CompetitionConfig, split: str,
-    report_marks_path: Path | None = None, notes: list[str] | None = None,
+    report_marks_path: Path | None = None, notes: list[str] | None = None, phase: str = "final",
+    refused: list[str] | None = None, roster_path: Path | None = None,
 ) -> Leaderboard:
     """Marks and ranking from records: the baseline is taken out and shown, not ranked."""
     notes = list(notes or [])
@@ -158,4 +228,9 @@ def build(
         marks = compute_marks(teams, baseline, config.marks, report_marks)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return Leaderboard(split=split, baseline=baseline, teams=teams, marks=marks, config=config, notes=notes)
+    grades: list[StudentGrade] = []
+    if roster_path is not None:
+        grades, roster_notes = student_grades(read_roster(roster_path), marks)
+        notes += roster_notes
+    return Leaderboard(split=split, baseline=baseline, teams=teams, marks=marks, config=config, notes=notes,
+                       phase=phase, refused=list(refused or []), grades=grades)

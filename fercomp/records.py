@@ -46,6 +46,8 @@ class ScoreRecord:
     flags: list[str] = field(default_factory=list)  # reasons to distrust a figure (FLOP disagreement, …)
     failure: dict | None = None  # reason, detail, phase, log_tail (bounded) when status == "failed"
     peak_rss_mb: float | None = None  # worker's peak resident memory
+    settings: dict = field(default_factory=dict)  # device, threads, batch size, latency, limits, sandbox, fercomp version …
+    settings_sha256: str | None = None  # sha256 of `settings`: a record scored under other settings is stale
     isolation_notes: list[str] = field(default_factory=list)  # why a layer was weaker or missing (namespaces unavailable, …)
     timings: dict = field(default_factory=dict)  # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
 
@@ -85,7 +87,53 @@ def read_record(path: Path) -> ScoreRecord:
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise RecordError(f"{path}: record schema {found!r}, expected {SCHEMA!r}; re-score with this fercomp")
+    problem = _malformed(raw)
+    if problem:
+        raise RecordError(f"{path}: malformed record: {problem}; re-score the submission")
     try:
         return ScoreRecord(**raw)
     except TypeError as exc:
-        raise RecordError(f"{path}: malformed record ({exc})") from None
+        raise RecordError(f"{path}: malformed record ({exc}); re-score the submission") from None
+
+
+_NUMBER = (int, float)
+#: field path → (accepted types, required); "a.b" is key b of the object at a.
+_FIELDS = {
+    "status": (str, True), "submission": (dict, True), "submission.name": (str, True),
+    "submission.sha256": ((str, type(None)), True), "data": (dict, True), "data.split": (str, True),
+    "data.sha256": ((str, type(None)), False), "data.size": (int, True), "environment": (dict, True),
+    "timestamp": (str, True), "isolation": (list, True), "flags": (list, False),
+}
+_SCORED = {"accuracy": _NUMBER, "confusion_matrix": list, "gflops": (*_NUMBER, type(None)),
+           "efficiency": (*_NUMBER, type(None)), "per_class": list}
+
+
+def _malformed(raw: dict) -> str | None:
+    """The first field that is missing or of the wrong type, named; None for a well-formed record."""
+    for name, (types, required) in _FIELDS.items():
+        parent, _, key = name.rpartition(".")
+        owner = raw.get(parent) if parent else raw
+        if not isinstance(owner, dict) or key not in owner:
+            if required:
+                return f"field {name} is missing"
+            continue
+        value = owner[key]
+        if not isinstance(value, types) or isinstance(value, bool) and types in (int, _NUMBER):
+            return f"field {name} is {type(value).__name__}, not {_type_words(types)}"
+    if raw["status"] not in ("scored", "failed"):
+        return f"field status is {raw['status']!r}, not 'scored' or 'failed'"
+    name = raw["submission"]["name"]
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return f"field submission.name {name!r} is not a team name"
+    if raw["status"] == "scored":
+        for key, types in _SCORED.items():
+            if not isinstance(raw.get(key), types) or isinstance(raw.get(key), bool):
+                return f"field {key} is {type(raw.get(key)).__name__} in a scored record"
+        if not 0.0 <= raw["accuracy"] <= 1.0:
+            return f"field accuracy is {raw['accuracy']}, outside 0–1"
+    return None
+
+
+def _type_words(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)

@@ -7,6 +7,8 @@ batches, and returns raw float32 outputs that the parent validates and turns int
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import platform
 import time
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from fercomp.errors import SubmissionError, UsageError
 from fercomp.measure import metrics
 from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.measure.latency import LatencyConfig
+from fercomp.phases import guard_public
 from fercomp.records import SCHEMA, ScoreRecord, write_record
 from fercomp.submission.contract import SubmissionFiles, read_submission, sha256_file
 from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
@@ -48,6 +51,29 @@ class ScoreConfig:
     require_weights: bool = True
     max_weights_mb: int = 1024
     model_kwargs: tuple[tuple[str, object], ...] = ()  # passed to build_model(**kwargs), e.g. by an ablation row
+    phase: str | None = None  # "public" refuses the held-out split (see fercomp.phases)
+
+    @classmethod
+    def from_competition(cls, cfg, data: Path, split: str, phase: str | None = None) -> "ScoreConfig":
+        """The scoring settings a `fercomp.toml` (CompetitionConfig) asks for, on `split` of `data`."""
+        comp = cfg.competition
+        limits = Limits(time_limit_s=cfg.limits.time_s, memory_limit_mb=cfg.limits.memory_mb, sandbox=cfg.limits.sandbox)
+        return cls(data=Path(data), split=split, device=comp.device, out_dir=Path(comp.results), limits=limits,
+                   latency=cfg.latency, phase=phase)
+
+
+def settings_of(config: ScoreConfig) -> dict:
+    """Everything besides the hand-in and the data that can change a record's numbers; hashed into it."""
+    limits = config.limits
+    return {"fercomp": __version__, "device": config.device, "threads": limits.threads, "batch_size": config.batch_size,
+            "latency": config.latency.to_dict(), "time_limit_s": limits.time_limit_s, "memory_limit_mb": limits.memory_limit_mb,
+            "sandbox": limits.sandbox, "flops_tolerance": config.flops_tolerance, "max_weights_mb": config.max_weights_mb,
+            "trust_pickle": config.trust_pickle, "require_weights": config.require_weights,
+            "model_kwargs": dict(config.model_kwargs)}
+
+
+def settings_sha256(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
@@ -97,6 +123,7 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
 def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, str]:
     data = data or load_data(config.data, held_out=config.held_out)
     split = data.resolve_split(config.split or data.held_out or "")
+    guard_public(config.phase, split, data.held_out)
     return data.select(split), split
 
 
@@ -116,7 +143,7 @@ def _base_record(path, subset: FERData, split: str, config: ScoreConfig) -> Scor
         data={"source": str(Path(subset.source).resolve()), "sha256": subset.source_sha256, "layout": subset.layout,
               "split": split, "size": len(subset), "held_out": split == subset.held_out},
         environment=environment(config.device, config.limits.threads),
-        timestamp="", isolation=[],
+        timestamp="", isolation=[], settings=settings_of(config), settings_sha256=settings_sha256(settings_of(config)),
     )
 
 

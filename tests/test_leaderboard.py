@@ -50,7 +50,7 @@ def run_board(cli, root, *args):
 
 
 def test_marks_match_a_hand_calculation(cli, competition, small_csv):
-    code, out, err = run_board(cli, competition, "--jobs", "2", "--report-marks", "report.csv",
+    code, out, err = run_board(cli, competition, "--phase", "final", "--jobs", "2", "--report-marks", "report.csv",
                                "--format", "csv", "--format", "json", "--format", "md", "--format", "latex", "--format", "html")
     assert code == 0, err
     labels = load_data(small_csv).select("PrivateTest").labels
@@ -80,38 +80,50 @@ def test_marks_match_a_hand_calculation(cli, competition, small_csv):
 
 
 def test_second_run_reuses_fresh_records_and_rescoring_follows_changes(cli, competition):
-    code, out, _ = run_board(cli, competition)
+    code, out, _ = run_board(cli, competition, "--phase", "final")
     assert code == 0 and "scored (" not in out
     (competition / "submissions" / "team_sad.py").write_text((competition / "submissions" / "team_sad.py").read_text() + "\n# edited\n")
-    code, out, _ = run_board(cli, competition)
+    code, out, _ = run_board(cli, competition, "--phase", "final")
     assert "team_sad: scored (the submission file changed)" in out and out.count("scored (") == 1
 
 
-def test_public_phase_is_separate(cli, competition):
-    code, out, err = run_board(cli, competition, "--split", "PublicTest", "--strict")
+def test_public_phase_is_the_default_and_never_touches_the_held_out_split(cli, competition):
+    code, out, err = run_board(cli, competition, "--strict", "--format", "csv", "--format", "json")
     assert code == 1  # team_broken failed and --strict asks CI to notice
-    assert "Leaderboard — PublicTest" in out
+    assert "Leaderboard — public phase (PublicTest)" in out
     assert (competition / "reports/results/team_happy.PublicTest.json").exists()
+    board = json.loads((competition / "reports/leaderboard/leaderboard-PublicTest.json").read_text())
+    assert board["phase"] == "public" and board["split"] == "PublicTest"
+    rows = list(csv.DictReader(io.StringIO((competition / "reports/leaderboard/leaderboard-PublicTest.csv").read_text())))
+    assert {r["phase"] for r in rows} == {"public"} and {r["split"] for r in rows} == {"PublicTest"}
+    code, _, err = run_board(cli, competition, "--split", "PrivateTest")
+    assert code == 2 and "--split PrivateTest is the held-out split: only --phase final scores it" in err
+    code, _, err = run_board(cli, competition, "--phase", "final", "--split", "PublicTest")
+    assert code == 2 and "drop --split" in err
 
 
 def test_merging_results_twice_is_harmless_and_tampered_records_are_refused(cli, competition, tmp_path):
     results = competition / "reports" / "results"
-    code, out, err = run_board(cli, competition, "--results", str(results), "--results", str(results))
+    code, out, err = run_board(cli, competition, "--phase", "final", "--results", str(results), "--results", str(results))
     assert code == 0, err
     copy = tmp_path / "copy"
     shutil.copytree(results, copy)
     record = json.loads((copy / "team_happy.PrivateTest.json").read_text())
     record["submission"]["sha256"] = "0" * 64
     (copy / "team_happy.PrivateTest.json").write_text(json.dumps(record))
-    code, _, err = run_board(cli, competition, "--results", str(copy))
-    assert code == 2 and "team_happy.py has sha256 000000000000…" in err and "re-score it" in err
+    code, out, err = run_board(cli, competition, "--phase", "final", "--results", str(copy), "--format", "json")
+    assert code == 0, err  # refused by name, and the board is still written without it
+    assert "refused:" in out and "team_happy.py has sha256 000000000000…" in out and "re-score it" in out
+    board = json.loads((competition / "reports/leaderboard/leaderboard-PrivateTest.json").read_text())
+    assert "team_happy" not in [m["team"] for m in board["marks"]] and len(board["refused"]) == 1
+    assert run_board(cli, competition, "--phase", "final", "--results", str(copy), "--strict")[0] == 1
 
 
 def test_summary_goes_to_github_step_summary(cli, competition, tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code, _, _ = run_board(cli, competition, "--summary")
-    assert code == 0 and "## Leaderboard (PrivateTest)" in summary.read_text()
+    code, _, _ = run_board(cli, competition, "--phase", "final", "--summary")
+    assert code == 0 and "## Leaderboard — final phase (PrivateTest)" in summary.read_text()
 
 
 def test_bad_format_and_missing_folder(cli, competition, tmp_path):
@@ -131,7 +143,7 @@ def test_a_killed_run_leaves_no_truncated_record_and_a_rerun_completes(cli, comp
 
     root = tmp_path / "cohort"
     shutil.copytree(competition, root, ignore=shutil.ignore_patterns("reports"))
-    proc = subprocess.Popen([sys.executable, "-m", "fercomp", "leaderboard"], cwd=root, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-m", "fercomp", "leaderboard", "--phase", "final"], cwd=root, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     results = root / "reports" / "results"
@@ -144,7 +156,7 @@ def test_a_killed_run_leaves_no_truncated_record_and_a_rerun_completes(cli, comp
     assert 2 <= len(before) < len(TEAMS) + 2
     for path in results.glob("*.json"):
         read_record(path)  # every record on disk is whole
-    code, out, err = run_board(cli, root)
+    code, out, err = run_board(cli, root, "--phase", "final")
     assert code == 0, err
     after = {p.name for p in results.glob("*.PrivateTest.json")}
     assert after == {f"{n}.PrivateTest.json" for n in [*TEAMS, "team_broken", "base"]}

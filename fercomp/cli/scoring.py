@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import List
 
@@ -48,6 +49,9 @@ def score(
     latency_queries: int = typer.Option(100, min=1, help="Batch-1 latency: at least this many queries …"),
     latency_seconds: float = typer.Option(1.0, min=0, help="… and at least this many seconds."),
     shard: str = typer.Option(None, help="I/N: score only every N-th submission from the I-th (a CI matrix job)."),
+    phase: str = typer.Option(None, help="public or final: the split of that phase in fercomp.toml (public never scores the held-out split)."),
+    config: Path = typer.Option(None, help="Competition config for --phase (default ./fercomp.toml)."),
+    before_reveal: bool = typer.Option(False, help="With --phase final: score before [phases] reveal."),
 ) -> None:
     """Score submissions on the held-out split: accuracy, GFLOPs, efficiency, latency.
 
@@ -61,8 +65,13 @@ def score(
     from fercomp.render.terminal import print_score_record
     from fercomp.scoring import score_submission
 
-    options = {k: v for k, v in locals().items() if k not in ("submissions", "as_json", "shard")}
-    config = _config(**options)
+    if phase is not None:
+        from fercomp.config import load_config
+        from fercomp.phases import phase_split
+
+        split = phase_split(load_config(config), phase, split, before_reveal)
+    options = {k: v for k, v in locals().items() if k not in ("submissions", "as_json", "shard", "config")}
+    config = dataclasses.replace(_config(**options), phase=phase)
     paths = [p for s in submissions for p in (discover(s) if s.is_dir() else [s])]
     paths = pick_shard(paths, shard)
     loaded = load_data(data, held_out=held_out) if len(paths) > 1 else None

@@ -32,4 +32,10 @@ def write_all(board: Leaderboard, formats: list[str], out_dir: Path) -> list[Pat
             png = Path(out_dir) / f"leaderboard-{board.split}.png"
             write_bytes(png, scatter(board, "png"))
             written.append(png)
+    if board.grades:
+        from fercomp.render.text_formats import to_grades_csv
+
+        path = Path(out_dir) / f"grades-{board.split}.csv"
+        write_text(path, to_grades_csv(board))
+        written.append(path)
     return written

@@ -30,8 +30,10 @@ def to_html(board: Leaderboard) -> str:
     svg = scatter(board, "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in board.notes)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>fercomp leaderboard — {html.escape(board.split)}</title>"
-            f"<style>{_STYLE}</style></head><body><h1>Leaderboard — {html.escape(board.split)}</h1>"
+    notes += "".join(f"<li>refused: {html.escape(r)}</li>" for r in board.refused)
+    title = f"{board.phase} phase — {board.split}"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>fercomp leaderboard — {html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body><h1>Leaderboard — {html.escape(title)}</h1>"
             f"<table id='leaderboard'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             f"<p class='note'>{html.escape(explanation(board))}</p><ul class='note'>{notes}</ul>"
             f"<div id='plot'>{svg}</div><script>{_SORT}</script></body></html>\n")

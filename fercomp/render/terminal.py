@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from rich.console import Console
 from rich.table import Table
 
@@ -88,7 +90,7 @@ def print_leaderboard(board) -> None:
     from fercomp.render.text_formats import explanation
 
     cols = columns(board)
-    table = Table(title=f"Leaderboard — {board.split}")
+    table = Table(title=f"Leaderboard — {board.phase} phase ({board.split})")
     for c in cols:
         table.add_column(c, justify="left" if c in ("team", "status") else "right", overflow="fold")
     for row in rows(board):
@@ -96,5 +98,36 @@ def print_leaderboard(board) -> None:
         table.add_row(*(row[c] for c in cols), style=style)
     console.print(table)
     console.print(explanation(board), highlight=False)
-    for note in board.notes:
-        console.print(f"- {note}", highlight=False)
+    for note in board.notes:  # soft-wrapped: one line each, so a CI log can be searched for a team
+        console.print(f"- {note}", highlight=False, soft_wrap=True)
+    for refusal in board.refused:
+        console.print(f"[red]- refused:[/] {refusal}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def scoring_progress(stream=None):
+    """A progress callback for scoring many submissions: a rich bar with ETA and the team being scored
+    on a terminal, one plain line per finished team otherwise (CI logs). Written to stderr."""
+    err = Console(stderr=True, file=stream) if stream is not None else Console(stderr=True)
+    if not err.is_terminal:
+        def plain(event: str, team: str, done: int, total: int) -> None:
+            if event == "done":
+                err.print(f"scored {team} ({done}/{total})", highlight=False)
+
+        yield plain
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    running: list[str] = []
+    with Progress(TextColumn("scoring {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False) as bar:
+        task = None
+
+        def draw(event: str, team: str, done: int, total: int) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task("", total=total)
+            running.append(team) if event == "start" else running.remove(team) if team in running else None
+            bar.update(task, completed=done, description=", ".join(running) or "done")
+
+        yield draw

@@ -21,7 +21,7 @@ def explanation(board: Leaderboard) -> str:
     m = board.config.marks
     scale = ("linear: max × (value − baseline) / (best − baseline), clipped to [0, max]" if m.scale == "linear"
              else "rank: improvers ranked, rank r of n gets max × (n − r + 1) / n")
-    return (f"Split {board.split}. Accuracy pooled over the split; GFLOPs by fvcore on one preprocessed input "
+    return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split; GFLOPs by fvcore on one preprocessed input "
             f"(1 multiply-add = 1 FLOP); efficiency = accuracy % ÷ GFLOPs. Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}. "
             "⚑ = FLOP counters disagree" + (" (efficiency mark withheld)" if m.exclude_flagged_efficiency else "") + ".")
 
@@ -29,8 +29,8 @@ def explanation(board: Leaderboard) -> str:
 def to_markdown(board: Leaderboard) -> str:
     cols = columns(board)
     table = tabulate([[r[c] for c in cols] for r in rows(board)], headers=cols, tablefmt="github", disable_numparse=True)
-    notes = "".join(f"\n- {n}" for n in board.notes)
-    return f"## Leaderboard ({board.split})\n\n{table}\n\n{explanation(board)}\n{notes}\n"
+    notes = "".join(f"\n- {n}" for n in board.notes) + "".join(f"\n- refused: {r}" for r in board.refused)
+    return f"## Leaderboard — {board.phase} phase ({board.split})\n\n{table}\n\n{explanation(board)}\n{notes}\n"
 
 
 def to_csv(board: Leaderboard) -> str:
@@ -43,12 +43,27 @@ def to_csv(board: Leaderboard) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["team", "status", "rank", "accuracy", "baseline_accuracy", "best_accuracy", "gflops",
                      "efficiency", "baseline_efficiency", "best_efficiency", "scale", "accuracy_mark",
-                     "efficiency_mark", "report_mark", "final_mark", "submission_sha256", "notes"])
+                     "efficiency_mark", "report_mark", "final_mark", "submission_sha256", "notes", "phase", "split",
+                     "sandbox_layers"])
     for m in board.marks:
         writer.writerow([m.team, m.status, m.rank or "", _num(m.accuracy), _num(board.baseline.accuracy), _num(best_acc),
                          _num(m.gflops), _num(m.efficiency), _num(board.baseline.efficiency), _num(best_eff),
                          board.config.marks.scale, _num(m.accuracy_mark), _num(m.efficiency_mark), _num(m.report_mark),
-                         _num(m.final_mark), teams[m.team].submission.get("sha256", ""), "; ".join(m.notes)])
+                         _num(m.final_mark), teams[m.team].submission.get("sha256", ""), "; ".join(m.notes),
+                         board.phase, board.split, " ".join(teams[m.team].isolation)])
+    return out.getvalue()
+
+
+def to_grades_csv(board: Leaderboard) -> str:
+    """Per-student grades for a gradebook import: one row per roster student, their team's marks."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student_id", "name", "email", "team", "status", "accuracy_mark", "efficiency_mark",
+                     "report_mark", "final_mark", "phase", "split"])
+    for g in board.grades:
+        s = g.student
+        writer.writerow([s.student_id, s.name, s.email, s.team, g.status, _num(g.accuracy_mark), _num(g.efficiency_mark),
+                         _num(g.report_mark), _num(g.final_mark), board.phase, board.split])
     return out.getvalue()
 
 
@@ -72,6 +87,7 @@ def to_latex(board: Leaderboard) -> str:
 
 def to_json(board: Leaderboard) -> str:
     return json.dumps({
-        "split": board.split, "baseline": board.baseline.name, "config": asdict(board.config),
-        "marks": [asdict(m) for m in board.marks], "notes": board.notes,
+        "phase": board.phase, "split": board.split, "baseline": board.baseline.name, "config": asdict(board.config),
+        "marks": [asdict(m) for m in board.marks], "notes": board.notes, "refused": board.refused,
+        "grades": [asdict(g) for g in board.grades],
     }, indent=2) + "\n"

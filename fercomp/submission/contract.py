@@ -139,9 +139,8 @@ def _extra_files(value: object, path: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def read_submission(path: str | Path, weights: Path | None = None, max_weights_mb: int = DEFAULT_MAX_WEIGHTS_MB) -> SubmissionFiles:
-    """Read and statically check a submission file; SubmissionError names the contract breach."""
-    path = Path(path)
+def _parse(path: Path) -> tuple[bytes, str, dict[str, object]]:
+    """The file's bytes, its text and its contract literals."""
     if not path.is_file():
         raise UsageError(f"{path}: no such submission file")
     if path.suffix != ".py":
@@ -154,7 +153,24 @@ def read_submission(path: str | Path, weights: Path | None = None, max_weights_m
         raise SubmissionError(f"{path}: not UTF-8 text", "syntax_error") from None
     except SyntaxError as exc:
         raise SubmissionError(f"{path}: line {exc.lineno}: syntax error: {exc.msg}", "syntax_error") from None
-    meta = _literals(tree, path)
+    return raw, source, _literals(tree, path)
+
+
+def declared_hashes(path: str | Path) -> tuple[str, str | None]:
+    """(sha256 of the .py, sha256 of its weights) without downloading anything: a local weights file is
+    hashed, a WEIGHTS_URL's pinned WEIGHTS_SHA256 is taken as declared. For staleness and record checks."""
+    path = Path(path)
+    raw, _, meta = _parse(path)
+    if meta.get("WEIGHTS_URL") is not None and meta.get("WEIGHTS") is None and isinstance(meta.get("WEIGHTS_SHA256"), str):
+        return hashlib.sha256(raw).hexdigest(), str(meta["WEIGHTS_SHA256"]).lower()
+    weights = find_weights(path, meta, None, DEFAULT_MAX_WEIGHTS_MB)
+    return hashlib.sha256(raw).hexdigest(), sha256_file(weights) if weights else None
+
+
+def read_submission(path: str | Path, weights: Path | None = None, max_weights_mb: int = DEFAULT_MAX_WEIGHTS_MB) -> SubmissionFiles:
+    """Read and statically check a submission file; SubmissionError names the contract breach."""
+    path = Path(path)
+    raw, source, meta = _parse(path)
     try:
         preprocess = parse(meta.get("PREPROCESS"), str(path))
     except ValueError as exc:
