@@ -161,3 +161,35 @@ def test_a_killed_run_leaves_no_truncated_record_and_a_rerun_completes(cli, comp
     after = {p.name for p in results.glob("*.PrivateTest.json")}
     assert after == {f"{n}.PrivateTest.json" for n in [*TEAMS, "team_broken", "base"]}
     assert all((results / name).stat().st_mtime_ns == mtime for name, mtime in before.items())  # reused, not redone
+
+
+def test_a_changed_setting_rescores_and_rescore_forces(cli, competition):
+    run_board(cli, competition)  # public records fresh
+    toml = competition / "fercomp.toml"
+    original = toml.read_text()
+    try:
+        toml.write_text(original.replace("min_queries = 3", "min_queries = 4"))
+        code, out, err = run_board(cli, competition)
+        assert code == 0, err
+        assert "team_happy: scored (settings changed: latency.min_queries 3 → 4)" in out
+        assert out.count("scored (settings changed") == len(TEAMS) + 2  # every team and the baseline
+        record = json.loads((competition / "reports/results/team_happy.PublicTest.json").read_text())
+        assert record["settings"]["latency"]["min_queries"] == 4 and len(record["settings_sha256"]) == 64
+        code, out, _ = run_board(cli, competition, "--rescore", "team_sad")
+        assert code == 0 and "team_sad: scored (--rescore)" in out and out.count("scored (") == 1
+        code, _, err = run_board(cli, competition, "--rescore", "team_nobody")
+        assert code == 2 and "--rescore team_nobody: no such team" in err
+    finally:
+        toml.write_text(original)
+
+
+def test_progress_on_a_terminal_shows_the_team_and_eta():
+    from fercomp.render.terminal import scoring_progress
+
+    stream = io.StringIO()
+    with scoring_progress(stream, force_terminal=True) as progress:
+        progress("start", "team_alpha", 0, 3)
+        progress("done", "team_alpha", 1, 3)
+        progress("start", "team_beta", 1, 3)
+    text = stream.getvalue()
+    assert "team_beta" in text and "ETA" in text and "1/3" in text

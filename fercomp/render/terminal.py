@@ -105,10 +105,10 @@ def print_leaderboard(board) -> None:
 
 
 @contextmanager
-def scoring_progress(stream=None):
+def scoring_progress(stream=None, force_terminal: bool | None = None):
     """A progress callback for scoring many submissions: a rich bar with ETA and the team being scored
     on a terminal, one plain line per finished team otherwise (CI logs). Written to stderr."""
-    err = Console(stderr=True, file=stream) if stream is not None else Console(stderr=True)
+    err = Console(stderr=True, file=stream, force_terminal=force_terminal)
     if not err.is_terminal:
         def plain(event: str, team: str, done: int, total: int) -> None:
             if event == "done":

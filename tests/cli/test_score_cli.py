@@ -71,3 +71,16 @@ def test_shards_cover_every_submission_once(cli, tmp_path, small_csv):
     assert sorted(seen) == ["t0.PrivateTest.json", "t1.PrivateTest.json", "t2.PrivateTest.json"]
     code, _, err = cli("score", folder, "--data", small_csv, "--shard", "3/2", *FAST)
     assert code == 2 and "I must be between 1 and N" in err
+
+
+def test_score_in_the_public_phase_never_scores_the_held_out_split(cli, tmp_path, small_csv):
+    shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
+    (tmp_path / "fercomp.toml").write_text('[phases]\nreveal = "2099-01-01"\n')
+    common = ("--data", small_csv, "--out", tmp_path / "res", "--config", tmp_path / "fercomp.toml", *FAST)
+    code, out, err = cli("score", tmp_path / "rule.py", "--phase", "public", *common)
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "res").iterdir()] == ["rule.PublicTest.json"]
+    code, _, err = cli("score", tmp_path / "rule.py", "--phase", "public", "--split", "PrivateTest", *common)
+    assert code == 2 and "only --phase final scores it" in err
+    code, _, err = cli("score", tmp_path / "rule.py", "--phase", "final", *common)
+    assert code == 2 and "revealed on 2099-01-01" in err

@@ -1,0 +1,54 @@
+"""Score records: a malformed record is one named RecordError, never a traceback or a half-read record."""
+
+import json
+
+import pytest
+
+from fercomp.errors import RecordError
+from fercomp.records import SCHEMA, read_record
+
+
+def good() -> dict:
+    return {"schema": SCHEMA, "status": "scored", "submission": {"name": "team_a", "sha256": "ab" * 32},
+            "data": {"split": "PrivateTest", "size": 10, "sha256": "cd" * 32}, "environment": {}, "timestamp": "t",
+            "isolation": [], "accuracy": 0.5, "confusion_matrix": [], "gflops": 0.1, "efficiency": 500.0, "per_class": []}
+
+
+def edit(record: dict, path: str, value=KeyError) -> dict:
+    *parents, key = path.split(".")
+    owner = record
+    for p in parents:
+        owner = owner[p]
+    if value is KeyError:
+        del owner[key]
+    else:
+        owner[key] = value
+    return record
+
+
+@pytest.mark.parametrize("path, value, words", [
+    ("data.split", KeyError, "field data.split is missing"),
+    ("data", "PrivateTest", "field data is str, not dict"),
+    ("submission.name", 7, "field submission.name is int, not str"),
+    ("submission.name", "../other", "is not a team name"),
+    ("status", "winner", "'winner', not 'scored' or 'failed'"),
+    ("accuracy", "0.9", "field accuracy is str in a scored record"),
+    ("accuracy", 1.7, "outside 0–1"),
+    ("data.size", True, "field data.size is bool"),
+    ("timestamp", KeyError, "field timestamp is missing"),
+])
+def test_malformed_records_are_named(tmp_path, path, value, words):
+    file = tmp_path / "team_a.PrivateTest.json"
+    file.write_text(json.dumps(edit(good(), path, value)))
+    with pytest.raises(RecordError) as err:
+        read_record(file)
+    assert words in err.value.message and str(file) in err.value.message
+
+
+def test_a_well_formed_record_reads_and_unknown_fields_are_refused(tmp_path):
+    file = tmp_path / "r.json"
+    file.write_text(json.dumps(good()))
+    assert read_record(file).accuracy == 0.5
+    file.write_text(json.dumps({**good(), "bonus_points": 10}))
+    with pytest.raises(RecordError, match="malformed record"):
+        read_record(file)
