@@ -47,17 +47,15 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
         return report
     report.add("file and metadata", True, f"PREPROCESS {files.preprocess.to_dict()}, CLASS_ORDER {list(files.class_order) if files.class_order else 'canonical'}")
     if files.weights_path is not None:
-        report.add("weights file", True, str(files.weights_path))
-    elif config.require_weights:
-        report.add("weights file", False, "none found: scoring will refuse an untrained model (--allow-random-init to check the architecture only)")
-    else:
-        report.add("weights file", True, "none: random init, architecture check only (--allow-random-init)")
+        report.add("weights file", True, str(files.weights_path) + (f" (from {files.weights_url})" if files.weights_url else ""))
     images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
     try:
         with WorkerProcess(config.limits, config.device, [cache_dir()], files.handin()) as worker:
             device = worker.ready().get("device", config.device)
             if not _load(report, worker, files, config):
                 return report
+            if files.weights_path is None:
+                _no_weights(report, config.require_weights)
             _outputs(report, worker, images, files)
             flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
             report.facts.update(gflops=flops.get("gflops"), flops=flops)
@@ -72,6 +70,17 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             raise UsageError(exc.detail) from None
         report.add(f"runs in the sandbox ({exc.phase})", False, f"{exc.reason}: {exc.detail}")
     return report
+
+
+def _no_weights(report: CheckReport, required: bool) -> None:
+    """Without a weights file a model is only acceptable when it has nothing to train (as scoring decides)."""
+    if not report.facts.get("params_trainable"):
+        report.add("weights file", True, "none needed: the model has no trainable parameters")
+    elif required:
+        report.add("weights file", False, "none found: scoring will refuse an untrained model "
+                   "(--allow-random-init to check the architecture only)")
+    else:
+        report.add("weights file", True, "none: random init, architecture check only (--allow-random-init)")
 
 
 def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig) -> bool:

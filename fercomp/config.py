@@ -53,11 +53,23 @@ class PhasesSection:
 
 
 @dataclass(frozen=True)
+class SlurmSection:
+    # What `fercomp init --slurm` writes into slurm/score.sbatch (re-run it after a change).
+    shards: int = 4  # array tasks
+    time_minutes: int = 120  # per task
+    mem_gb: int = 16  # per task
+    cpus: int = 4  # per task
+    gpus: int = 0  # per task; > 0 requests --gres=gpu:N and scores on CUDA
+    partition: str = ""  # empty: the cluster's default
+
+
+@dataclass(frozen=True)
 class CompetitionConfig:
     competition: CompetitionSection = field(default_factory=CompetitionSection)
     marks: MarksSection = field(default_factory=MarksSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
     phases: PhasesSection = field(default_factory=PhasesSection)
+    slurm: SlurmSection = field(default_factory=SlurmSection)
     latency: LatencyConfig = field(default_factory=LatencyConfig)  # the [latency] table: its fields as keys
     source: str = "(defaults)"
 

