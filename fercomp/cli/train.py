@@ -29,6 +29,10 @@ def train(
     model_kwarg: Optional[List[str]] = typer.Option(None, help="KEY=VALUE passed to build_model (JSON values), repeatable."),
     seed: int = typer.Option(0),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the report folder."),
+    device: str = typer.Option("auto", help="auto (CUDA when there is one), cpu, cuda or cuda:N."),
+    precision: str = typer.Option("fp32", help="fp32, bf16 (autocast) or fp16 (autocast + gradient scaling)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model (falls back to eager with a warning)."),
+    deterministic: bool = typer.Option(False, help="Deterministic kernels (slower on CUDA)."),
 ) -> None:
     """Train on Training, validate on PublicTest every epoch, keep the best epoch's weights.
 
@@ -40,7 +44,8 @@ def train(
 
     recipe = Recipe(optimizer=optimizer, lr=lr, schedule=schedule, weight_decay=weight_decay, grad_clip=grad_clip,
                     batch_size=batch_size, epochs=epochs, early_stopping=early_stopping, loss=loss,
-                    augment=tuple(augment or ()), seed=seed, model_kwargs=tuple(sorted(_kwargs(model_kwarg).items()))).validated()
+                    augment=tuple(augment or ()), seed=seed, model_kwargs=tuple(sorted(_kwargs(model_kwarg).items())), device=device,
+                    precision=precision, compile=compile, deterministic=deterministic).validated()
     result = train_file(submission, data, recipe, out, report_dir, resume=resume)
     if result.interrupted:
         console.print("[yellow]interrupted: kept the best weights so far[/]")

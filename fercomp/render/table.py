@@ -6,7 +6,9 @@ from fercomp.leaderboard import Leaderboard
 from fercomp.records import ScoreRecord
 
 COLUMNS = ["rank", "team", "accuracy %", "GFLOPs", "efficiency", "params M", "latency p50 ms",
-           "accuracy mark", "efficiency mark", "report mark", "final mark", "status"]
+           "accuracy mark", "efficiency mark", "report mark", "final mark", "sandbox", "status"]
+#: sandbox layer → its short name in the "sandbox" column (the CSV lists the full names)
+_LAYERS = {"namespaces": "ns", "audit": "audit", "rlimits": "rl"}
 
 
 def _fmt(value, spec: str) -> str:
@@ -20,6 +22,7 @@ def _measures(record: ScoreRecord) -> dict[str, str]:
         "efficiency": _fmt(record.efficiency, ".2f"),
         "params M": _fmt(None if record.params_total is None else record.params_total / 1e6, ".2f"),
         "latency p50 ms": _fmt(record.latency.get("latency_ms_p50"), ".2f"),
+        "sandbox": "+".join(_LAYERS.get(layer, layer) for layer in record.isolation),
     }
 
 

@@ -67,6 +67,6 @@ def finish(x, spec: Preprocess):
         x = F.interpolate(x, size=(spec.size, spec.size), mode="bilinear", align_corners=False)
     if spec.channels == 3:
         x = x.expand(-1, 3, -1, -1)
-    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
+    mean = torch.tensor(spec.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
     return ((x - mean) / std).contiguous()

@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 
+from fercomp import devices
 from fercomp.submission import protocol, sandbox
 
 
@@ -57,24 +58,6 @@ def _watched() -> list[tuple[object, str]]:
     ]
 
 
-def resolve_device(torch, requested: str) -> str:
-    """auto → cuda:N when available, else cpu; a CUDA device that is not there is an error.
-
-    A bare "cuda" becomes "cuda:<current device>": torch.cuda.set_device refuses a device without an index.
-    """
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device_unavailable: --device {requested}, but CUDA is not available here; use --device cpu")
-        index = int(requested.split(":", 1)[1]) if ":" in requested else torch.cuda.current_device()
-        if index >= torch.cuda.device_count():
-            raise RuntimeError(f"device_unavailable: --device {requested}, but this machine has "
-                               f"{torch.cuda.device_count()} CUDA device(s); use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
-        return f"cuda:{index}"
-    return requested
-
-
 class Worker:
     """State of one worker: the model, its preprocessing and the device."""
 
@@ -86,7 +69,7 @@ class Worker:
 
         self.torch, self.flops, self.latency, self.build, self.preprocess = torch, flops, latency, build, preprocess
         torch.set_num_threads(int(setup["threads"]))
-        self.device = torch.device(resolve_device(torch, setup["device"]))
+        self.device = torch.device(devices.resolve(torch, setup["device"]))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
             if setup.get("gpu_memory_fraction"):
@@ -206,8 +189,8 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
     os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
     try:
         worker = Worker(setup)
-    except RuntimeError as exc:
-        protocol.send(resp_fd, {"ok": False, "reason": "device_unavailable", "detail": str(exc).split(": ", 1)[-1]})
+    except devices.DeviceUnavailable as exc:
+        protocol.send(resp_fd, {"ok": False, "reason": "device_unavailable", "detail": str(exc)})
         return
     readable = list(setup["readable"]) + [f"/proc/{os.getpid()}"]
     if setup["sandbox"] != "off":

@@ -11,12 +11,17 @@ import torch
 import torch.nn.functional as F
 
 
-def _uniform(n: int, low: float, high: float, gen: torch.Generator) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=gen)
+def _rand(n: int, gen: torch.Generator, device) -> torch.Tensor:
+    """Draws come from the CPU generator whatever the device: the same seed augments alike on CPU and CUDA."""
+    return torch.rand(n, generator=gen).to(device, non_blocking=True)
+
+
+def _uniform(n: int, low: float, high: float, gen: torch.Generator, device="cpu") -> torch.Tensor:
+    return low + (high - low) * _rand(n, gen, device)
 
 
 def flip(x, gen):
-    mask = torch.rand(len(x), generator=gen) < 0.5
+    mask = _rand(len(x), gen, x.device) < 0.5
     return torch.where(mask[:, None, None, None], x.flip(-1), x)
 
 
@@ -30,25 +35,28 @@ def _warp(x, angle_deg, scale, shift_x, shift_y):
 
 def rotate(x, gen, degrees: float = 15.0):
     n = len(x)
-    zero = torch.zeros(n)
-    return _warp(x, _uniform(n, -degrees, degrees, gen), torch.ones(n), zero, zero)
+    zero = torch.zeros(n, device=x.device)
+    return _warp(x, _uniform(n, -degrees, degrees, gen, x.device), torch.ones(n, device=x.device), zero, zero)
 
 
 def crop(x, gen, padding: int = 4):
     """Random crop with zero padding, as a whole-pixel shift of up to `padding` pixels."""
     n, size = len(x), x.shape[-1]
     padded = F.pad(x, (padding,) * 4)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=gen)
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=gen)
-    rows = (dy[:, None] + torch.arange(size))[:, :, None].expand(n, size, size)
-    cols = (dx[:, None] + torch.arange(size))[:, None, :].expand(n, size, size)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=gen).to(x.device)
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=gen).to(x.device)
+    steps = torch.arange(size, device=x.device)
+    rows = (dy[:, None] + steps)[:, :, None].expand(n, size, size)
+    cols = (dx[:, None] + steps)[:, None, :].expand(n, size, size)
     index = (rows * padded.shape[-1] + cols).reshape(n, 1, -1).expand(-1, x.shape[1], -1)
     return padded.flatten(2).gather(2, index).reshape_as(x)
 
 
 def affine(x, gen):
     n = len(x)
-    return _warp(x, _uniform(n, -10, 10, gen), _uniform(n, 0.9, 1.1, gen), _uniform(n, -0.1, 0.1, gen), _uniform(n, -0.1, 0.1, gen))
+    d = x.device
+    return _warp(x, _uniform(n, -10, 10, gen, d), _uniform(n, 0.9, 1.1, gen, d), _uniform(n, -0.1, 0.1, gen, d),
+                 _uniform(n, -0.1, 0.1, gen, d))
 
 
 def autocontrast(x, gen):
@@ -58,16 +66,17 @@ def autocontrast(x, gen):
 
 
 def brightness(x, gen):
-    return (x * _uniform(len(x), 0.7, 1.3, gen)[:, None, None, None]).clamp(0, 1)
+    return (x * _uniform(len(x), 0.7, 1.3, gen, x.device)[:, None, None, None]).clamp(0, 1)
 
 
 def erasing(x, gen, p: float = 0.5):
     n, _, h, w = x.shape
-    eh, ew = (_uniform(n, 0.1, 0.4, gen) * h).long(), (_uniform(n, 0.1, 0.4, gen) * w).long()
-    top, left = (torch.rand(n, generator=gen) * (h - eh)).long(), (torch.rand(n, generator=gen) * (w - ew)).long()
-    r, c = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
+    d = x.device
+    eh, ew = (_uniform(n, 0.1, 0.4, gen, d) * h).long(), (_uniform(n, 0.1, 0.4, gen, d) * w).long()
+    top, left = (_rand(n, gen, d) * (h - eh)).long(), (_rand(n, gen, d) * (w - ew)).long()
+    r, c = torch.arange(h, device=d)[None, :, None], torch.arange(w, device=d)[None, None, :]
     box = (r >= top[:, None, None]) & (r < (top + eh)[:, None, None]) & (c >= left[:, None, None]) & (c < (left + ew)[:, None, None])
-    box &= (torch.rand(n, generator=gen) < p)[:, None, None]
+    box &= (_rand(n, gen, d) < p)[:, None, None]
     return x.masked_fill(box[:, None], 0.0)
 
 

@@ -8,11 +8,12 @@ own submission, not for grading others (grading is `fercomp score`, which sandbo
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
+import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from fercomp.data.dataset import FERData
 from fercomp.data.labels import NUM_CLASSES
 from fercomp.errors import UsageError
 from fercomp.train import augment
+from fercomp.submission.preprocess import finish
 from fercomp.train.recipe import Recipe
 
 
@@ -86,18 +88,75 @@ def _scheduler(opt, recipe: Recipe, steps_per_epoch: int):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
 
 
-def evaluate(model, images: torch.Tensor, labels: torch.Tensor, spec, batch: int = 512) -> tuple[float, float]:
-    """(mean loss, accuracy pooled over every sample)."""
-    from fercomp.submission.preprocess import finish
+@dataclass(frozen=True)
+class Placement:
+    """Where and how training computes: the device, autocast's dtype (None for fp32), gradient scaling."""
 
+    device: torch.device
+    dtype: torch.dtype | None = None
+    scaler: object = None  # torch.amp.GradScaler for fp16
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def batch(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step's uint8 images and labels on the device, moved once (pinned memory makes it asynchronous)."""
+        return images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+
+
+def placement(recipe: Recipe) -> Placement:
+    """The recipe's device and precision, or a one-line UsageError (no CUDA, no bf16 on this GPU)."""
+    from fercomp import devices
+
+    try:
+        device = torch.device(devices.resolve(torch, recipe.device))
+    except devices.DeviceUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        if recipe.precision == "bf16" and not torch.cuda.is_bf16_supported():
+            raise UsageError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16; use fp16")
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[recipe.precision]
+    scaler = torch.amp.GradScaler(device.type) if recipe.precision == "fp16" else None
+    return Placement(device, dtype, scaler)
+
+
+def _deterministic(recipe: Recipe) -> None:
+    """Deterministic kernels when asked (CUDA needs a fixed cuBLAS workspace, set before cuBLAS starts)."""
+    if recipe.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def _compiled(model, recipe: Recipe, probe: torch.Tensor, place: Placement):
+    """(what to call, how it went): torch.compile'd when asked and it works on a first batch, else eager."""
+    if not recipe.compile:
+        return model, "off"
+    try:
+        runner = torch.compile(model)
+        with place.autocast():
+            runner(probe)
+        return runner, "on"
+    except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to eager, loudly
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        warnings.warn(f"--compile: torch.compile failed ({reason}); training in eager mode", stacklevel=2)
+        return model, f"fell back to eager ({reason})"
+
+
+def evaluate(model, images: torch.Tensor, labels: torch.Tensor, spec, batch: int = 512,
+             place: Placement | None = None) -> tuple[float, float]:
+    """(mean loss, accuracy pooled over every sample)."""
+    place = place or Placement(torch.device("cpu"))
     model.eval()
     loss, correct = 0.0, 0
-    with torch.inference_mode():
+    with torch.inference_mode(), place.autocast():
         for i in range(0, len(images), batch):
-            x = finish(images[i : i + batch].float().div(255).unsqueeze(1), spec)
-            logits = model(x.contiguous(memory_format=torch.channels_last))
-            loss += F.cross_entropy(logits, labels[i : i + batch], reduction="sum").item()
-            correct += int((logits.argmax(1) == labels[i : i + batch]).sum())
+            x, y = place.batch(images[i : i + batch], labels[i : i + batch])
+            x = finish(x.float().div(255).unsqueeze(1), spec)
+            logits = model(x.contiguous(memory_format=torch.channels_last)).float()
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += int((logits.argmax(1) == y).sum())
     return loss / len(images), correct / len(images)
 
 
@@ -105,22 +164,26 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
           resume: bool = False, progress: bool = True) -> TrainResult:
     """Train `model` by `recipe`; write weights (best epoch), history (CSV, JSON) and curves (PNG)."""
     recipe = recipe.validated()
+    _deterministic(recipe)
+    place = placement(recipe)
     allocator.keep_freed_memory()
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
     train_set, val_set, val_name = train_val_split(data, recipe.seed)
     x_train, y_train = torch.from_numpy(train_set.images), torch.from_numpy(train_set.labels)
     x_val, y_val = torch.from_numpy(val_set.images), torch.from_numpy(val_set.labels)
-    model = model.to(memory_format=torch.channels_last)
+    if place.device.type == "cuda":
+        x_train, y_train, x_val, y_val = (t.pin_memory() for t in (x_train, y_train, x_val, y_val))
+    model = model.to(place.device, memory_format=torch.channels_last)
     opt = _optimizer(model, recipe)
     steps = (len(x_train) + recipe.batch_size - 1) // recipe.batch_size
     sched = _scheduler(opt, recipe, steps)
-    loss_fn = _loss_fn(recipe, y_train)
+    loss_fn = _loss_fn(recipe, y_train.to(place.device))
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = out_dir / "checkpoint.pt"
     history, best_state, best_acc, best_epoch, start_epoch = [], None, -1.0, 0, 0
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=place.device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -129,6 +192,8 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
         history, best_state, best_acc = state["history"], state["best_state"], state["best_acc"]
         best_epoch, start_epoch = state["best_epoch"], state["epoch"]
     interrupted = False
+    probe = finish(place.batch(x_train[:2], y_train[:2])[0].float().div(255).unsqueeze(1), spec)
+    runner, compile_status = _compiled(model, recipe, probe.contiguous(memory_format=torch.channels_last), place)
     bar = _progress(progress)
     task = bar.add_task("training", total=recipe.epochs * steps, completed=start_epoch * steps) if bar else None
     try:
@@ -140,7 +205,8 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
             order = torch.randperm(len(x_train), generator=gen)
             for step in range(steps):
                 idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-                loss = _step(model, x_train[idx], y_train[idx], recipe, spec, gen, loss_fn, opt)
+                images, labels = place.batch(x_train[idx], y_train[idx])
+                loss = _step(runner, model, images, labels, recipe, spec, gen, loss_fn, opt, place)
                 sched.step()
                 seen += len(idx)
                 running += loss * len(idx)
@@ -148,11 +214,11 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
                     rate = seen / (time.perf_counter() - started)
                     bar.update(task, advance=1, description=f"epoch {epoch + 1}/{recipe.epochs} loss {running / seen:.3f} {rate:.0f} img/s")
             train_seconds = time.perf_counter() - started
-            val_loss, val_acc = evaluate(model, x_val, y_val, spec)
+            val_loss, val_acc = evaluate(runner, x_val, y_val, spec, place=place)
             history.append({"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, "val_accuracy": val_acc,
                             "lr": opt.param_groups[0]["lr"], "train_seconds": train_seconds, "images_per_s": seen / train_seconds})
             if val_acc > best_acc:
-                best_acc, best_epoch, best_state = val_acc, epoch + 1, copy.deepcopy(model.state_dict())
+                best_acc, best_epoch, best_state = val_acc, epoch + 1, _cpu_copy(model.state_dict())
             if bar:
                 bar.console.print(f"epoch {epoch + 1}: train loss {running / seen:.4f}, val loss {val_loss:.4f}, "
                                   f"val accuracy {100 * val_acc:.2f} % ({val_name})", highlight=False)
@@ -165,31 +231,48 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
         if bar:
             bar.stop()
     if best_state is None:
-        best_state = copy.deepcopy(model.state_dict())
+        best_state = _cpu_copy(model.state_dict())
     with atomic_path(weights_path) as tmp:
         torch.save(best_state, tmp)
-    files = [weights_path, *_write_history(history, recipe, out_dir, val_name)]
+    ran_on = {"device": str(place.device), "precision": recipe.precision, "compile": compile_status,
+              "deterministic": recipe.deterministic}
+    if place.device.type == "cuda":
+        ran_on.update(gpu_name=torch.cuda.get_device_name(place.device),
+                      gpu_peak_memory_mb=torch.cuda.max_memory_allocated(place.device) / 2**20)
+    files = [weights_path, *_write_history(history, recipe, out_dir, val_name, ran_on)]
     return TrainResult(weights_path, history, best_epoch, best_acc, interrupted, files)
 
 
-def _step(model, images, labels, recipe: Recipe, spec, gen, loss_fn, opt) -> float:
-    from fercomp.submission.preprocess import finish
-
+def _step(runner, model, images, labels, recipe: Recipe, spec, gen, loss_fn, opt, place: Placement) -> float:
+    """One optimisation step on the device: augment, normalise, forward under autocast, backward, step."""
     x = augment.apply(images.float().div(255).unsqueeze(1), recipe.augment, gen)
     x = finish(x, spec).contiguous(memory_format=torch.channels_last)
     opt.zero_grad(set_to_none=True)
-    if "mixup" in recipe.augment:
-        lam = float(torch.distributions.Beta(0.2, 0.2).sample())
-        perm = torch.randperm(len(x), generator=gen)
-        logits = model(lam * x + (1 - lam) * x[perm])
-        loss = lam * loss_fn(logits, labels) + (1 - lam) * loss_fn(logits, labels[perm])
-    else:
-        loss = loss_fn(model(x), labels)
-    loss.backward()
+    with place.autocast():
+        if "mixup" in recipe.augment:
+            lam = float(torch.distributions.Beta(0.2, 0.2).sample())
+            perm = torch.randperm(len(x), generator=gen).to(place.device)
+            logits = runner(lam * x + (1 - lam) * x[perm]).float()
+            loss = lam * loss_fn(logits, labels) + (1 - lam) * loss_fn(logits, labels[perm])
+        else:
+            loss = loss_fn(runner(x).float(), labels)
+    scaler = place.scaler
+    (scaler.scale(loss) if scaler else loss).backward()
+    if scaler:
+        scaler.unscale_(opt)
     if recipe.grad_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
-    opt.step()
+    if scaler:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
     return float(loss.detach())
+
+
+def _cpu_copy(state: dict) -> dict:
+    """A real copy of the weights on the CPU: saved weights load on any machine."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
 def _save_checkpoint(path, model, opt, sched, gen, history, best_state, best_acc, best_epoch, epoch) -> None:
@@ -199,8 +282,8 @@ def _save_checkpoint(path, model, opt, sched, gen, history, best_state, best_acc
                     "best_state": best_state, "best_acc": best_acc, "best_epoch": best_epoch, "epoch": epoch}, tmp)
 
 
-def _write_history(history: list[dict], recipe: Recipe, out_dir: Path, val_name: str) -> list[Path]:
-    payload = {"recipe": recipe.to_dict(), "validation": val_name, "epochs": history}
+def _write_history(history: list[dict], recipe: Recipe, out_dir: Path, val_name: str, ran_on: dict) -> list[Path]:
+    payload = {"recipe": recipe.to_dict(), "validation": val_name, "ran_on": ran_on, "epochs": history}
     write_text(out_dir / "history.json", json.dumps(payload, indent=2) + "\n")
     buf = io.StringIO()
     if history:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from fercomp import devices
 from fercomp.errors import UsageError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "onecycle", "cosine", "step")
 LOSSES = ("ce", "label_smoothing", "class_weighted", "focal")
+PRECISIONS = ("fp32", "bf16", "fp16")
 AUGMENTATIONS = ("flip", "rotate", "crop", "affine", "autocontrast", "brightness", "erasing", "mixup")
 
 
@@ -30,6 +32,10 @@ class Recipe:
     augment: tuple[str, ...] = field(default=())
     seed: int = 0
     model_kwargs: tuple[tuple[str, object], ...] = field(default=())  # passed to build_model(**kwargs)
+    device: str = "auto"  # auto, cpu, cuda, cuda:N (auto: CUDA when there is one)
+    precision: str = "fp32"  # fp32, bf16 (autocast), fp16 (autocast + gradient scaling)
+    compile: bool = False  # torch.compile the model; falls back to eager with a warning where it cannot
+    deterministic: bool = False  # torch.use_deterministic_algorithms (CUDA: slower kernels, fixed cuBLAS workspace)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -45,6 +51,9 @@ class Recipe:
         unknown = [a for a in self.augment if a not in AUGMENTATIONS]
         if unknown:
             raise UsageError(f"--augment {unknown[0]}: expected any of {', '.join(AUGMENTATIONS)}")
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"--precision {self.precision}: expected one of {', '.join(PRECISIONS)}")
+        devices.validate(self.device)
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1:
             raise UsageError("--lr must be positive, --batch-size and --epochs at least 1")
         return self
