@@ -15,7 +15,8 @@ from fercomp.data.cache import cache_dir
 from fercomp.data.synth import SynthSpec, generate
 from fercomp.errors import SubmissionError, UsageError
 from fercomp.measure.latency import LatencyConfig
-from fercomp.scoring import ScoreConfig, predict_all
+from fercomp.scoring import ScoreConfig
+from fercomp.submission import session
 from fercomp.submission.contract import read_submission
 from fercomp.submission.runner import WorkerFailure, WorkerProcess
 
@@ -85,11 +86,7 @@ def _no_weights(report: CheckReport, required: bool) -> None:
 
 def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig) -> bool:
     try:
-        loaded, _ = worker.call("load", {
-            "source": files.source, "filename": str(worker.submission_file), "module": f"submission_{files.name}",
-            "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
-            "trust_pickle": config.trust_pickle, "require_weights": False, "weights_hint": "",
-        }, files.weights_path.read_bytes() if files.weights_path else b"", max_payload=0)
+        loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=False)
     except WorkerFailure as exc:
         report.add("model builds and weights load", False, f"{exc.reason}: {exc.detail}")
         return False
@@ -101,9 +98,9 @@ def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig
 
 def _outputs(report: CheckReport, worker: WorkerProcess, images: np.ndarray, files) -> None:
     try:
-        first, _ = predict_all(worker, images, 16, files)
-        second, _ = predict_all(worker, images, 16, files)
-        single, _ = predict_all(worker, images[:4], 1, files)
+        first, _ = session.predict_all(worker, images, 16, files)
+        second, _ = session.predict_all(worker, images, 16, files)
+        single, _ = session.predict_all(worker, images[:4], 1, files)
     except WorkerFailure as exc:
         report.add("output is [N, 7] finite logits", False, f"{exc.reason}: {exc.detail}")
         return

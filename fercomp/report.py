@@ -1,7 +1,7 @@
 """`fercomp report SUB`: the student's report pack, from the score record and the training history.
 
-The sample-prediction grid runs the team's own model on validation (PublicTest) faces in this process,
-like `fercomp train` does; the numbers all come from the score record.
+Every number comes from the score record. The per-layer summary and the sample predictions come from
+the sandboxed worker (fercomp.submission.session): this process never runs the submission's code.
 """
 
 from __future__ import annotations
@@ -17,21 +17,14 @@ from fercomp.records import read_record, record_path
 from fercomp.render import report_pack
 
 
-def layer_table(model) -> list[tuple[str, str, int]]:
-    """(name, type, parameters) of each top-level child of the model."""
-    return [(name, type(child).__name__, sum(p.numel() for p in child.parameters())) for name, child in model.named_children()] \
-        or [("model", type(model).__name__, sum(p.numel() for p in model.parameters()))]
-
-
 def build_report(submission: Path, data: Path, results: Path, history_dir: Path, out: Path,
                  ablation: Path | None = None, split: str = "PrivateTest", samples: int = 24) -> list[Path]:
-    """Write summary.md, summary.tex, confusion.png, curves.png and samples.png under `out`."""
-    import torch
-
+    """Write summary.md, summary.tex, confusion.png, samples.png (and curves.png with a history) under `out`."""
+    from fercomp.data.cache import cache_dir
     from fercomp.data.source import load_data
     from fercomp.submission.contract import read_submission
-    from fercomp.submission.preprocess import apply
-    from fercomp.train.run import build_from_file
+    from fercomp.submission.runner import Limits, WorkerFailure
+    from fercomp.submission.session import Session
 
     record_file = record_path(results, Path(submission).stem, split)
     if not record_file.exists():
@@ -39,13 +32,18 @@ def build_report(submission: Path, data: Path, results: Path, history_dir: Path,
     record = read_record(record_file)
     if record.status != "scored":
         raise UsageError(f"{record_file}: the submission failed ({(record.failure or {}).get('reason')}); nothing to report")
-    model, spec = build_from_file(Path(submission), record.submission.get("model_kwargs") or {})
+    loaded = load_data(data)
+    val = loaded.select(loaded.validation or loaded.split_names[0])
+    pick = np.sort(np.random.default_rng(0).choice(len(val), size=min(samples, len(val)), replace=False))
     files = read_submission(submission)
-    if files.weights_path:
-        from fercomp.submission.build import load_weights, read_state_dict
-
-        load_weights(model, read_state_dict(files.weights_path.read_bytes(), files.weights_format, False))
-    model.eval()
+    try:
+        with Session(files, Limits(), "cpu", [Path(data), cache_dir(), Path(results)],
+                     build_kwargs=record.submission.get("model_kwargs") or {}) as session:
+            predictions = session.predict(val.images[pick]).argmax(1)
+            layers = session.summary()
+    except WorkerFailure as exc:
+        raise UsageError(f"{submission}: the model failed in the sandbox ({exc.reason}: {exc.detail})") from None
+    out = Path(out)
     written = []
     curves = Path(history_dir) / "curves.png"
     if curves.exists():
@@ -53,18 +51,9 @@ def build_report(submission: Path, data: Path, results: Path, history_dir: Path,
         shutil.copy(curves, out / "curves.png")
         written.append(out / "curves.png")
     write_bytes(out / "confusion.png", report_pack.confusion_png(record))
-    loaded = load_data(data)
-    val = loaded.select(loaded.validation or loaded.split_names[0])
-    pick = np.random.default_rng(0).choice(len(val), size=min(samples, len(val)), replace=False)
-    with torch.inference_mode():
-        outputs = model(apply(val.images[pick], spec))
-    if files.class_order:
-        from fercomp.data.labels import CLASS_NAMES
-
-        outputs = outputs[:, [files.class_order.index(n) for n in CLASS_NAMES]]
-    write_bytes(out / "samples.png", report_pack.samples_png(val.images[pick], val.labels[pick], outputs.argmax(1).numpy()))
-    layers = layer_table(model)
+    write_bytes(out / "samples.png", report_pack.samples_png(val.images[pick], val.labels[pick], predictions))
+    figures = [p.name for p in written] + ["confusion.png", "samples.png"]
     ablation_md = (Path(ablation) / "ablation.md").read_text() if ablation and (Path(ablation) / "ablation.md").exists() else None
-    write_text(out / "summary.md", report_pack.markdown(record, layers, ablation_md))
+    write_text(out / "summary.md", report_pack.markdown(record, layers, ablation_md, figures))
     write_text(out / "summary.tex", report_pack.latex(record, layers))
     return written + [out / "confusion.png", out / "samples.png", out / "summary.md", out / "summary.tex"]

@@ -27,6 +27,7 @@ from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.measure.latency import LatencyConfig
 from fercomp.phases import guard_public
 from fercomp.records import SCHEMA, ScoreRecord, write_record
+from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission, sha256_file
 from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
 
@@ -158,9 +159,6 @@ def _protected_paths(config: ScoreConfig, data: FERData | None) -> list[Path]:
 
 def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, config: ScoreConfig) -> dict:
     """Run the worker through load → flops → predict → latency; return what it measured."""
-    weights = files.weights_path.read_bytes() if files.weights_path else b""
-    hint = (f"no weights found for {files.path.name}: put {files.path.stem}.pt beside it, set WEIGHTS = \"…\" "
-            "in the file, or pass --weights")
     clock, timings = time.monotonic(), {}
 
     def lap(name: str) -> None:
@@ -171,16 +169,12 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
 
     worker.ready()
     lap("worker_ready_wait_s")
-    loaded, _ = worker.call("load", {
-        "source": files.source, "filename": str(worker.submission_file), "module": f"submission_{files.name}",
-        "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
-        "trust_pickle": config.trust_pickle, "require_weights": config.require_weights, "weights_hint": hint,
-        "build_kwargs": dict(config.model_kwargs),
-    }, weights, max_payload=0)
+    loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
+                          build_kwargs=dict(config.model_kwargs))
     lap("load_s")
     flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
     lap("flops_s")
-    outputs, forward_s = predict_all(worker, subset.images, config.batch_size, files)
+    outputs, forward_s = session.predict_all(worker, subset.images, config.batch_size, files)
     lap("predict_s")
     sizes = [len(subset.images[i : i + config.batch_size]) for i in range(0, len(subset.images), config.batch_size)]
     rate = throughput(sizes, forward_s, timings["predict_s"])
@@ -200,22 +194,6 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
             "peak_rss_mb": peak, "timings": timings}
 
 
-def predict_all(worker: WorkerProcess, images: np.ndarray, batch_size: int,
-                files: SubmissionFiles) -> tuple[np.ndarray, list[float]]:
-    """The submission's outputs for every image, checked, in canonical class order, and each batch's forward time."""
-    chunks, seconds = [], []
-    for start in range(0, len(images), batch_size):
-        batch = np.ascontiguousarray(images[start : start + batch_size])
-        header, raw = worker.call("predict", {"shape": list(batch.shape)}, batch.tobytes(),
-                                  max_payload=len(batch) * NUM_CLASSES * 4)
-        chunks.append(_validated_outputs(header, raw, len(batch), worker))
-        seconds.append(float(header.get("forward_s") or 0.0))
-    outputs = np.concatenate(chunks)
-    if files.class_order:
-        outputs = outputs[:, [files.class_order.index(name) for name in CLASS_NAMES]]
-    return outputs, seconds
-
-
 def throughput(batch_sizes: list[int], seconds: list[float], wall: float) -> dict:
     """Images/s of the accuracy pass's forward calls, the first batch left out as warm-up when there are more."""
     skip = 1 if len(seconds) > 1 else 0
@@ -226,26 +204,12 @@ def throughput(batch_sizes: list[int], seconds: list[float], wall: float) -> dic
             "throughput_source": "forward calls of the accuracy pass" + (", first batch excluded as warm-up" if skip else "")}
 
 
-def _validated_outputs(header: dict, raw: bytes, n: int, worker: WorkerProcess) -> np.ndarray:
-    shape = header.get("shape")
-    if shape != [n, NUM_CLASSES] or len(raw) != n * NUM_CLASSES * 4:
-        raise WorkerFailure("wrong_output_shape", f"forward returned shape {shape} for a batch of {n}; expected [{n}, 7]",
-                            worker.log_tail(), "predict")
-    out = np.frombuffer(raw, dtype="<f4").reshape(n, NUM_CLASSES)
-    if not np.isfinite(out).all():
-        bad = int((~np.isfinite(out)).any(axis=1).sum())
-        raise WorkerFailure("non_finite_output", f"{bad} of {n} outputs contain NaN or infinity", worker.log_tail(), "predict")
-    return out
-
-
 def _latency_check(latency: dict, raw: bytes, reference: np.ndarray, wall: float, rate: dict, files: SubmissionFiles):
     """The timed phases must compute what the accuracy phase did, in about the time the worker claims."""
     problems = []
     shape = latency.get("outputs_shape")
     if shape and len(raw) == int(np.prod(shape)) * 4 and shape[1:] == [NUM_CLASSES]:
-        seen = np.frombuffer(raw, dtype="<f4").reshape(shape)
-        if files.class_order:
-            seen = seen[:, [files.class_order.index(name) for name in CLASS_NAMES]]
+        seen = session.to_canonical(np.frombuffer(raw, dtype="<f4").reshape(shape), files)
         k = min(len(seen), len(reference))
         if not np.array_equal(seen[:k].argmax(1), reference[:k].argmax(1)):
             problems.append("batch-1 predictions in the latency phase differ from the batched accuracy phase")

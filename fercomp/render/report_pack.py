@@ -9,17 +9,35 @@ from fercomp.records import ScoreRecord
 from fercomp.render.text_formats import latex_escape
 
 
+def exact_division(numerator: float, denominator: float, decimals: int = 2) -> tuple[str, str, str]:
+    """(numerator, denominator, quotient) as text, each operand with just enough significant digits that
+    dividing the printed operands gives the printed quotient (to `decimals` places)."""
+    quotient = f"{numerator / denominator:,.{decimals}f}"
+    for digits in range(4, 18):
+        n, d = f"{numerator:.{digits}g}", f"{denominator:.{digits}g}"
+        if f"{float(n) / float(d):,.{decimals}f}" == quotient:
+            return n, d, quotient
+    return repr(numerator), repr(denominator), quotient
+
+
 def efficiency_sentence(record: ScoreRecord) -> str:
     acc = 100 * record.accuracy
-    return (f"efficiency = accuracy % ÷ GFLOPs = {acc:.2f} ÷ {record.gflops:.4f} = {acc / record.gflops:,.2f}"
-            if record.gflops else f"efficiency is undefined: no multiply-adds were counted (accuracy {acc:.2f} %)")
+    if not record.gflops:
+        return f"efficiency is undefined: no multiply-adds were counted (accuracy {acc:.2f} %)"
+    n, d, q = exact_division(acc, record.gflops)
+    return f"efficiency = accuracy % ÷ GFLOPs = {n} ÷ {d} = {q}"
 
 
-def markdown(record: ScoreRecord, layers: list[tuple[str, str, int]], ablation_md: str | None) -> str:
-    """Model summary, the efficiency calculation, per-class metrics, figures and the ablation table."""
+def _shape(value) -> str:
+    return "×".join(map(str, value)) if isinstance(value, list) else str(value or "")
+
+
+def markdown(record: ScoreRecord, layers: list[dict], ablation_md: str | None, figures: list[str]) -> str:
+    """Model summary, the efficiency calculation, per-class metrics, the figures written and the ablation table."""
     lines = [f"## {record.name}: results on {record.split} ({record.data['size']} images)", "",
-             "### Model", "", "| layer | type | parameters |", "|---|---|---|"]
-    lines += [f"| {name} | {kind} | {params:,} |" for name, kind, params in layers]
+             "### Model", "", "Every leaf module on one preprocessed input (FLOPs by fvcore, 1 multiply-add = 1 FLOP):", "",
+             "| layer | type | output shape | parameters | FLOPs |", "|---|---|---|---:|---:|"]
+    lines += [f"| {r['name']} | {r['type']} | {_shape(r['output_shape'])} | {r['params']:,} | {r['flops']:,} |" for r in layers]
     lines += ["", f"Parameters: {record.params_total:,} ({record.params_trainable:,} trainable). "
               f"GFLOPs (fvcore, one {record.flops.get('input_shape')} input, 1 multiply-add = 1 FLOP): {record.gflops or 0:.4f}.",
               "", "### Accuracy and efficiency", "",
@@ -29,21 +47,35 @@ def markdown(record: ScoreRecord, layers: list[tuple[str, str, int]], ablation_m
     for avg in ("macro", "weighted"):
         a = record.averages[avg]
         lines.append(f"| *{avg} average* | {a['precision']:.3f} | {a['recall']:.3f} | {a['f1']:.3f} | |")
-    lines += ["", "![confusion matrix](confusion.png)", "", "![training curves](curves.png)", "", "![sample predictions](samples.png)", ""]
+    captions = {"confusion.png": "confusion matrix", "curves.png": "training curves", "samples.png": "sample predictions"}
+    lines.append("")
+    for name in ("confusion.png", "curves.png", "samples.png"):
+        if name in figures:
+            lines += [f"![{captions[name]}]({name})", ""]
     if ablation_md:
         lines += ["### Ablation study", "", ablation_md]
     return "\n".join(lines) + "\n"
 
 
-def latex(record: ScoreRecord, layers: list[tuple[str, str, int]]) -> str:
+def _latex_layer(row: dict) -> str:
+    shape = latex_escape(_shape(row["output_shape"])).replace("×", r"$\times$")
+    cells = [latex_escape(row["name"]), latex_escape(row["type"]), shape, f"{row['params']:,}", f"{row['flops']:,}"]
+    return " & ".join(c.replace(",", "{,}") for c in cells) + r" \\"
+
+
+def latex(record: ScoreRecord, layers: list[dict]) -> str:
+    """A booktabs layer table, the efficiency line and the per-class table; compiles with booktabs loaded."""
     rows = "\n".join(f"{latex_escape(c['class'])} & {c['precision']:.3f} & {c['recall']:.3f} & {c['f1']:.3f} & {c['support']} \\\\"
                      for c in record.per_class)
-    model = "\n".join(f"{latex_escape(n)} & {latex_escape(k)} & {p:,} \\\\".replace(",", "{,}") for n, k, p in layers)
+    model = "\n".join(_latex_layer(r) for r in layers)
+    if record.gflops:
+        n, d, q = exact_division(100 * record.accuracy, record.gflops)
+        efficiency = f"Efficiency $= {n} \\div {d} = {q.replace(',', '{,}')}$ (accuracy \\% $\\div$ GFLOPs).\n\n"
+    else:
+        efficiency = "Efficiency is undefined: no multiply-adds were counted.\n\n"
     return (
-        "\\begin{tabular}{llr}\n\\toprule\nlayer & type & parameters \\\\\n\\midrule\n" + model + "\n\\bottomrule\n\\end{tabular}\n\n"
-        f"% {latex_escape(efficiency_sentence(record))}\n"
-        f"Efficiency $= {100 * record.accuracy:.2f} \\div {record.gflops or 0:.4f} = "
-        f"{(100 * record.accuracy / record.gflops) if record.gflops else 0:.2f}$ (accuracy \\% $\\div$ GFLOPs).\n\n"
+        "\\begin{tabular}{lllrr}\n\\toprule\nlayer & type & output & parameters & FLOPs \\\\\n\\midrule\n" + model +
+        "\n\\bottomrule\n\\end{tabular}\n\n" + efficiency +
         "\\begin{tabular}{lrrrr}\n\\toprule\nclass & precision & recall & F1 & support \\\\\n\\midrule\n" + rows +
         "\n\\bottomrule\n\\end{tabular}\n"
     )

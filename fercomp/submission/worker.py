@@ -175,6 +175,40 @@ class Worker:
         out = out.detach().to("cpu", torch.float32).contiguous()
         return {"shape": list(out.shape), "forward_s": seconds}, out.numpy().tobytes()
 
+    def layer_summary(self, header: dict, payload: bytes) -> dict:
+        """Every leaf module: output shape on one preprocessed input, own parameters, fvcore FLOPs."""
+        import warnings
+
+        from fvcore.nn import FlopCountAnalysis
+
+        torch, model = self.torch, self.model
+        first = next(model.parameters(), None)
+        example = self.example().to(first.device if first is not None else "cpu")
+        leaves = [(name, m) for name, m in model.named_modules() if next(m.children(), None) is None]
+        shapes: dict[str, object] = {}
+
+        def keep(name):
+            def hook(module, inputs, out) -> None:  # returning anything would replace the module's output
+                shapes.setdefault(name, list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__)
+            return hook
+
+        hooks = [m.register_forward_hook(keep(name)) for name, m in leaves]
+        try:
+            with torch.no_grad():
+                model(example)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            analysis = FlopCountAnalysis(model, example)
+            analysis.unsupported_ops_warnings(False)
+            analysis.uncalled_modules_warnings(False)
+            by_module = analysis.by_module()
+        return {"layers": [{"name": name or "(model)", "type": type(m).__name__, "output_shape": shapes.get(name),
+                            "params": int(sum(p.numel() for p in m.parameters(recurse=False))),
+                            "flops": int(by_module.get(name, 0))} for name, m in leaves]}
+
     def measure_latency(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
         self._to_device()
         config = self.latency.LatencyConfig(**header["config"])
@@ -219,7 +253,8 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
         sandbox.install_audit_hook(readable, setup["writable"])
         setup["layers"].append("audit")
     protocol.send(resp_fd, {"ok": True, "layers": setup["layers"], "notes": setup["notes"], "info": worker.info()})
-    handlers = {"load": worker.load, "flops": worker.count_flops, "predict": worker.predict, "latency": worker.measure_latency}
+    handlers = {"load": worker.load, "flops": worker.count_flops, "predict": worker.predict, "latency": worker.measure_latency,
+                "summary": worker.layer_summary}
     while True:
         try:
             header, payload = protocol.receive(cmd_fd)
