@@ -16,8 +16,13 @@ def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
     `durable=False` skips the fsync: for caches, where a lost file only costs a rebuild.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a folder; name a file to write", str(target))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:  # name what the user asked to write, not the temporary file
+        raise OSError(exc.errno, f"cannot write here ({exc.strerror})", str(target)) from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

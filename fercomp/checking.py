@@ -33,6 +33,10 @@ class CheckReport:
     def passed(self) -> bool:
         return bool(self.items) and all(ok for _, ok, _ in self.items)
 
+    def to_dict(self) -> dict:
+        return {"submission": self.submission, "passed": self.passed,
+                "checks": [{"check": n, "passed": ok, "detail": d} for n, ok, d in self.items], "facts": self.facts}
+
     def add(self, name: str, ok: bool, detail: str = "") -> bool:
         self.items.append((name, ok, detail))
         return ok

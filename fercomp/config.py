@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fercomp import devices
 from fercomp.errors import UsageError
 from fercomp.measure.latency import LatencyConfig
 
@@ -122,6 +123,7 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
         raise UsageError(f"{path}: unknown table [{sorted(unknown)[0]}]; known tables: {', '.join(tables)}")
     sections = {name: _section(type(factory()), raw.get(name, {}), name, str(path)) for name, factory in tables.items()}
     config = CompetitionConfig(**sections, source=str(path))
+    devices.validate(config.competition.device, f"{path}: [competition] device =")
     try:
         reveal_time(config)
     except ValueError:

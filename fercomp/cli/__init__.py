@@ -31,6 +31,20 @@ def _register() -> None:
 
 
 
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, help="Print fercomp's version and exit.")) -> None:
+    """Score, rank and study FER-2013 facial-expression competition submissions.
+
+    Exit codes: 0 success; 1 a submission failed (its record or check says why); 2 a usage, config, data
+    or record error (one line on stderr); 130 interrupted.
+    """
+    if version:
+        from fercomp import __version__
+
+        typer.echo(f"fercomp {__version__}")
+        raise typer.Exit(0)
+
+
 def fail(message: str, code: int) -> None:
     """Print one error line on stderr and exit with `code`."""
     print(f"fercomp: error: {message}", file=sys.stderr)
@@ -43,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="fercomp")
     except FercompError as exc:
         fail(exc.message, exc.exit_code)
+    except OSError as exc:  # a folder that is a file, a read-only place, a full disk: the user's to fix
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}", 2)
 
 
 _register()

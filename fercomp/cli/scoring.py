@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import List
 
 import typer
 
+from fercomp import devices
 from fercomp.errors import UsageError
 
 DATA_HELP = "A fer2013.csv or a folder with train/ and test/ (make demo writes reports/demo/fer2013.csv)."
@@ -18,6 +20,7 @@ def _config(**options):
     from fercomp.scoring import ScoreConfig
     from fercomp.submission.runner import Limits
 
+    devices.validate(options["device"])
     if options["sandbox"] not in ("auto", "required", "off"):
         raise UsageError(f"--sandbox {options['sandbox']}: expected auto, required or off")
     limits = Limits(time_limit_s=options["time_limit"], memory_limit_mb=options["memory_limit"], sandbox=options["sandbox"],
@@ -94,17 +97,19 @@ def score(
         out = options["out"]
     config = dataclasses.replace(_config(**options), phase=phase)
     paths = [p for s in submissions for p in (discover(s) if s.is_dir() else [s])]
+    if not paths:
+        raise UsageError(f"no submissions (*.py) in {', '.join(map(str, submissions))}")
     paths = pick_shard(paths, shard)
     loaded = load_data(data, held_out=held_out) if len(paths) > 1 else None
-    failed = 0
+    records = []
     for path in paths:
-        record = score_submission(path, config, data=loaded)
-        failed += record.status != "scored"
-        if as_json:
-            typer.echo(record.to_json(), nl=False)
-        else:
-            print_score_record(record, out)
-    raise typer.Exit(1 if failed else 0)
+        records.append(score_submission(path, config, data=loaded))
+        if not as_json:
+            print_score_record(records[-1], out)
+    if as_json:  # one JSON document: the record, or an array of them for several submissions
+        docs = [json.loads(r.to_json()) for r in records]
+        typer.echo(json.dumps(docs[0] if len(submissions) == 1 and submissions[0].is_file() else docs, indent=2))
+    raise typer.Exit(1 if any(r.status != "scored" for r in records) else 0)
 
 
 def check(
@@ -116,6 +121,7 @@ def check(
     time_limit: float = typer.Option(300.0, min=1, help="Wall-clock seconds for the whole check."),
     memory_limit: int = typer.Option(6144, min=256, help="Resident memory limit of the worker, MB."),
     sandbox: str = typer.Option("auto", help="auto, required, or off."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as one JSON document."),
 ) -> None:
     """Check a submission before handing it in: loads, weights, output shape, determinism, FLOPs, latency.
 
@@ -128,7 +134,10 @@ def check(
                      memory_limit=memory_limit, sandbox=sandbox, threads=0, latency_queries=20, latency_seconds=0.3,
                      weights=weights, trust_pickle=trust_pickle, allow_random_init=allow_random_init)
     report = check_submission(submission, config)
-    print_check_report(report)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_check_report(report)
     raise typer.Exit(0 if report.passed else 1)
 
 

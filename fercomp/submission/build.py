@@ -110,6 +110,12 @@ def read_state_dict(data: bytes, fmt: str, trust_pickle: bool) -> dict:
         from safetensors.torch import load as load_safetensors
 
         return load_safetensors(data)
+    if not data.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip archive, or a legacy pickle
+        raise ContractError(
+            "not_weights",
+            f"the weights file is not a torch or safetensors file (it starts with {data[:24]!r}); pass the file "
+            "written by torch.save(model.state_dict(), path)",
+        )
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:
