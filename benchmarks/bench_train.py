@@ -25,8 +25,8 @@ from fercomp import allocator
 from fercomp.data.source import load_data
 from fercomp.data.synth import SynthSpec, write
 from fercomp.submission.preprocess import Preprocess, apply
-from fercomp.train.loop import train
-from fercomp.train.recipe import Recipe
+from fercomp.training.loop import train
+from fercomp.training.recipe import Recipe
 
 
 def pure_seconds(images: np.ndarray, labels: np.ndarray, batch: int, device: str = "cpu", precision: str = "fp32") -> float:

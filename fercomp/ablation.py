@@ -29,7 +29,7 @@ from pathlib import Path
 from fercomp import __version__
 from fercomp.errors import UsageError
 from fercomp.records import ScoreRecord, read_record
-from fercomp.train.recipe import Recipe
+from fercomp.training.recipe import Recipe
 
 DESIGNS = ("cumulative", "factorial")
 _RECIPE_KEYS = {f.name for f in fields(Recipe)} - {"model_kwargs", "seed"}
@@ -137,7 +137,7 @@ def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> lis
     """Train and score every row not already cached; returns (row, record) in table order."""
     from fercomp.scoring import score_submission
     from fercomp.submission.contract import sha256_file
-    from fercomp.train.run import train_file
+    from fercomp.training.run import train_file
 
     if not study.submission.is_file():
         raise UsageError(f"{study.submission}: no such submission (named by the spec)")

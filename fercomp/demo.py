@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fercomp.data.synth import SynthSpec
-from fercomp.train.recipe import Recipe
+from fercomp.training.recipe import Recipe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ class DemoPlan:
 def run_demo(plan: DemoPlan, say=print) -> dict[str, list[Path]]:
     """Run every step; return {step: files written}."""
     from fercomp.data.synth import write
-    from fercomp.train.run import train_file
+    from fercomp.training.run import train_file
 
     out = Path(plan.out)
     written: dict[str, list[Path]] = {}

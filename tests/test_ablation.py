@@ -109,3 +109,19 @@ def test_cumulative_study_end_to_end_then_render_and_resume(cli, tmp_path, small
     assert code == 0 and "epoch 1" not in out  # every row came from the cache
     code, _, err = cli("ablate", "render", tmp_path / "nothing")
     assert code == 2 and "no study.json" in err
+
+
+def test_ablate_passes_device_and_precision_to_every_row(cli, tmp_path, small_csv):
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "small_cnn.py")
+    path = tmp_path / "study.toml"
+    path.write_text(SPEC.format(data=small_csv, design="cumulative"))
+    code, _, err = cli("ablate", path, "--dry-run", "--device", "gpu")
+    assert code == 2 and "--device gpu: expected auto, cpu, cuda or cuda:N" in err
+    from fercomp import ablation
+
+    study = ablation.load_spec(path)
+    assert study.base.device == "auto"
+    code, out, err = cli("ablate", path, "--dry-run", "--device", "cpu", "--precision", "bf16")
+    assert code == 0 and "row 1" in out, err
+    code, _, err = cli("ablate", path, "--dry-run", "--precision", "fp8")
+    assert code == 2 and "--precision fp8" in err

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fercomp.data.synth import SynthSpec
 from fercomp.demo import DemoPlan, run_demo
-from fercomp.train.recipe import Recipe
+from fercomp.training.recipe import Recipe
 
 
 def test_demo_writes_everything_and_reruns_from_cache(tmp_path, monkeypatch):

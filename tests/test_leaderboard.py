@@ -193,3 +193,9 @@ def test_progress_on_a_terminal_shows_the_team_and_eta():
         progress("start", "team_beta", 1, 3)
     text = stream.getvalue()
     assert "team_beta" in text and "ETA" in text and "1/3" in text
+
+
+def test_leaderboard_json_is_the_board(cli, competition):
+    code, out, err = run_board(cli, competition, "--json")
+    board = json.loads(out)
+    assert code == 0 and board["phase"] == "public" and len(board["marks"]) == len(TEAMS) + 1, err

@@ -10,8 +10,8 @@ import pytest
 from fercomp.render.report_pack import exact_division
 from fercomp.report import build_report
 from fercomp.scoring import score_submission
-from fercomp.train.recipe import Recipe
-from fercomp.train.run import train_file
+from fercomp.training.recipe import Recipe
+from fercomp.training.run import train_file
 from tests.scoring_helpers import FIXTURES, fast_config
 from tests.test_demo import assert_division_exact
 

@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, data, demo, init, leaderboard, report, scoring, train
+    from fercomp.cli import ablate, data, demo, init, leaderboard, predict, report, scoring, train
 
     app.add_typer(data.app, name="data")
     scoring.register(app)
@@ -28,6 +28,7 @@ def _register() -> None:
     demo.register(app)
     report.register(app)
     init.register(app)
+    predict.register(app)
 
 
 

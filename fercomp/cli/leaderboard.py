@@ -28,6 +28,7 @@ def leaderboard(
     roster: Path = typer.Option(None, help="CSV team,student_id,name,email: also write per-student grades-<split>.csv."),
     summary: bool = typer.Option(False, help="Append the Markdown leaderboard to $GITHUB_STEP_SUMMARY when set."),
     strict: bool = typer.Option(False, help="Exit 1 if any submission failed or a record was refused (default: exit 0)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the board as one JSON document instead of the table."),
 ) -> None:
     """Rank every submission against the baseline and compute marks, in the public or the final phase.
 
@@ -59,9 +60,13 @@ def leaderboard(
         with scoring_progress() as progress:
             records, notes = lb.collect_and_score(paths, Path(comp.results), score_config, jobs, set(rescore or ()), progress)
     board = lb.build(records, baseline_path.stem, cfg, split, report_marks, notes, phase, refused, roster)
-    print_leaderboard(board)
-    for path in files.write_all(board, formats, out):
-        console.print(f"wrote {path}", highlight=False)
+    written = files.write_all(board, formats, out)
+    if as_json:
+        typer.echo(files.render(board, "json"), nl=False)
+    else:
+        print_leaderboard(board)
+        for path in written:
+            console.print(f"wrote {path}", highlight=False)
     if summary and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
             fh.write(files.render(board, "md"))

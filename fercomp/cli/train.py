@@ -33,20 +33,26 @@ def train(
     precision: str = typer.Option("fp32", help="fp32, bf16 (autocast) or fp16 (autocast + gradient scaling)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model (falls back to eager with a warning)."),
     deterministic: bool = typer.Option(False, help="Deterministic kernels (slower on CUDA)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON document (no progress bar)."),
 ) -> None:
     """Train on Training, validate on PublicTest every epoch, keep the best epoch's weights.
 
     The defaults are the competition's baseline recipe: Adam, lr 1e-3, batch 400, 10 epochs, no augmentation.
     """
     from fercomp.render.terminal import console
-    from fercomp.train.recipe import Recipe
-    from fercomp.train.run import train_file
+    from fercomp.training.recipe import Recipe
+    from fercomp.training.run import train_file
 
     recipe = Recipe(optimizer=optimizer, lr=lr, schedule=schedule, weight_decay=weight_decay, grad_clip=grad_clip,
                     batch_size=batch_size, epochs=epochs, early_stopping=early_stopping, loss=loss,
                     augment=tuple(augment or ()), seed=seed, model_kwargs=tuple(sorted(_kwargs(model_kwarg).items())), device=device,
                     precision=precision, compile=compile, deterministic=deterministic).validated()
-    result = train_file(submission, data, recipe, out, report_dir, resume=resume)
+    result = train_file(submission, data, recipe, out, report_dir, resume=resume, progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps({"weights": str(result.weights_path), "best_epoch": result.best_epoch,
+                               "best_val_accuracy": result.best_val_accuracy, "interrupted": result.interrupted,
+                               "epochs": result.history, "files": [str(p) for p in result.files]}, indent=2))
+        raise typer.Exit(130 if result.interrupted else 0)
     if result.interrupted:
         console.print("[yellow]interrupted: kept the best weights so far[/]")
     console.print(f"best epoch {result.best_epoch}: validation accuracy {100 * result.best_val_accuracy:.2f} %", highlight=False)

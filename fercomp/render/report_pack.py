@@ -108,8 +108,9 @@ def confusion_png(record: ScoreRecord) -> bytes:
     return buf.getvalue()
 
 
-def samples_png(images, labels, predictions) -> bytes:
-    """A grid of faces titled true/predicted; correct ones in green with ✓, wrong ones in red."""
+def samples_png(images, labels, predictions, probabilities=None) -> bytes:
+    """A grid of faces titled true/predicted; correct ones in green with ✓, wrong ones in red. Without
+    true labels (None), each face is titled with its prediction (and probability when given)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,13 +118,17 @@ def samples_png(images, labels, predictions) -> bytes:
 
     cols = 6
     rows = (len(images) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.9), dpi=100)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.9), dpi=100, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, image, true, pred in zip(axes.ravel(), images, labels, predictions):
-        ok = true == pred
+    for k, (ax, image, pred) in enumerate(zip(axes.ravel(), images, predictions)):
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"{'✓' if ok else '✗'} {CLASS_NAMES[true]}\n→ {CLASS_NAMES[pred]}", fontsize=7, color="green" if ok else "red")
+        if labels is None:
+            sure = f" {100 * probabilities[k]:.0f} %" if probabilities is not None else ""
+            ax.set_title(f"→ {CLASS_NAMES[pred]}{sure}", fontsize=7)
+            continue
+        ok = labels[k] == pred
+        ax.set_title(f"{'✓' if ok else '✗'} {CLASS_NAMES[labels[k]]}\n→ {CLASS_NAMES[pred]}", fontsize=7, color="green" if ok else "red")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -131,3 +131,16 @@ def scoring_progress(stream=None, force_terminal: bool | None = None):
             bar.update(task, completed=done, description=", ".join(running) or "done")
 
         yield draw
+
+
+def print_predictions(result) -> None:
+    """One row per image: the top-k classes with their probabilities (and the true class when known)."""
+    table = Table(title="Predictions (softmax of the outputs)")
+    table.add_column("image", overflow="fold")
+    if result.labels is not None:
+        table.add_column("true")
+    table.add_column("top classes")
+    for row in result.rows():
+        top = ", ".join(f"{t['class']} {100 * t['probability']:.1f} %" for t in row["top"])
+        table.add_row(row["image"], *([row["true"]] if result.labels is not None else []), top)
+    console.print(table)

@@ -65,3 +65,11 @@ def test_unwritable_output_is_one_line(cli, tmp_path, target):
     (tmp_path / "under_a_file").write_text("a file, not a folder")
     code, _, err = cli("data", "synth", tmp_path / target, "--n-train", "7", "--n-public", "7", "--n-private", "7")
     one_line_error(code, err, target.split("/")[0])
+
+
+def test_train_and_leaderboard_json(cli, tmp_path, small_csv):
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "team.py")
+    code, out, err = cli("train", tmp_path / "team.py", "--data", small_csv, "--epochs", "1", "--batch-size", "64",
+                         "--report-dir", tmp_path / "rep", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["best_epoch"] == 1 and doc["weights"].endswith("team.pt"), err

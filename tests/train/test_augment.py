@@ -1,6 +1,6 @@
 import torch
 
-from fercomp.train import augment
+from fercomp.training import augment
 
 
 def batch():

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from fercomp.errors import UsageError
-from fercomp.train import augment, loop
-from fercomp.train.recipe import Recipe
-from fercomp.train.run import train_file
+from fercomp.training import augment, loop
+from fercomp.training.recipe import Recipe
+from fercomp.training.run import train_file
 from tests.scoring_helpers import FIXTURES
 
 CUDA = torch.cuda.is_available()

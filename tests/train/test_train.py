@@ -8,9 +8,9 @@ import torch
 
 from fercomp.data.source import load_data
 from fercomp.errors import UsageError
-from fercomp.train import loop
-from fercomp.train.recipe import Recipe
-from fercomp.train.run import train_file
+from fercomp.training import loop
+from fercomp.training.recipe import Recipe
+from fercomp.training.run import train_file
 from tests.scoring_helpers import FIXTURES
 
 QUICK = Recipe(epochs=3, batch_size=64, lr=2e-3)
@@ -41,7 +41,7 @@ def test_training_learns_and_writes_weights_history_and_curves(trained):
 
 def test_saved_weights_are_the_best_epoch_and_reproduce_its_accuracy(trained, small_csv):
     root, result = trained
-    from fercomp.train.run import build_from_file
+    from fercomp.training.run import build_from_file
 
     model, spec = build_from_file(root / "small_cnn.py", {"batchnorm": True})
     model.load_state_dict(torch.load(result.weights_path, weights_only=True))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fercomp.data.source import load_data
 from fercomp.errors import SubmissionError
-from fercomp.train.loop import TrainResult, train
-from fercomp.train.recipe import Recipe
+from fercomp.training.loop import TrainResult, train
+from fercomp.training.recipe import Recipe
 
 
 def build_from_file(path: Path, model_kwargs: dict):

@@ -26,9 +26,9 @@ from fercomp.atomic import atomic_path, write_text
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import NUM_CLASSES
 from fercomp.errors import UsageError
-from fercomp.train import augment
+from fercomp.training import augment
 from fercomp.submission.preprocess import finish
-from fercomp.train.recipe import Recipe
+from fercomp.training.recipe import Recipe
 
 
 @dataclass

@@ -1,0 +1,90 @@
+"""The README's notebook section runs as printed (paths pointed at a temporary folder), and `predict`
+gives score's predictions for data-set faces, through the worker."""
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fercomp
+from fercomp.data.source import load_data
+from fercomp.errors import UsageError
+from fercomp.prediction import face
+from tests.scoring_helpers import FIXTURES, expected_rule_predictions
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_readme_notebook_section_runs(tmp_path, small_csv, monkeypatch, capsys):
+    block = re.search(r"### In a notebook: the Python API.*?```python\n(.*?)```", README.read_text(), re.S).group(1)
+    (tmp_path / "submissions").mkdir()
+    monkeypatch.chdir(tmp_path)
+    code = block.replace("reports/demo/fer2013.csv", str(small_csv))
+    import linecache
+
+    # As IPython does for each cell: the source is in linecache, the class's module has no file.
+    linecache.cache["<notebook cell>"] = (len(code), None, code.splitlines(True), "<notebook cell>")
+    exec(compile(code, "<notebook cell>", "exec"), {"__name__": "__main__notebook"})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "True"  # the saved submission passes every check
+    assert re.match(r"\d+\.\d\d % at \d\.\d{6} GFLOPs: efficiency \d", out[1])
+    assert len(out) == 5 and all(line.startswith("PublicTest#") for line in out[2:])
+    assert (tmp_path / "submissions" / "tiny.pt").is_file()
+    record = fercomp.score("submissions/tiny.py", small_csv, split="PublicTest", out_dir=None)
+    assert record.status == "scored" and record.params_total == 8 * 9 + 8 + 8 * 16 * 7 + 7
+
+
+def test_predict_equals_the_rule_the_scorer_sees(cli, tmp_path, small_csv):
+    shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
+    result = fercomp.predict(tmp_path / "rule.py", data=small_csv, split="PrivateTest", n=40, seed=5)
+    subset = load_data(small_csv).select("PrivateTest")
+    picked = subset.images[result.source["indices"]]
+    assert np.array_equal(result.probabilities.argmax(1), expected_rule_predictions(picked))
+    assert np.allclose(result.probabilities.sum(1), 1.0)
+    assert [r["true"] for r in result.rows()][:3] == [fercomp.prediction.CLASS_NAMES[k] for k in result.labels[:3]]
+
+
+def test_predict_on_a_folder_of_jpegs_prints_and_writes_the_grid(cli, tmp_path):
+    from PIL import Image
+
+    shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((120, 90, 3)) * 255).astype("uint8")).save(photos / "wide.jpg")
+    Image.fromarray((rng.random((30, 30)) * 255).astype("uint8")).save(photos / "small.png")
+    code, out, err = cli("predict", tmp_path / "rule.py", photos, "--grid", tmp_path / "grid.png")
+    assert code == 0, err
+    assert "wide.jpg" in out and "small.png" in out and " %" in out
+    assert Image.open(tmp_path / "grid.png").size[0] > 300
+    code, out, _ = cli("predict", tmp_path / "rule.py", photos / "wide.jpg", "--json", "--top-k", "7",
+                       "--grid", tmp_path / "g.png")
+    import json
+
+    doc = json.loads(out)
+    top = doc["predictions"][0]["top"]
+    assert code == 0 and len(top) == 7 and abs(sum(t["probability"] for t in top) - 1) < 1e-5
+    want = expected_rule_predictions(face(photos / "wide.jpg")[None])[0]
+    assert top[0]["class"] == fercomp.prediction.CLASS_NAMES[want]
+
+
+def test_faces_are_prepared_like_the_data_set(tmp_path):
+    from PIL import Image
+
+    wide = np.zeros((40, 80), dtype=np.uint8)
+    wide[:, 20:60] = 200  # the centre square is all 200
+    Image.fromarray(wide).save(tmp_path / "w.png")
+    out = face(tmp_path / "w.png")
+    assert out.shape == (48, 48) and out.dtype == np.uint8 and (out == 200).all()
+    (tmp_path / "bad.jpg").write_text("not an image")
+    with pytest.raises(UsageError, match="bad.jpg: not an image PIL can read"):
+        face(tmp_path / "bad.jpg")
+
+
+def test_save_submission_needs_source_and_a_py(tmp_path):
+    from torch import nn
+
+    with pytest.raises(UsageError, match="a submission is a .py file"):
+        fercomp.save_submission(nn.Linear(2, 2), tmp_path / "x.txt")
