@@ -4,7 +4,8 @@ The notebook API (imported on first use, so `import fercomp` stays light): ferco
 fercomp.score, fercomp.predict, fercomp.save_submission; see fercomp/api.py.
 """
 
-__version__ = "0.1.0"
+from fercomp.version import __version__
+
 __all__ = ["check", "train", "score", "predict", "save_submission", "__version__"]
 
 

@@ -26,7 +26,7 @@ import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from fercomp import __version__
+from fercomp.version import __version__
 from fercomp.errors import UsageError
 from fercomp.records import ScoreRecord, read_record
 from fercomp.training.recipe import Recipe
@@ -135,17 +135,23 @@ def rows(study: Study) -> list[Row]:
 
 def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> list[tuple[Row, ScoreRecord]]:
     """Train and score every row not already cached; returns (row, record) in table order."""
-    from fercomp.scoring import score_submission
+    from dataclasses import replace
+
+    from fercomp.data.source import load_data
+    from fercomp.records import record_path
+    from fercomp.scoring import score_submission, scoring_split
     from fercomp.submission.contract import sha256_file
     from fercomp.training.run import train_file
 
     if not study.submission.is_file():
         raise UsageError(f"{study.submission}: no such submission (named by the spec)")
     submission_sha = sha256_file(study.submission)
+    # the split as scoring will name it (PrivateTest, or test for a folder source): the cache is found by it
+    split = scoring_split(score_config, load_data(study.data, held_out=score_config.held_out))
     results = []
     for row in rows(study):
         row_dir = Path(out_dir) / "rows" / row.key(study, submission_sha)
-        record_file = row_dir / "results" / f"{study.submission.stem}.{score_config.split or 'PrivateTest'}.json"
+        record_file = record_path(row_dir / "results", study.submission.stem, split)
         if record_file.exists():
             results.append((row, read_record(record_file)))
             continue
@@ -154,8 +160,6 @@ def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> lis
         shutil.copy(study.submission, sub)
         (row_dir / "row.json").write_text(json.dumps({"flags": row.flags, "recipe": row.recipe.to_dict()}, indent=2))
         train_file(sub, study.data, row.recipe, out_dir=row_dir / "train", progress=progress)
-        from dataclasses import replace
-
         record = score_submission(sub, replace(score_config, data=study.data, out_dir=row_dir / "results",
                                                model_kwargs=row.recipe.model_kwargs))
         results.append((row, record))
@@ -189,3 +193,16 @@ def read_study(folder: Path) -> tuple[dict, list[tuple[tuple[bool, ...], ScoreRe
             raise UsageError(f"{folder}: row {row['key']} has no record yet; re-run the study to finish it")
         results.append((tuple(row["flags"]), read_record(found[0])))
     return index, results
+
+
+def write_tables(folder: Path, symbols: tuple[str, str] = ("Y", "N")) -> tuple[str, list[Path]]:
+    """Render a study's ablation.md and ablation.tex from its records alone; (the Markdown, the files)."""
+    from fercomp.atomic import write_text
+    from fercomp.render import ablation_tables as tables
+
+    index, results = read_study(folder)
+    summary = tables.summarize(index["methods"], results)
+    md = tables.to_markdown(index["methods"], summary, index["design"], symbols)
+    write_text(folder / "ablation.md", md)
+    write_text(folder / "ablation.tex", tables.to_latex(index["methods"], summary, index["design"], symbols))
+    return md, [folder / "ablation.md", folder / "ablation.tex"]

@@ -13,9 +13,21 @@ from pathlib import Path
 
 from fercomp import devices
 from fercomp.errors import UsageError
-from fercomp.measure.latency import LatencyConfig
 
 CONFIG_NAME = "fercomp.toml"
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    """How latency is measured (every field is recorded with the result): batch-1 queries, at least
+    `min_queries` and at least `min_seconds`, after `warmup_queries`."""
+
+    min_queries: int = 100
+    min_seconds: float = 1.0
+    warmup_queries: int = 10
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

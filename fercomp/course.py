@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from fercomp import __version__
+from fercomp.version import __version__
 from fercomp.config import CONFIG_NAME, CompetitionConfig, load_config
 from fercomp.errors import UsageError
 from fercomp.submission.fetch import SHA256_RE

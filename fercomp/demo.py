@@ -99,7 +99,6 @@ def _leaderboard(comp: Path, data: Path, out: Path) -> list[Path]:
 
 def _ablation(comp: Path, data: Path, out: Path, epochs: int) -> list[Path]:
     from fercomp import ablation
-    from fercomp.cli.ablate import _render
     from fercomp.measure.latency import LatencyConfig
     from fercomp.scoring import ScoreConfig
 
@@ -116,5 +115,8 @@ def _ablation(comp: Path, data: Path, out: Path, epochs: int) -> list[Path]:
     config = ScoreConfig(data=study.data, latency=LatencyConfig(min_queries=20, min_seconds=0.2))
     results = ablation.run(study, folder, config, progress=True)
     ablation.write_index(study, results, folder)
-    _render(folder, ("Y", "N"))
+    from fercomp.render.terminal import console
+
+    md, _ = ablation.write_tables(folder)
+    console.print(md, highlight=False)
     return [spec, folder / "ablation.md", folder / "ablation.tex"]

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from fercomp.board import Leaderboard
 from fercomp.config import CompetitionConfig
 from fercomp.errors import RecordError, SubmissionError, UsageError
 from fercomp.marks import TeamMarks, compute_marks, read_report_marks
@@ -26,19 +26,6 @@ from fercomp.roster import StudentGrade, read_roster, student_grades
 
 #: progress(event, team, done, total): event is "start" or "done"; the CLI draws it, tests record it.
 Progress = Callable[[str, str, int, int], None]
-
-
-@dataclass
-class Leaderboard:
-    split: str
-    baseline: ScoreRecord
-    teams: dict[str, ScoreRecord]
-    marks: list[TeamMarks]
-    config: CompetitionConfig
-    notes: list[str] = field(default_factory=list)  # what the instructor must know (missing teams, rescored, …)
-    phase: str = "final"  # public (live board) or final (held-out split)
-    refused: list[str] = field(default_factory=list)  # records left out, one named line each
-    grades: list[StudentGrade] = field(default_factory=list)  # per student, when a roster was given
 
 
 def discover(folder: Path) -> list[Path]:
@@ -96,12 +83,10 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
     """Fresh records for `paths`, scoring (in `jobs` parallel workers) those missing, stale or in `rescore`
     (team names, or {"all"})."""
     from fercomp.data.source import load_data
-    from fercomp.phases import guard_public
-    from fercomp.scoring import score_submission, settings_of, settings_sha256
+    from fercomp.scoring import score_submission, scoring_split, settings_of, settings_sha256
 
     data = load_data(score_config.data, held_out=score_config.held_out)
-    split = data.resolve_split(score_config.split or data.held_out or "")
-    guard_public(score_config.phase, split, data.held_out)
+    split = scoring_split(score_config, data)
     settings = settings_of(score_config)
     digest = settings_sha256(settings)
     rescore = set(rescore or ())

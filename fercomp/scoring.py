@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fercomp import __version__
+from fercomp.version import __version__
 from fercomp.data.cache import cache_dir
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
@@ -121,10 +121,17 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
     return _finish(_scored(base, subset, measured), config)
 
 
-def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, str]:
-    data = data or load_data(config.data, held_out=config.held_out)
+def scoring_split(config: ScoreConfig, data: FERData) -> str:
+    """The one rule for which split a score uses: --split, else the data's held-out split (PrivateTest, or
+    test for a folder), refused in the public phase when it is the held-out one."""
     split = data.resolve_split(config.split or data.held_out or "")
     guard_public(config.phase, split, data.held_out)
+    return split
+
+
+def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, str]:
+    data = data or load_data(config.data, held_out=config.held_out)
+    split = scoring_split(config, data)
     return data.select(split), split
 
 

@@ -125,3 +125,24 @@ def test_ablate_passes_device_and_precision_to_every_row(cli, tmp_path, small_cs
     assert code == 0 and "row 1" in out, err
     code, _, err = cli("ablate", path, "--dry-run", "--precision", "fp8")
     assert code == 2 and "--precision fp8" in err
+
+
+def test_ablation_cache_is_reused_on_a_folder_source(cli, tmp_path, small_folder):
+    """A folder's held-out split is `test`, not PrivateTest: the cached rows must be found under that name."""
+    plain = tmp_path / "faces"  # file names without Kaggle split prefixes: the splits are train and test
+    for k, image in enumerate(sorted(small_folder.rglob("*.png"))):
+        target = plain / image.relative_to(small_folder).parent / f"img_{k}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, target)
+    from fercomp.data.source import load_data
+
+    assert load_data(plain).held_out == "test"
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "small_cnn.py")
+    path = tmp_path / "study.toml"
+    path.write_text(SPEC.format(data=plain, design="cumulative").split("[[method]]\nname = \"batchnorm\"")[0])
+    args = ("ablate", path, "--out", tmp_path / "abl", "--latency-queries", "2", "--latency-seconds", "0")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert len(list((tmp_path / "abl" / "study" / "rows").glob("*/results/small_cnn.test.json"))) == 2
+    code, out, err = cli(*args)
+    assert code == 0 and "epoch 1" not in out, out  # both rows from the cache, nothing retrained

@@ -86,17 +86,11 @@ def _symbols(text: str) -> tuple[str, str]:
 
 def _render(folder: Path, symbols: tuple[str, str]) -> None:
     from fercomp import ablation
-    from fercomp.atomic import write_text
-    from fercomp.render import ablation_tables as tables
     from fercomp.render.terminal import console
 
-    index, results = ablation.read_study(folder)
-    summary = tables.summarize(index["methods"], results)
-    md = tables.to_markdown(index["methods"], summary, index["design"], symbols)
-    write_text(folder / "ablation.md", md)
-    write_text(folder / "ablation.tex", tables.to_latex(index["methods"], summary, index["design"], symbols))
+    md, files = ablation.write_tables(folder, symbols)
     console.print(md, highlight=False)
-    console.print(f"wrote {folder / 'ablation.md'} and {folder / 'ablation.tex'}", highlight=False)
+    console.print(f"wrote {files[0]} and {files[1]}", highlight=False)
 
 
 def register(parent: typer.Typer) -> None:

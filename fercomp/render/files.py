@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fercomp.atomic import write_bytes, write_text
-from fercomp.leaderboard import Leaderboard
+from fercomp.board import Leaderboard
 
 FORMATS = ("md", "csv", "latex", "html", "json")
 _SUFFIX = {"md": "md", "csv": "csv", "latex": "tex", "html": "html", "json": "json"}

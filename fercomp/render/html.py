@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from fercomp.leaderboard import Leaderboard
+from fercomp.board import Leaderboard
 from fercomp.render.plots import scatter
 from fercomp.render.table import columns, rows
 from fercomp.render.text_formats import explanation

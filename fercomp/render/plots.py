@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from fercomp.leaderboard import Leaderboard
+from fercomp.board import Leaderboard
 
 
 def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fercomp.leaderboard import Leaderboard
+from fercomp.board import Leaderboard
 from fercomp.records import ScoreRecord
 
 COLUMNS = ["rank", "team", "accuracy %", "GFLOPs", "efficiency", "params M", "latency p50 ms",

@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from tabulate import tabulate
 
-from fercomp.leaderboard import Leaderboard
+from fercomp.board import Leaderboard
 from fercomp.render.table import columns, rows
 
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

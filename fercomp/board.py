@@ -1,0 +1,26 @@
+"""A board: the plain, typed value that `fercomp.leaderboard` builds and `fercomp.render` formats.
+
+Renderers import this, never the module that scored and ranked, so a renderer cannot reach scoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fercomp.config import CompetitionConfig
+from fercomp.marks import TeamMarks
+from fercomp.records import ScoreRecord
+from fercomp.roster import StudentGrade
+
+
+@dataclass
+class Leaderboard:
+    split: str
+    baseline: ScoreRecord
+    teams: dict[str, ScoreRecord]
+    marks: list[TeamMarks]
+    config: CompetitionConfig
+    notes: list[str] = field(default_factory=list)  # what the instructor must know (missing teams, rescored, …)
+    phase: str = "final"  # public (live board) or final (held-out split)
+    refused: list[str] = field(default_factory=list)  # records left out, one named line each
+    grades: list[StudentGrade] = field(default_factory=list)  # per student, when a roster was given
