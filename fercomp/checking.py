@@ -62,12 +62,11 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             if files.weights_path is None:
                 _no_weights(report, config.require_weights)
             _outputs(report, worker, images, files)
-            flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
+            flops = session.flops(worker, config.flops_tolerance)
             report.facts.update(gflops=flops.get("gflops"), flops=flops)
             report.add("FLOP counters agree", flops.get("check") == "agree",
                        f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore)" + ("; " + "; ".join(flops["check_detail"]) if flops.get("check_detail") else ""))
-            latency, _ = worker.call("latency", {"config": QUICK_LATENCY.to_dict(), "shape": [8, 48, 48]},
-                                     np.ascontiguousarray(images[:8]).tobytes(), max_payload=8 * 4096 * 4)
+            latency, _ = session.latency(worker, QUICK_LATENCY.to_dict(), images[:8])
             report.facts["latency_ms_p50"] = latency["latency_ms_p50"]
             report.add("latency estimate", True, f"batch-1 p50 {latency['latency_ms_p50']:.2f} ms on {device} (quick estimate)")
     except WorkerFailure as exc:

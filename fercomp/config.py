@@ -17,6 +17,11 @@ from fercomp.errors import UsageError
 CONFIG_NAME = "fercomp.toml"
 
 
+#: The one source of the per-submission limits (fercomp.toml [limits], the worker's Limits, the CLI).
+DEFAULT_TIME_S = 600.0
+DEFAULT_MEMORY_MB = 6144
+
+
 @dataclass(frozen=True)
 class LatencyConfig:
     """How latency is measured (every field is recorded with the result): batch-1 queries, at least
@@ -52,8 +57,8 @@ class MarksSection:
 
 @dataclass(frozen=True)
 class LimitsSection:
-    time_s: float = 600.0  # wall clock per submission
-    memory_mb: int = 6144  # resident memory per worker
+    time_s: float = DEFAULT_TIME_S  # wall clock per submission
+    memory_mb: int = DEFAULT_MEMORY_MB  # resident memory per worker
     sandbox: str = "auto"  # auto, required, off
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fercomp.version import __version__
+from fercomp import devices
+from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S, LatencyConfig
 from fercomp.data.cache import cache_dir
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
@@ -24,12 +25,12 @@ from fercomp.data.source import load_data
 from fercomp.errors import SubmissionError, UsageError
 from fercomp.measure import metrics
 from fercomp.measure.flops import DEFAULT_TOLERANCE
-from fercomp.measure.latency import LatencyConfig
 from fercomp.phases import guard_public
 from fercomp.records import SCHEMA, ScoreRecord, write_record
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission, sha256_file
 from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
+from fercomp.version import __version__
 
 LATENCY_PROBES = 16
 
@@ -53,6 +54,24 @@ class ScoreConfig:
     max_weights_mb: int = 1024
     model_kwargs: tuple[tuple[str, object], ...] = ()  # passed to build_model(**kwargs), e.g. by an ablation row
     phase: str | None = None  # "public" refuses the held-out split (see fercomp.phases)
+
+    @classmethod
+    def from_options(cls, *, data, device: str = "auto", out=None, split: str | None = None, held_out: str | None = None,
+                     batch_size: int = 128, time_limit: float = DEFAULT_TIME_S, memory_limit: int = DEFAULT_MEMORY_MB,
+                     sandbox: str = "auto", threads: int = 0, latency_queries: int = 100, latency_seconds: float = 1.0,
+                     latency_warmup: int | None = None, weights=None, trust_pickle: bool = False,
+                     allow_random_init: bool = False, phase: str | None = None, **ignored) -> "ScoreConfig":
+        """The settings the command-line options ask for (each validated, a one-line error otherwise)."""
+        devices.validate(device)
+        if sandbox not in ("auto", "required", "off"):
+            raise UsageError(f"--sandbox {sandbox}: expected auto, required or off")
+        limits = Limits(time_limit_s=time_limit, memory_limit_mb=memory_limit, sandbox=sandbox,
+                        **({"threads": threads} if threads else {}))
+        latency = LatencyConfig(min_queries=latency_queries, min_seconds=latency_seconds,
+                                **({"warmup_queries": latency_warmup} if latency_warmup is not None else {}))
+        return cls(data=data, split=split, held_out=held_out, device=device, out_dir=out, batch_size=batch_size,
+                   limits=limits, latency=latency, weights=weights, trust_pickle=trust_pickle,
+                   require_weights=not allow_random_init, phase=phase)
 
     @classmethod
     def from_competition(cls, cfg, data: Path, split: str, phase: str | None = None) -> "ScoreConfig":
@@ -179,15 +198,14 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
     loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
                           build_kwargs=dict(config.model_kwargs))
     lap("load_s")
-    flops, _ = worker.call("flops", {"tolerance": config.flops_tolerance}, max_payload=0)
+    flops = session.flops(worker, config.flops_tolerance)
     lap("flops_s")
     outputs, forward_s = session.predict_all(worker, subset.images, config.batch_size, files)
     lap("predict_s")
     sizes = [len(subset.images[i : i + config.batch_size]) for i in range(0, len(subset.images), config.batch_size)]
     rate = throughput(sizes, forward_s, timings["predict_s"])
     probes = subset.images[:LATENCY_PROBES]
-    latency, raw = worker.call("latency", {"config": config.latency.to_dict(), "shape": list(probes.shape)},
-                               np.ascontiguousarray(probes).tobytes(), max_payload=len(probes) * 4096 * 4)
+    latency, raw = session.latency(worker, config.latency.to_dict(), probes)
     lap("latency_s")
     wall = timings["latency_s"]
     layers, peak = list(worker.layers), worker.peak_rss_mb

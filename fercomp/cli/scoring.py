@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import List
 
 import typer
 
-from fercomp import devices
+from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S
 from fercomp.errors import UsageError
 
 DATA_HELP = "A fer2013.csv or a folder with train/ and test/ (make demo writes reports/demo/fer2013.csv)."
 
 
 def _config(**options):
-    from fercomp.measure.latency import LatencyConfig
     from fercomp.scoring import ScoreConfig
-    from fercomp.submission.runner import Limits
 
-    devices.validate(options["device"])
-    if options["sandbox"] not in ("auto", "required", "off"):
-        raise UsageError(f"--sandbox {options['sandbox']}: expected auto, required or off")
-    limits = Limits(time_limit_s=options["time_limit"], memory_limit_mb=options["memory_limit"], sandbox=options["sandbox"],
-                    **({"threads": options["threads"]} if options["threads"] else {}))
-    latency = LatencyConfig(min_queries=options["latency_queries"], min_seconds=options["latency_seconds"],
-                            **({"warmup_queries": options["latency_warmup"]} if "latency_warmup" in options else {}))
-    return ScoreConfig(
-        data=options["data"], split=options["split"], held_out=options["held_out"], device=options["device"],
-        out_dir=options["out"], batch_size=options["batch_size"], limits=limits, latency=latency,
-        weights=options["weights"], trust_pickle=options["trust_pickle"], require_weights=not options["allow_random_init"],
-    )
+    return ScoreConfig.from_options(**options)
 
 
 def _from_competition(ctx: typer.Context, competition, options: dict) -> dict:
@@ -61,8 +47,8 @@ def score(
     trust_pickle: bool = typer.Option(False, help="Organisers only: allow weights that are a pickled whole model."),
     allow_random_init: bool = typer.Option(False, help="Score a model that has no weights file (smoke tests)."),
     batch_size: int = typer.Option(128, min=1, help="Images per evaluation batch."),
-    time_limit: float = typer.Option(600.0, min=1, help="Wall-clock seconds for the whole submission."),
-    memory_limit: int = typer.Option(6144, min=256, help="Resident memory limit of the worker, MB."),
+    time_limit: float = typer.Option(DEFAULT_TIME_S, min=1, help="Wall-clock seconds for the whole submission."),
+    memory_limit: int = typer.Option(DEFAULT_MEMORY_MB, min=256, help="Resident memory limit of the worker, MB."),
     sandbox: str = typer.Option("auto", help="auto (namespaces where the OS allows), required, or off."),
     threads: int = typer.Option(0, min=0, help="Torch threads in the worker (0: all CPUs)."),
     latency_queries: int = typer.Option(100, min=1, help="Batch-1 latency: at least this many queries …"),
@@ -91,11 +77,14 @@ def score(
     from fercomp.render.terminal import print_score_record
     from fercomp.scoring import score_submission
 
-    options = {k: v for k, v in locals().items() if k not in ("ctx", "submissions", "as_json", "shard", "config", "competition")}
+    options = dict(data=data, split=split, held_out=held_out, device=device, out=out, batch_size=batch_size,
+                   time_limit=time_limit, memory_limit=memory_limit, sandbox=sandbox, threads=threads,
+                   latency_queries=latency_queries, latency_seconds=latency_seconds, weights=weights,
+                   trust_pickle=trust_pickle, allow_random_init=allow_random_init)
     if phase is not None:
         options = _from_competition(ctx, competition, options)
         out = options["out"]
-    config = dataclasses.replace(_config(**options), phase=phase)
+    config = _config(**options, phase=phase)
     paths = [p for s in submissions for p in (discover(s) if s.is_dir() else [s])]
     if not paths:
         raise UsageError(f"no submissions (*.py) in {', '.join(map(str, submissions))}")
@@ -119,7 +108,7 @@ def check(
     trust_pickle: bool = typer.Option(False, help="Allow weights that are a pickled whole model."),
     allow_random_init: bool = typer.Option(False, help="Check the architecture alone, without a weights file."),
     time_limit: float = typer.Option(300.0, min=1, help="Wall-clock seconds for the whole check."),
-    memory_limit: int = typer.Option(6144, min=256, help="Resident memory limit of the worker, MB."),
+    memory_limit: int = typer.Option(DEFAULT_MEMORY_MB, min=256, help="Resident memory limit of the worker, MB."),
     sandbox: str = typer.Option("auto", help="auto, required, or off."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as one JSON document."),
 ) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fercomp import allocator
+from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S
 from fercomp.submission import protocol
 from fercomp.submission.staging import Handin, hideable, homes_root, stage
 
@@ -38,8 +39,8 @@ _SYSTEM_READABLE = [
 class Limits:
     """Per-submission confinement: wall clock for the whole session, resident memory, sandbox mode."""
 
-    time_limit_s: float = 600.0
-    memory_limit_mb: int = 6144
+    time_limit_s: float = DEFAULT_TIME_S
+    memory_limit_mb: int = DEFAULT_MEMORY_MB
     sandbox: str = "auto"  # auto: use namespaces where the OS allows; required: refuse to run without; off
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
 

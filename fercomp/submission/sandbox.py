@@ -8,7 +8,7 @@ Layers, each recorded in the score record when it is active:
   child user namespace cannot ptrace, or read the memory, fds, cwd or root of, the parent.
 - ``audit``: a PEP 578 audit hook that refuses file access outside an allow-list, sockets, subprocesses,
   fork/exec and signals to other processes, and remembers each refusal (a refusal fails the record).
-- ``rlimits``: no core dumps, a bounded file size, and (CPU only) a bounded address space.
+- ``rlimits``: no core dumps and a bounded file size.
 The parent adds a wall-clock limit and a resident-memory watchdog of its own.
 """
 
@@ -94,13 +94,12 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def set_rlimits(address_space_mb: int | None, file_size_mb: int = 64) -> None:
-    """No core files, bounded writes (EFBIG, not a signal), and optionally a bounded address space."""
+def set_rlimits(file_size_mb: int = 64) -> None:
+    """No core files and bounded writes (EFBIG, not a signal). Memory is bounded by the parent's resident-
+    memory watchdog, not RLIMIT_AS: torch and CUDA reserve far more address space than they use."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_mb << 20, file_size_mb << 20))
-    if address_space_mb:
-        resource.setrlimit(resource.RLIMIT_AS, (address_space_mb << 20, address_space_mb << 20))
 
 
 _DENIED_EVENTS = {

@@ -68,6 +68,18 @@ def validated_outputs(header: dict, raw: bytes, n: int, worker: WorkerProcess) -
     return out
 
 
+def flops(worker: WorkerProcess, tolerance: float) -> dict:
+    """Every FLOP counter's figure on one preprocessed input, the official GFLOPs and the cross-check."""
+    return worker.call("flops", {"tolerance": tolerance}, max_payload=0)[0]
+
+
+def latency(worker: WorkerProcess, config: dict, probes: np.ndarray) -> tuple[dict, bytes]:
+    """Batch-1 timings over `probes` (uint8 N×48×48) under `config`; (results, their raw float32 outputs)."""
+    probes = np.ascontiguousarray(probes)
+    return worker.call("latency", {"config": config, "shape": list(probes.shape)}, probes.tobytes(),
+                       max_payload=len(probes) * 4096 * 4)
+
+
 def summary(worker: WorkerProcess) -> list[dict]:
     """Every leaf module: name, type, output shape on one input, own parameters, fvcore FLOPs."""
     answer, _ = worker.call("summary", {}, max_payload=0)

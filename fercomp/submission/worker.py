@@ -28,7 +28,7 @@ def _setup(cmd_fd: int, resp_fd: int) -> dict:
             if header["sandbox"] == "required":
                 protocol.send(resp_fd, {"ok": False, "reason": "sandbox_unavailable", "detail": notes[-1]})
                 sys.exit(3)
-        sandbox.set_rlimits(header.get("address_space_mb"))
+        sandbox.set_rlimits()
         layers.append("rlimits")
     header["layers"], header["notes"] = layers, notes
     return header
@@ -76,8 +76,6 @@ class Worker:
             # on 1 of 3,589 images between cuda and cpu on an H100; without TF32 the two agree.
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
-            if setup.get("gpu_memory_fraction"):
-                torch.cuda.set_per_process_memory_fraction(float(setup["gpu_memory_fraction"]), self.device)
         self.references = {(owner, attr): getattr(owner, attr) for owner, attr in _watched()}
         self.model = None
         self.spec = preprocess.Preprocess()
