@@ -50,7 +50,8 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
     except SubmissionError as exc:
         report.add("file and metadata", False, f"{exc.reason}: {exc.message}")
         return report
-    report.add("file and metadata", True, f"PREPROCESS {files.preprocess.to_dict()}, CLASS_ORDER {list(files.class_order) if files.class_order else 'canonical'}")
+    order = list(files.class_order) if files.class_order else "canonical"
+    report.add("file and metadata", True, f"PREPROCESS {files.preprocess.to_dict()}, CLASS_ORDER {order}")
     if files.weights_path is not None:
         report.add("weights file", True, str(files.weights_path) + (f" (from {files.weights_url})" if files.weights_url else ""))
     images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
@@ -65,7 +66,8 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             flops = session.flops(worker, config.flops_tolerance)
             report.facts.update(gflops=flops.get("gflops"), flops=flops)
             report.add("FLOP counters agree", flops.get("check") == "agree",
-                       f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore)" + ("; " + "; ".join(flops["check_detail"]) if flops.get("check_detail") else ""))
+                       f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore)"
+                       + ("; " + "; ".join(flops["check_detail"]) if flops.get("check_detail") else ""))
             latency, _ = session.latency(worker, QUICK_LATENCY.to_dict(), images[:8])
             report.facts["latency_ms_p50"] = latency["latency_ms_p50"]
             report.add("latency estimate", True, f"batch-1 p50 {latency['latency_ms_p50']:.2f} ms on {device} (quick estimate)")

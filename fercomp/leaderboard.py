@@ -20,7 +20,7 @@ from typing import Callable
 from fercomp.board import Leaderboard
 from fercomp.config import CompetitionConfig
 from fercomp.errors import RecordError, SubmissionError, UsageError
-from fercomp.marks import TeamMarks, compute_marks, read_report_marks
+from fercomp.marks import compute_marks, read_report_marks
 from fercomp.records import ScoreRecord, read_record, record_path
 from fercomp.roster import StudentGrade, read_roster, student_grades
 
@@ -72,7 +72,12 @@ def staleness(record: ScoreRecord, path: Path, data_sha256: str, settings_sha256
 
 def _settings_diff(old: dict, new: dict) -> str:
     """'latency.min_queries 3 → 5, threads 2 → 1': what differs between two settings dicts."""
-    flat = lambda d, p="": {k2: v2 for k, v in d.items() for k2, v2 in (flat(v, f"{p}{k}.").items() if isinstance(v, dict) else [(f"{p}{k}", v)])}  # noqa: E731
+    def flat(d: dict, prefix: str = "") -> dict:
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
     a, b = flat(old or {}), flat(new)
     changed = [f"{k} {a.get(k, '—')} → {b.get(k, '—')}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     return ", ".join(changed[:4]) + (" …" if len(changed) > 4 else "") if changed else "recorded before settings were hashed"
@@ -196,7 +201,8 @@ def build(
     """Marks and ranking from records: the baseline is taken out and shown, not ranked."""
     notes = list(notes or [])
     if baseline_name not in records:
-        raise UsageError(f"no {split} record for the baseline '{baseline_name}'; score it first (fercomp score {config.competition.baseline})")
+        raise UsageError(f"no {split} record for the baseline '{baseline_name}'; "
+                         f"score it first (fercomp score {config.competition.baseline})")
     baseline = records[baseline_name]
     teams = {name: r for name, r in records.items() if name != baseline_name}
     mixed = sorted({r.split for r in records.values()} - {split})

@@ -49,7 +49,8 @@ class ScoreRecord:
     settings: dict = field(default_factory=dict)  # device, threads, batch size, latency, limits, sandbox, fercomp version …
     settings_sha256: str | None = None  # sha256 of `settings`: a record scored under other settings is stale
     isolation_notes: list[str] = field(default_factory=list)  # why a layer was weaker or missing (namespaces unavailable, …)
-    timings: dict = field(default_factory=dict)  # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
+    # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
+    timings: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:

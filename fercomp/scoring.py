@@ -102,7 +102,8 @@ def environment(device: str, threads: int, worker_info: dict | None = None) -> d
 
     cpu = platform.processor() or ""
     try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     env = {"fercomp": __version__, "torch": version("torch"), "python": platform.python_version(),

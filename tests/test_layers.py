@@ -4,7 +4,6 @@ planted violation breaks them: the check is real."""
 import os
 import shutil
 import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 

@@ -59,7 +59,8 @@ def test_marks_match_a_hand_calculation(cli, competition, small_csv):
     eff = {n: 100 * share[k] / (2304 * w / 1e9) for n, (k, w) in TEAMS.items()}
     base_acc, base_eff = share[0], 100 * share[0] / (2304 / 1e9)
     best_acc, best_eff = max(acc.values()), max(eff.values())
-    grades = {row["team"]: row for row in csv.DictReader(io.StringIO((competition / "reports/leaderboard/leaderboard-PrivateTest.csv").read_text()))}
+    export = (competition / "reports/leaderboard/leaderboard-PrivateTest.csv").read_text()
+    grades = {row["team"]: row for row in csv.DictReader(io.StringIO(export))}
     assert set(grades) == set(TEAMS) | {"team_broken"}
     for name in TEAMS:
         want_acc = max(0.0, min(10.0, 10 * (acc[name] - base_acc) / (best_acc - base_acc))) if best_acc > base_acc else 0.0
@@ -67,7 +68,8 @@ def test_marks_match_a_hand_calculation(cli, competition, small_csv):
         assert float(grades[name]["accuracy_mark"]) == pytest.approx(want_acc)
         assert float(grades[name]["efficiency_mark"]) == pytest.approx(want_eff)
         assert float(grades[name]["accuracy"]) == pytest.approx(acc[name])
-    assert float(grades["team_happy"]["final_mark"]) == pytest.approx(float(grades["team_happy"]["accuracy_mark"]) + float(grades["team_happy"]["efficiency_mark"]) + 24)
+    happy = grades["team_happy"]
+    assert float(happy["final_mark"]) == pytest.approx(float(happy["accuracy_mark"]) + float(happy["efficiency_mark"]) + 24)
     assert grades["team_broken"]["status"] == "failed" and "syntax_error" in grades["team_broken"]["notes"]
     assert "report mark for 'ghost_team', who has no submission" in out and "no report mark for 'team_neutral'" in out
     board = json.loads((competition / "reports/leaderboard/leaderboard-PrivateTest.json").read_text())

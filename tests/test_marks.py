@@ -82,7 +82,8 @@ def test_rank_scale():
 
 
 def test_report_marks_make_the_final_mark_and_missing_teams_are_noted():
-    rows = by_team(compute_marks({"a": record("a", 0.7), "b": record("b", 0.6)}, record("base", 0.5, gflops=1), MarksSection(), {"a": 25.0}))
+    teams = {"a": record("a", 0.7), "b": record("b", 0.6)}
+    rows = by_team(compute_marks(teams, record("base", 0.5, gflops=1), MarksSection(), {"a": 25.0}))
     assert rows["a"].final_mark == pytest.approx(rows["a"].accuracy_mark + rows["a"].efficiency_mark + 25)
     assert rows["b"].report_mark is None and "no report mark" in rows["b"].notes
 

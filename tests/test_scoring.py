@@ -20,7 +20,8 @@ def rule_scores(tmp_path_factory, small_csv):
     text = (FIXTURES / "rule_model.py").read_text()
     variants = {
         "rule": text,
-        "rule_alpha": text.replace("CLASS_ORDER = None", "CLASS_ORDER = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']"),
+        "rule_alpha": text.replace(
+            "CLASS_ORDER = None", "CLASS_ORDER = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']"),
     }
     records = {}
     for name, source in variants.items():

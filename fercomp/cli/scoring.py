@@ -54,7 +54,7 @@ def score(
     latency_queries: int = typer.Option(100, min=1, help="Batch-1 latency: at least this many queries …"),
     latency_seconds: float = typer.Option(1.0, min=0, help="… and at least this many seconds."),
     shard: str = typer.Option(None, help="I/N: score only every N-th submission from the I-th (a CI matrix job)."),
-    phase: str = typer.Option(None, help="public or final: the split of that phase in fercomp.toml (public never scores the held-out split)."),
+    phase: str = typer.Option(None, help="public or final: that phase's split in fercomp.toml (public never scores the held-out one)."),
     config: Path = typer.Option(None, help="Competition config for --phase (default ./fercomp.toml)."),
     before_reveal: bool = typer.Option(False, help="With --phase final: score before [phases] reveal."),
 ) -> None:

@@ -25,7 +25,8 @@ def train(
     epochs: int = typer.Option(10, min=1),
     early_stopping: int = typer.Option(0, min=0, help="Stop after N epochs without a better validation accuracy."),
     loss: str = typer.Option("ce", help="ce, label_smoothing, class_weighted or focal."),
-    augment: Optional[List[str]] = typer.Option(None, help="flip, rotate, crop, affine, autocontrast, brightness, erasing, mixup (repeatable)."),
+    augment: Optional[List[str]] = typer.Option(
+        None, help="flip, rotate, crop, affine, autocontrast, brightness, erasing, mixup (repeatable)."),
     model_kwarg: Optional[List[str]] = typer.Option(None, help="KEY=VALUE passed to build_model (JSON values), repeatable."),
     seed: int = typer.Option(0),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the report folder."),

@@ -31,8 +31,9 @@ def summarize(methods: list[str], results: list[tuple[tuple[bool, ...], ScoreRec
         })
     first = out[0] if out else None
     for entry in out:
-        entry["d_accuracy"] = None if first is None or None in (entry["accuracy"], first["accuracy"]) else entry["accuracy"] - first["accuracy"]
-        entry["d_efficiency"] = None if first is None or None in (entry["efficiency"], first["efficiency"]) else entry["efficiency"] - first["efficiency"]
+        for key in ("accuracy", "efficiency"):
+            missing = first is None or None in (entry[key], first[key])
+            entry[f"d_{key}"] = None if missing else entry[key] - first[key]
     return out
 
 
@@ -101,8 +102,10 @@ def to_latex(methods: list[str], summary: list[dict], design: str, symbols: tupl
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if design == "factorial":
-        lines += ["", r"\begin{tabular}{lrr}", r"\toprule", r"method & main effect on accuracy (pp) & main effect on efficiency \\", r"\midrule"]
-        lines += [f"{latex_escape(e['method'])} & {latex_escape(_num(e['accuracy'], '+.2f'))} & {latex_escape(_num(e['efficiency'], '+.1f'))}" + r" \\"
+        lines += ["", r"\begin{tabular}{lrr}", r"\toprule",
+                  r"method & main effect on accuracy (pp) & main effect on efficiency \\", r"\midrule"]
+        lines += [f"{latex_escape(e['method'])} & {latex_escape(_num(e['accuracy'], '+.2f'))} & "
+                  f"{latex_escape(_num(e['efficiency'], '+.1f'))}" + r" \\"
                   for e in main_effects(methods, summary)]
         lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

@@ -21,8 +21,10 @@ def explanation(board: Leaderboard) -> str:
     m = board.config.marks
     scale = ("linear: max × (value − baseline) / (best − baseline), clipped to [0, max]" if m.scale == "linear"
              else "rank: improvers ranked, rank r of n gets max × (n − r + 1) / n")
-    return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split; GFLOPs by fvcore on one preprocessed input "
-            f"(1 multiply-add = 1 FLOP); efficiency = accuracy % ÷ GFLOPs. Sandbox = the worker's layers (ns namespaces, audit hook, rl rlimits). Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}. "
+    return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split; "
+            "GFLOPs by fvcore on one preprocessed input (1 multiply-add = 1 FLOP); efficiency = accuracy % ÷ GFLOPs. "
+            "Sandbox = the worker's layers (ns namespaces, audit hook, rl rlimits). "
+            f"Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}. "
             "⚑ = FLOP counters disagree" + (" (efficiency mark withheld)" if m.exclude_flagged_efficiency else "") + ".")
 
 

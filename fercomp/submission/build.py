@@ -16,7 +16,8 @@ import types
 import torch
 from torch import nn
 
-FORMS = "build_model() returning an nn.Module, a module-level `model = ...` instance, or exactly one nn.Module subclass constructible with no arguments"
+FORMS = ("build_model() returning an nn.Module, a module-level `model = ...` instance, or exactly one nn.Module subclass "
+         "constructible with no arguments")
 
 
 class ContractError(Exception):

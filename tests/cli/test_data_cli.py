@@ -49,7 +49,8 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path):
 
 
 def test_help_is_fast_and_imports_nothing_heavy():
-    probe = "import sys, time; t=time.time(); from fercomp.cli import app; print(time.time()-t, 'torch' in sys.modules, 'pandas' in sys.modules)"
+    probe = ("import sys, time; t=time.time(); from fercomp.cli import app; "
+             "print(time.time()-t, 'torch' in sys.modules, 'pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out[1:] == ["False", "False"]
     start = time.perf_counter()

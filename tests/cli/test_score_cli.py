@@ -18,7 +18,8 @@ def test_score_prints_table_and_exit_0(cli, tmp_path, small_csv):
 
 
 def test_score_json_and_failed_submission_exit_1(cli, tmp_path, small_csv):
-    (tmp_path / "broken.py").write_text("import torch\nfrom torch import nn\n\nclass A(nn.Module):\n    pass\n\nclass B(nn.Module):\n    pass\n")
+    (tmp_path / "broken.py").write_text(
+        "import torch\nfrom torch import nn\n\nclass A(nn.Module):\n    pass\n\nclass B(nn.Module):\n    pass\n")
     code, out, _ = cli("score", tmp_path / "broken.py", "--data", small_csv, "--out", tmp_path / "res", "--json", *FAST)
     record = json.loads(out)
     assert code == 1 and record["status"] == "failed"
@@ -53,7 +54,8 @@ def test_check_passes_good_and_fails_bad(cli, tmp_path):
     torch.save(spec["build_model"]().state_dict(), tmp_path / "baseline_cnn.pt")
     code, out, _ = cli("check", tmp_path / "baseline_cnn.py")
     assert code == 0 and "ready to submit" in out
-    (tmp_path / "nan.py").write_text("import torch\nfrom torch import nn\n\nclass N(nn.Module):\n    def forward(self, x):\n        return torch.full((x.shape[0], 7), float('nan'))\n")
+    (tmp_path / "nan.py").write_text("import torch\nfrom torch import nn\n\nclass N(nn.Module):\n    def forward(self, x):\n"
+                                     "        return torch.full((x.shape[0], 7), float('nan'))\n")
     code, out, _ = cli("check", tmp_path / "nan.py")
     assert code == 1 and "FAIL output is [N, 7] finite logits — non_finite_output" in out
 

@@ -29,7 +29,7 @@ def test_labels_follow_canonical_order_not_alphabetical_folders(small_folder):
     for sample_id, label in zip(data.ids, data.labels):
         assert sample_id.split("/")[1] == CLASS_NAMES[label].lower()
     # Alphabetical order would make 'angry'=0, 'disgust'=1, 'fear'=2, 'happy'=3, 'neutral'=4 …
-    neutral = [l for i, l in zip(data.ids, data.labels) if "/neutral/" in i]
+    neutral = [label for i, label in zip(data.ids, data.labels) if "/neutral/" in i]
     assert set(neutral) == {6}
 
 

@@ -3,7 +3,6 @@ history, and the CUDA path runs wherever a CUDA device exists (these tests run i
 
 import json
 import shutil
-import warnings
 
 import pytest
 import torch
