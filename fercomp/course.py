@@ -19,7 +19,7 @@ from fercomp.errors import UsageError
 from fercomp.submission.fetch import SHA256_RE
 
 FILES = Path(__file__).parent / "course_files"
-BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "baseline_cnn.py"
+BASELINE = FILES / "baseline_cnn.py"  # a copy of baselines/baseline_cnn.py that ships in the wheel (a test keeps them equal)
 #: template → where it goes in the course repository
 LAYOUT = {
     "fercomp.toml": CONFIG_NAME, "gitignore": ".gitignore", "submissions/README.md": "submissions/README.md",

@@ -211,3 +211,11 @@ def test_slurm_gpu_request_comes_from_fercomp_toml(cli_module, tmp_path):
     script = (root / "slurm" / "score.sbatch").read_text()
     assert "#SBATCH --gres=gpu:1" in script and "#SBATCH --partition=gpu" in script and "--device cuda" in script
     assert "#SBATCH --time=00:45:00" in script
+
+
+def test_the_shipped_baseline_is_the_competition_baseline():
+    """`fercomp init` must work from a wheel, where baselines/ is not installed: it ships a copy."""
+    from fercomp.course import BASELINE
+
+    root = Path(__file__).parents[1]
+    assert BASELINE.read_text() == (root / "baselines" / "baseline_cnn.py").read_text()
