@@ -115,9 +115,10 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
                 continue
         notes.append(f"{path.stem}: scored ({reason})")
         todo.append(path)
-    for name, record in _score_all(todo, lambda p: score_submission(p, score_config, data=data), jobs, progress):
-        records[name] = record
-    return records, notes
+    scored = dict(_score_all(todo, lambda p: score_submission(p, score_config, data=data), jobs, progress))
+    records.update(scored)
+    # in the order of `paths`, whatever order the parallel jobs finished in: boards are reproducible
+    return {p.stem: records[p.stem] for p in paths if p.stem in records}, notes
 
 
 def _score_all(todo: list[Path], score: Callable, jobs: int, progress: Progress | None):

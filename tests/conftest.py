@@ -67,3 +67,8 @@ def csv_text(rows: list[tuple]) -> str:
 
 def good_pixels(seed: int = 0) -> list[int]:
     return np.random.default_rng(seed).integers(0, 256, 2304).tolist()
+
+
+def cells(row: str) -> list[str]:
+    """The stripped cells of one Markdown table row (tabulate pads them to align the columns)."""
+    return [c.strip() for c in row.strip().strip("|").split("|")]

@@ -13,6 +13,7 @@ from fercomp.scoring import score_submission
 from fercomp.training.recipe import Recipe
 from fercomp.training.run import train_file
 from tests.scoring_helpers import FIXTURES, fast_config
+from tests.conftest import cells
 from tests.test_demo import assert_division_exact
 
 SIDE_EFFECT = "\nimport builtins\nbuiltins.fercomp_report_ran_submission = True  # would show if imported in-process\n"
@@ -46,7 +47,7 @@ def test_report_is_built_in_the_worker_and_says_only_what_it_wrote(scored, small
     assert "curves.png" not in text and not (root / "pack" / "curves.png").exists()  # no history: no link
     assert "![confusion matrix](confusion.png)" in text and "![sample predictions](samples.png)" in text
     assert_division_exact(text, record.efficiency)
-    leaves = re.findall(r"^\| (\d+) \| (\w+) \| ([\d×]+) \| ([\d,]+) \| ([\d,]+) \|$", text, re.M)
+    leaves = [tuple(cells(line)) for line in text.splitlines() if re.match(r"\|\s*\d+\s*\|", line)]
     # small_cnn with batchnorm: 3 × (conv, bn, relu, pool) + flatten, dropout, linear = 15 leaves
     assert len(leaves) == 15 and leaves[0][:3] == ("0", "Conv2d", "1×16×48×48") and leaves[-1][:3] == ("14", "Linear", "1×7")
     assert sum(int(r[4].replace(",", "")) for r in leaves) == round(record.gflops * 1e9)

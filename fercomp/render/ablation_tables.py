@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 
 from fercomp.records import ScoreRecord
-from fercomp.render.text_formats import latex_escape
+from fercomp.render import tables
 
 
 def summarize(methods: list[str], results: list[tuple[tuple[bool, ...], ScoreRecord]]) -> list[dict]:
@@ -69,43 +69,35 @@ def _cells(summary: list[dict], symbols: tuple[str, str]) -> tuple[list[str], li
     return ["accuracy %", "Δ accuracy", "GFLOPs", "params M", "efficiency", "Δ efficiency"], body, {"acc": best_acc, "eff": best_eff}
 
 
+def _bold(summary: list[dict], best: dict, k: int) -> set[tuple[int, int]]:
+    """(row, column) of the best accuracy and the best efficiency."""
+    marked = set()
+    for i, s in enumerate(summary):
+        if s["accuracy"] is not None and s["accuracy"] == best["acc"]:
+            marked.add((i, k))
+        if s["efficiency"] is not None and s["efficiency"] == best["eff"]:
+            marked.add((i, k + 4))
+    return marked
+
+
+def _effects(methods: list[str], summary: list[dict]) -> tuple[list[str], list[list[str]]]:
+    headers = ["method", "main effect on accuracy (pp)", "main effect on efficiency"]
+    return headers, [[e["method"], _num(e["accuracy"], "+.2f"), _num(e["efficiency"], "+.1f")]
+                     for e in main_effects(methods, summary)]
+
+
 def to_markdown(methods: list[str], summary: list[dict], design: str, symbols: tuple[str, str] = ("Y", "N")) -> str:
     metrics, body, best = _cells(summary, symbols)
-    k = len(methods)
-    for s, row in zip(summary, body):
-        if s["accuracy"] is not None and s["accuracy"] == best["acc"]:
-            row[k] = f"**{row[k]}**"
-        if s["efficiency"] is not None and s["efficiency"] == best["eff"]:
-            row[k + 4] = f"**{row[k + 4]}**"
-    header = [*methods, *metrics]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    text = "\n".join(lines) + "\n"
+    text = tables.markdown([*methods, *metrics], body, _bold(summary, best, len(methods)))
     if design == "factorial":
-        text += "\n| method | main effect on accuracy (pp) | main effect on efficiency |\n|---|---|---|\n"
-        text += "".join(f"| {e['method']} | {_num(e['accuracy'], '+.2f')} | {_num(e['efficiency'], '+.1f')} |\n"
-                        for e in main_effects(methods, summary))
+        text += "\n" + tables.markdown(*_effects(methods, summary))
     return text
 
 
 def to_latex(methods: list[str], summary: list[dict], design: str, symbols: tuple[str, str] = ("Y", "N")) -> str:
     metrics, body, best = _cells(summary, symbols)
     k = len(methods)
-    lines = [r"\begin{tabular}{" + "c" * k + "r" * len(metrics) + "}", r"\toprule",
-             " & ".join(latex_escape(h) for h in [*methods, *metrics]) + r" \\", r"\midrule"]
-    for s, row in zip(summary, body):
-        cells = [latex_escape(c) for c in row]
-        if s["accuracy"] is not None and s["accuracy"] == best["acc"]:
-            cells[k] = r"\textbf{" + cells[k] + "}"
-        if s["efficiency"] is not None and s["efficiency"] == best["eff"]:
-            cells[k + 4] = r"\textbf{" + cells[k + 4] + "}"
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    text = tables.latex([*methods, *metrics], body, "c" * k + "r" * len(metrics), _bold(summary, best, k))
     if design == "factorial":
-        lines += ["", r"\begin{tabular}{lrr}", r"\toprule",
-                  r"method & main effect on accuracy (pp) & main effect on efficiency \\", r"\midrule"]
-        lines += [f"{latex_escape(e['method'])} & {latex_escape(_num(e['accuracy'], '+.2f'))} & "
-                  f"{latex_escape(_num(e['efficiency'], '+.1f'))}" + r" \\"
-                  for e in main_effects(methods, summary)]
-        lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
+        text += "\n" + tables.latex(*_effects(methods, summary), "lrr")
+    return text

@@ -6,7 +6,7 @@ import io
 
 from fercomp.data.labels import CLASS_NAMES
 from fercomp.records import ScoreRecord
-from fercomp.render.text_formats import latex_escape
+from fercomp.render import tables
 
 
 def exact_division(numerator: float, denominator: float, decimals: int = 2) -> tuple[str, str, str]:
@@ -36,17 +36,12 @@ def markdown(record: ScoreRecord, layers: list[dict], ablation_md: str | None, f
     """Model summary, the efficiency calculation, per-class metrics, the figures written and the ablation table."""
     lines = [f"## {record.name}: results on {record.split} ({record.data['size']} images)", "",
              "### Model", "", "Every leaf module on one preprocessed input (FLOPs by fvcore, 1 multiply-add = 1 FLOP):", "",
-             "| layer | type | output shape | parameters | FLOPs |", "|---|---|---|---:|---:|"]
-    lines += [f"| {r['name']} | {r['type']} | {_shape(r['output_shape'])} | {r['params']:,} | {r['flops']:,} |" for r in layers]
+             tables.markdown(*_layer_table(layers)).rstrip("\n")]
     lines += ["", f"Parameters: {record.params_total:,} ({record.params_trainable:,} trainable). "
               f"GFLOPs (fvcore, one {record.flops.get('input_shape')} input, 1 multiply-add = 1 FLOP): {record.gflops or 0:.4f}.",
               "", "### Accuracy and efficiency", "",
               f"Accuracy: {100 * record.accuracy:.2f} % (top-2: {100 * record.top2_accuracy:.2f} %), pooled over the split.", "",
-              efficiency_sentence(record), "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    lines += [f"| {c['class']} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |" for c in record.per_class]
-    for avg in ("macro", "weighted"):
-        a = record.averages[avg]
-        lines.append(f"| *{avg} average* | {a['precision']:.3f} | {a['recall']:.3f} | {a['f1']:.3f} | |")
+              efficiency_sentence(record), "", tables.markdown(*_class_table(record, "*{} average*")).rstrip("\n")]
     captions = {"confusion.png": "confusion matrix", "curves.png": "training curves", "samples.png": "sample predictions"}
     lines.append("")
     for name in ("confusion.png", "curves.png", "samples.png"):
@@ -57,28 +52,31 @@ def markdown(record: ScoreRecord, layers: list[dict], ablation_md: str | None, f
     return "\n".join(lines) + "\n"
 
 
-def _latex_layer(row: dict) -> str:
-    shape = latex_escape(_shape(row["output_shape"])).replace("×", r"$\times$")
-    cells = [latex_escape(row["name"]), latex_escape(row["type"]), shape, f"{row['params']:,}", f"{row['flops']:,}"]
-    return " & ".join(c.replace(",", "{,}") for c in cells) + r" \\"
+def _layer_table(layers: list[dict]) -> tuple[list[str], list[list[str]]]:
+    return (["layer", "type", "output shape", "parameters", "FLOPs"],
+            [[r["name"], r["type"], _shape(r["output_shape"]), f"{r['params']:,}", f"{r['flops']:,}"] for r in layers])
+
+
+def _class_table(record: ScoreRecord, average: str) -> tuple[list[str], list[list[str]]]:
+    rows = [[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", str(c["support"])]
+            for c in record.per_class]
+    for name in ("macro", "weighted"):
+        a = record.averages[name]
+        rows.append([average.format(name), f"{a['precision']:.3f}", f"{a['recall']:.3f}", f"{a['f1']:.3f}", ""])
+    return ["class", "precision", "recall", "F1", "support"], rows
 
 
 def latex(record: ScoreRecord, layers: list[dict]) -> str:
-    """A booktabs layer table, the efficiency line and the per-class table; compiles with booktabs loaded."""
-    rows = "\n".join(f"{latex_escape(c['class'])} & {c['precision']:.3f} & {c['recall']:.3f} & {c['f1']:.3f} & {c['support']} \\\\"
-                     for c in record.per_class)
-    model = "\n".join(_latex_layer(r) for r in layers)
+    """The layer table, the efficiency line and the per-class table; compiles with booktabs loaded."""
     if record.gflops:
         n, d, q = exact_division(100 * record.accuracy, record.gflops)
         efficiency = f"Efficiency $= {n} \\div {d} = {q.replace(',', '{,}')}$ (accuracy \\% $\\div$ GFLOPs).\n\n"
     else:
         efficiency = "Efficiency is undefined: no multiply-adds were counted.\n\n"
-    return (
-        "\\begin{tabular}{lllrr}\n\\toprule\nlayer & type & output & parameters & FLOPs \\\\\n\\midrule\n" + model +
-        "\n\\bottomrule\n\\end{tabular}\n\n" + efficiency +
-        "\\begin{tabular}{lrrrr}\n\\toprule\nclass & precision & recall & F1 & support \\\\\n\\midrule\n" + rows +
-        "\n\\bottomrule\n\\end{tabular}\n"
-    )
+    layer_headers, layer_rows = _layer_table(layers)
+    layer_rows = [[*r[:3], r[3].replace(",", "{,}"), r[4].replace(",", "{,}")] for r in layer_rows]
+    return (tables.latex(layer_headers, layer_rows, "lllrr").replace("\\{,\\}", "{,}") + "\n" + efficiency
+            + tables.latex(*_class_table(record, "{} average"), "lrrrr"))
 
 
 def confusion_png(record: ScoreRecord) -> bytes:

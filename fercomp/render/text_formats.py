@@ -7,13 +7,13 @@ import io
 import json
 from dataclasses import asdict
 
-from tabulate import tabulate
-
 from fercomp.board import Leaderboard
+from fercomp.render import tables
 from fercomp.render.table import columns, rows
 
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "⚑": r"$^\dagger$"}
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "⚑": r"$^\dagger$",
+                  "÷": r"$\div$", "×": r"$\times$", "−": r"$-$", "→": r"$\to$"}  # pdflatex has no − or → in text
 
 
 def explanation(board: Leaderboard) -> str:
@@ -30,7 +30,7 @@ def explanation(board: Leaderboard) -> str:
 
 def to_markdown(board: Leaderboard) -> str:
     cols = columns(board)
-    table = tabulate([[r[c] for c in cols] for r in rows(board)], headers=cols, tablefmt="github", disable_numparse=True)
+    table = tables.markdown(cols, [[r[c] for c in cols] for r in rows(board)]).rstrip("\n")
     notes = "".join(f"\n- {n}" for n in board.notes) + "".join(f"\n- refused: {r}" for r in board.refused)
     return f"## Leaderboard — {board.phase} phase ({board.split})\n\n{table}\n\n{explanation(board)}\n{notes}\n"
 
@@ -79,12 +79,9 @@ def latex_escape(text: str) -> str:
 
 def to_latex(board: Leaderboard) -> str:
     cols = [c for c in columns(board) if c != "status"]
-    lines = [r"\begin{table}[ht]", r"\centering", r"\begin{tabular}{" + "l" * 2 + "r" * (len(cols) - 2) + "}", r"\toprule",
-             " & ".join(latex_escape(c) for c in cols) + r" \\", r"\midrule"]
-    for row in rows(board):
-        lines.append(" & ".join(latex_escape(row[c]) for c in cols) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + latex_escape(explanation(board)) + "}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    body = tables.latex(cols, [[row[c] for c in cols] for row in rows(board)], "ll" + "r" * (len(cols) - 2))
+    return (r"\begin{table}[ht]" + "\n" + r"\centering" + "\n" + body
+            + r"\caption{" + latex_escape(explanation(board)) + "}\n" + r"\end{table}" + "\n")
 
 
 def to_json(board: Leaderboard) -> str:

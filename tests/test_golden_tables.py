@@ -1,0 +1,77 @@
+"""Every table fercomp writes, byte for byte against golden files: leaderboard (Markdown, LaTeX, CSV),
+ablation (cumulative and factorial, Markdown and LaTeX) and the report pack (Markdown, LaTeX).
+All go through fercomp/render/tables.py (tabulate). After an intended change, regenerate with
+FERCOMP_UPDATE_GOLDEN=1 and review the diff."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fercomp.config import CompetitionConfig
+from fercomp.leaderboard import build
+from fercomp.render import ablation_tables, report_pack, text_formats
+from fercomp.render.ablation_tables import summarize
+from tests.test_marks import record
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def leaderboard():
+    teams = {"alpha & co": record("alpha & co", 0.71, gflops=0.30), "beta_2": record("beta_2", 0.66, gflops=0.02,
+             flags=["flops_disagree: fvcore 1 vs FlopCounterMode 2"]), "gamma": record("gamma", status="failed")}
+    return build({**teams, "baseline_cnn": record("baseline_cnn", 0.55, gflops=0.3275)}, "baseline_cnn",
+                 CompetitionConfig(), "PrivateTest", phase="final")
+
+
+def ablation(design: str):
+    flags = [(False, False), (True, False), (False, True), (True, True)] if design == "factorial" else \
+        [(False, False), (True, False), (True, True)]
+    data = []
+    for k, f in enumerate(flags):
+        r = record(f"row{k}", 0.50 + 0.04 * k, gflops=0.2 + 0.05 * k)
+        r.params_total = 1_000_000 + 50_000 * k
+        data.append((f, r))
+    return ["flip", "batch_norm"], summarize(["flip", "batch_norm"], data)
+
+
+def report():
+    r = record("team_a", 0.6252438, gflops=0.098198528)
+    r.top2_accuracy, r.params_total, r.params_trainable = 0.8, 11_170_000, 11_170_000
+    r.data = {"split": "PrivateTest", "size": 3589}
+    r.flops = {"input_shape": [1, 3, 48, 48]}
+    r.per_class = [{"class": c, "precision": 0.5, "recall": 0.25 * (i % 4), "f1": 0.3, "support": 100 + i}
+                   for i, c in enumerate(["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"])]
+    r.averages = {"macro": {"precision": 0.5, "recall": 0.4, "f1": 0.3}, "weighted": {"precision": 0.55, "recall": 0.45, "f1": 0.35}}
+    layers = [{"name": "conv1", "type": "Conv2d", "output_shape": [1, 64, 24, 24], "params": 9408, "flops": 5_419_008},
+              {"name": "fc", "type": "Linear", "output_shape": [1, 7], "params": 3591, "flops": 3584}]
+    return r, layers
+
+
+def outputs() -> dict[str, str]:
+    board = leaderboard()
+    rec, layers = report()
+    out = {"leaderboard.md": text_formats.to_markdown(board), "leaderboard.tex": text_formats.to_latex(board),
+           "leaderboard.csv": text_formats.to_csv(board), "report.md": report_pack.markdown(rec, layers, None, ["confusion.png"]),
+           "report.tex": report_pack.latex(rec, layers)}
+    for design in ("cumulative", "factorial"):
+        methods, summary = ablation(design)
+        out[f"ablation-{design}.md"] = ablation_tables.to_markdown(methods, summary, design)
+        out[f"ablation-{design}.tex"] = ablation_tables.to_latex(methods, summary, design, ("✓", "✗"))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(outputs()))
+def test_table_matches_its_golden_file(name):
+    text = outputs()[name]
+    path = GOLDEN / name
+    if os.environ.get("FERCOMP_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_latex_tables_are_balanced_and_escaped():
+    for name, text in outputs().items():
+        if name.endswith(".tex"):
+            assert text.count(r"\begin{tabular}") == text.count(r"\end{tabular}") == text.count(r"\toprule")
+            assert "_" not in text.replace(r"\_", "") and "&" not in text.replace(" & ", "").replace(r"\&", "")
