@@ -60,12 +60,21 @@ def _library_paths() -> list[str]:
     return list(dict.fromkeys([str(Path(__file__).resolve().parents[2]), *extra]))
 
 
-def _readable_roots() -> list[str]:
-    """Libraries and system files; the worker's own home (with its staged hand-in) is added as writable."""
+def _readable_roots(private: list[str]) -> list[str]:
+    """Libraries and system files; the worker's own home (with its staged hand-in) is added as writable.
+
+    A PYTHONPATH folder that holds anything `private` (the team's folder, the data, the results) is left
+    out: `PYTHONPATH=$PWD` in a course repository must not make every team's files readable.
+    """
     package = Path(__file__).resolve().parents[1]
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"], str(package),
-             *_library_paths()[1:]}
+    extras = [p for p in _library_paths()[1:] if not any(_within(q, p) for q in private)]
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"], str(package), *extras}
     return sorted(roots) + _SYSTEM_READABLE
+
+
+def _within(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _worker_env(home: str, threads: int) -> dict[str, str]:
@@ -125,10 +134,11 @@ class WorkerProcess:
         os.close(resp_w)
         self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
         self._watchdog.start()
-        readable = _readable_roots()
+        origin = str(self.handin.origin.resolve())
+        readable = _readable_roots([origin, *self.protected])
         hidden = [str(homes_root())] + self.protected
         if hideable(self.handin.origin, readable):
-            hidden.append(str(self.handin.origin.resolve()))
+            hidden.append(origin)
         else:
             self.notes.append(f"{self.handin.origin} holds fercomp's libraries, so only the audit hook keeps it from the worker")
         setup = {

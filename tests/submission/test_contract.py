@@ -190,3 +190,17 @@ def test_worker_dies_with_its_parent():
                 break
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
+
+
+def test_a_pythonpath_folder_holding_the_hand_ins_is_not_made_readable(tmp_path, monkeypatch):
+    """PYTHONPATH=$PWD in a course repository must not open submissions/ to the audit hook."""
+    import os
+
+    from fercomp.submission.runner import _readable_roots
+
+    course, libs = tmp_path / "course", tmp_path / "libs"
+    (course / "submissions").mkdir(parents=True)
+    libs.mkdir()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(course), str(libs)]))
+    roots = _readable_roots([str(course / "submissions")])
+    assert str(libs) in roots and str(course) not in roots
