@@ -159,6 +159,16 @@ def test_a_cohort_from_check_to_grades(cli, course, small_csv):
     assert by_id["s102"]["status"] == "no_team" and by_id["s102"]["final_mark"] == ""
     assert "student s102 (Lone Student) has no team on the roster" in out
     assert "team 'url_big' has no students on the roster" in out
+    # every output of the run validates against the published schemas
+    import jsonschema
+
+    from fercomp import schema
+
+    records = jsonschema.Draft202012Validator(schema.record_schema())
+    for path in results.glob("*.json"):
+        records.validate(json.loads(path.read_text()))
+    jsonschema.Draft202012Validator(schema.leaderboard_schema()).validate(
+        json.loads((board / "leaderboard-PrivateTest.json").read_text()))
 
 
 def test_merged_shards_refuse_forged_and_malformed_records_by_name(cli, course, tmp_path):
