@@ -1,7 +1,11 @@
 """The score record: the one thing that crosses from measuring to marking and rendering.
 
 One JSON file per submission × split, written atomically. Readers check `schema` before anything
-else; a record of another schema version is refused with a clear message, never half-read.
+else; a record of another schema version is refused with a clear message, never half-read. Version 2
+(this one) added `higher_is_better`, `precision`, `weights_dtype`, `settings`, `settings_sha256` and
+`isolation_notes`, and fercomp's git revision in `environment`; a version-1 record still reads (its new
+fields take their defaults, and scoring treats it as stale). Records are immutable: scoring builds one
+with `dataclasses.replace`. The published JSON Schema is generated from this class (fercomp/schema.py).
 No torch, no submissions: marks, leaderboards and renderers import only this.
 """
 
@@ -14,14 +18,15 @@ from pathlib import Path
 from fercomp.atomic import write_text
 from fercomp.errors import RecordError
 
-SCHEMA = "fercomp.score/1"
+SCHEMA = "fercomp.score/2"
+READABLE_SCHEMAS = ("fercomp.score/1", SCHEMA)
 
 #: Which direction is better for each headline metric (so every reader ranks the same way).
 HIGHER_IS_BETTER = {"accuracy": True, "top2_accuracy": True, "efficiency": True, "gflops": False,
                     "latency_ms_p50": False, "params_total": False}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScoreRecord:
     schema: str  # always SCHEMA
     status: str  # "scored" or "failed"
@@ -46,6 +51,9 @@ class ScoreRecord:
     flags: list[str] = field(default_factory=list)  # reasons to distrust a figure (FLOP disagreement, …)
     failure: dict | None = None  # reason, detail, phase, log_tail (bounded) when status == "failed"
     peak_rss_mb: float | None = None  # worker's peak resident memory
+    higher_is_better: dict = field(default_factory=lambda: dict(HIGHER_IS_BETTER))  # per headline metric
+    precision: str = "fp32"  # what the evaluation computed in (float32 inputs; TF32 off on CUDA)
+    weights_dtype: str | None = None  # the dtype most of the model's parameters have (e.g. float32, bfloat16)
     settings: dict = field(default_factory=dict)  # device, threads, batch size, latency, limits, sandbox, fercomp version …
     settings_sha256: str | None = None  # sha256 of `settings`: a record scored under other settings is stale
     isolation_notes: list[str] = field(default_factory=list)  # why a layer was weaker or missing (namespaces unavailable, …)
@@ -85,7 +93,7 @@ def read_record(path: Path) -> ScoreRecord:
         raise RecordError(f"{path}: no such record") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"{path}: not a valid JSON record ({exc}); re-score the submission") from None
-    if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
+    if not isinstance(raw, dict) or raw.get("schema") not in READABLE_SCHEMAS:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise RecordError(f"{path}: record schema {found!r}, expected {SCHEMA!r}; re-score with this fercomp")
     problem = _malformed(raw)

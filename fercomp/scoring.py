@@ -7,11 +7,12 @@ batches, and returns raw float32 outputs that the parent validates and turns int
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,25 @@ def settings_sha256(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """fercomp's git commit when it runs from a checkout (with "+dirty" for local changes); None otherwise."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "fercomp"],
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
     """Versions and hardware, without importing torch here (the worker reports what it ran on)."""
     from importlib.metadata import version
@@ -106,7 +126,8 @@ def environment(device: str, threads: int, worker_info: dict | None = None) -> d
             cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    env = {"fercomp": __version__, "torch": version("torch"), "python": platform.python_version(),
+    env = {"fercomp": __version__, "fercomp_git_revision": git_revision(), "torch": version("torch"),
+           "python": platform.python_version(),
            "platform": platform.platform(), "device": device, "cpu_model": cpu, "threads": threads}
     env.update(worker_info or {})
     return env
@@ -129,11 +150,11 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
         with WorkerProcess(config.limits, config.device, protected, files.handin()) as worker:
             subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
-            base.submission.update(_identity(files), model_kwargs=dict(config.model_kwargs))
+            base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": dict(config.model_kwargs)})
             try:
                 measured = _measure(worker, files, subset, config)
             finally:
-                base.environment = environment(config.device, config.limits.threads, worker.info)
+                base = replace(base, environment=environment(config.device, config.limits.threads, worker.info))
     except WorkerFailure as exc:
         if exc.reason == "device_unavailable":
             raise UsageError(exc.detail) from None
@@ -254,51 +275,44 @@ def _latency_check(latency: dict, raw: bytes, reference: np.ndarray, wall: float
 
 
 def _failed(record: ScoreRecord, reason: str, detail: str, phase: str, log_tail: str = "") -> ScoreRecord:
-    record.status = "failed"
-    record.failure = {"reason": reason, "detail": detail[:2000], "phase": phase, "log_tail": log_tail[-2000:]}
-    return record
+    return replace(record, status="failed",
+                   failure={"reason": reason, "detail": detail[:2000], "phase": phase, "log_tail": log_tail[-2000:]})
 
 
 def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord:
     outputs = measured["outputs"]
-    predictions = outputs.argmax(axis=1)
-    cm = metrics.confusion_matrix(subset.labels, predictions, NUM_CLASSES)
+    cm = metrics.confusion_matrix(subset.labels, outputs.argmax(axis=1), NUM_CLASSES)
     pc = metrics.per_class(cm)
     loaded, flops = measured["loaded"], measured["flops"]
-    record.status = "scored"
-    record.isolation = measured["layers"]
-    record.isolation_notes = measured["notes"]
-    record.accuracy = metrics.accuracy(cm)
-    record.top2_accuracy = metrics.top_k_accuracy(subset.labels, outputs, 2)
-    record.per_class = [{"class": CLASS_NAMES[i], **{k: (int(v[i]) if k == "support" else float(v[i])) for k, v in pc.items()}}
-                        for i in range(NUM_CLASSES)]
-    record.averages = metrics.averages(cm)
-    record.confusion_matrix = cm.tolist()
-    record.params_total, record.params_trainable = loaded["params_total"], loaded["params_trainable"]
-    record.weight_bytes = loaded["weight_bytes"]
-    record.gflops = flops.get("gflops")
-    record.flops = flops
-    accuracy_percent = 100 * record.accuracy
-    if record.gflops:
-        record.efficiency = accuracy_percent / record.gflops
-    record.efficiency_inputs = {"accuracy_percent": accuracy_percent, "gflops": record.gflops,
-                                "formula": "efficiency = accuracy_percent / gflops"}
-    record.latency = {k: v for k, v in measured["latency"].items() if k != "outputs_shape"}
-    record.peak_rss_mb = measured["peak_rss_mb"]
-    record.timings = measured["timings"]
+    accuracy = metrics.accuracy(cm)
+    gflops = flops.get("gflops")
+    latency = {k: v for k, v in measured["latency"].items() if k != "outputs_shape"}
+    flags = []
     if loaded.get("random_init"):
-        record.flags.append("random_init: scored without weights")
+        flags.append("random_init: scored without weights")
     if flops.get("check") != "agree":
-        record.flags.append("flops_disagree: " + "; ".join(flops.get("check_detail", [])))
-    if not record.gflops:
-        record.flags.append("no_gflops: efficiency is undefined when no multiply-adds are counted")
-    if record.latency.get("check") != "consistent":
-        record.flags.append("latency_inconsistent: " + "; ".join(record.latency.get("check_detail", [])))
-    return record
+        flags.append("flops_disagree: " + "; ".join(flops.get("check_detail", [])))
+    if not gflops:
+        flags.append("no_gflops: efficiency is undefined when no multiply-adds are counted")
+    if latency.get("check") != "consistent":
+        flags.append("latency_inconsistent: " + "; ".join(latency.get("check_detail", [])))
+    return replace(
+        record, status="scored", isolation=measured["layers"], isolation_notes=measured["notes"], accuracy=accuracy,
+        top2_accuracy=metrics.top_k_accuracy(subset.labels, outputs, 2),
+        per_class=[{"class": CLASS_NAMES[i], **{k: (int(v[i]) if k == "support" else float(v[i])) for k, v in pc.items()}}
+                   for i in range(NUM_CLASSES)],
+        averages=metrics.averages(cm), confusion_matrix=cm.tolist(), params_total=loaded["params_total"],
+        params_trainable=loaded["params_trainable"], weight_bytes=loaded["weight_bytes"],
+        weights_dtype=loaded.get("weights_dtype"), gflops=gflops, flops=flops,
+        efficiency=100 * accuracy / gflops if gflops else None,
+        efficiency_inputs={"accuracy_percent": 100 * accuracy, "gflops": gflops,
+                           "formula": "efficiency = accuracy_percent / gflops"},
+        latency=latency, peak_rss_mb=measured["peak_rss_mb"], timings=measured["timings"], flags=flags,
+    )
 
 
 def _finish(record: ScoreRecord, config: ScoreConfig) -> ScoreRecord:
-    record.timestamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    record = replace(record, timestamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if config.out_dir is not None:
         write_record(record, config.out_dir)
     return record

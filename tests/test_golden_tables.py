@@ -4,6 +4,7 @@ All go through fercomp/render/tables.py (tabulate). After an intended change, re
 FERCOMP_UPDATE_GOLDEN=1 and review the diff."""
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,20 +30,20 @@ def ablation(design: str):
         [(False, False), (True, False), (True, True)]
     data = []
     for k, f in enumerate(flags):
-        r = record(f"row{k}", 0.50 + 0.04 * k, gflops=0.2 + 0.05 * k)
-        r.params_total = 1_000_000 + 50_000 * k
+        r = replace(record(f"row{k}", 0.50 + 0.04 * k, gflops=0.2 + 0.05 * k), params_total=1_000_000 + 50_000 * k)
         data.append((f, r))
     return ["flip", "batch_norm"], summarize(["flip", "batch_norm"], data)
 
 
 def report():
-    r = record("team_a", 0.6252438, gflops=0.098198528)
-    r.top2_accuracy, r.params_total, r.params_trainable = 0.8, 11_170_000, 11_170_000
-    r.data = {"split": "PrivateTest", "size": 3589}
-    r.flops = {"input_shape": [1, 3, 48, 48]}
-    r.per_class = [{"class": c, "precision": 0.5, "recall": 0.25 * (i % 4), "f1": 0.3, "support": 100 + i}
-                   for i, c in enumerate(["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"])]
-    r.averages = {"macro": {"precision": 0.5, "recall": 0.4, "f1": 0.3}, "weighted": {"precision": 0.55, "recall": 0.45, "f1": 0.35}}
+    classes = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+    r = replace(record("team_a", 0.6252438, gflops=0.098198528), top2_accuracy=0.8, params_total=11_170_000,
+                params_trainable=11_170_000, data={"split": "PrivateTest", "size": 3589},
+                flops={"input_shape": [1, 3, 48, 48]},
+                per_class=[{"class": c, "precision": 0.5, "recall": 0.25 * (i % 4), "f1": 0.3, "support": 100 + i}
+                           for i, c in enumerate(classes)],
+                averages={"macro": {"precision": 0.5, "recall": 0.4, "f1": 0.3},
+                          "weighted": {"precision": 0.55, "recall": 0.45, "f1": 0.35}})
     layers = [{"name": "conv1", "type": "Conv2d", "output_shape": [1, 64, 24, 24], "params": 9408, "flops": 5_419_008},
               {"name": "fc", "type": "Linear", "output_shape": [1, 7], "params": 3591, "flops": 3584}]
     return r, layers

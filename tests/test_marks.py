@@ -8,13 +8,10 @@ from fercomp.records import SCHEMA, ScoreRecord
 
 
 def record(name, accuracy=None, gflops=1.0, status="scored", flags=()):
-    r = ScoreRecord(schema=SCHEMA, status=status, submission={"name": name}, data={"split": "PrivateTest"},
-                    environment={}, timestamp="", isolation=[], flags=list(flags))
-    if status == "scored":
-        r.accuracy, r.gflops, r.efficiency = accuracy, gflops, 100 * accuracy / gflops
-    else:
-        r.failure = {"reason": "timeout", "detail": "no answer within 600 s"}
-    return r
+    measured = ({"accuracy": accuracy, "gflops": gflops, "efficiency": 100 * accuracy / gflops} if status == "scored"
+                else {"failure": {"reason": "timeout", "detail": "no answer within 600 s"}})
+    return ScoreRecord(schema=SCHEMA, status=status, submission={"name": name}, data={"split": "PrivateTest"},
+                       environment={}, timestamp="", isolation=[], flags=list(flags), **measured)
 
 
 def by_team(rows):

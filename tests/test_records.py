@@ -52,3 +52,16 @@ def test_a_well_formed_record_reads_and_unknown_fields_are_refused(tmp_path):
     file.write_text(json.dumps({**good(), "bonus_points": 10}))
     with pytest.raises(RecordError, match="malformed record"):
         read_record(file)
+
+
+def test_a_version_1_record_still_reads_and_records_are_immutable(tmp_path):
+    import dataclasses
+
+    old = {k: v for k, v in good().items() if k not in ("higher_is_better", "precision", "weights_dtype")}
+    file = tmp_path / "team_a.PrivateTest.json"
+    file.write_text(json.dumps({**old, "schema": "fercomp.score/1"}))
+    record = read_record(file)
+    assert record.schema == "fercomp.score/1" and record.higher_is_better["accuracy"] is True
+    assert record.settings_sha256 is None  # so scoring treats it as stale and re-scores it
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.accuracy = 0.99

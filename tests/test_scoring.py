@@ -63,7 +63,7 @@ def test_record_is_written_atomically_and_reads_back(rule_scores):
     path = record_path(root / "results", "rule", "PrivateTest")
     assert read_record(path) == records["rule"]
     raw = json.loads(path.read_text())
-    assert raw["schema"] == "fercomp.score/1" and raw["isolation"] == ["namespaces", "rlimits", "audit"]
+    assert raw["schema"] == "fercomp.score/2" and raw["isolation"] == ["namespaces", "rlimits", "audit"]
     assert not [p for p in (root / "results").iterdir() if p.name.startswith(".")]
 
 

@@ -58,6 +58,15 @@ def _watched() -> list[tuple[object, str]]:
     ]
 
 
+def _main_dtype(params) -> str | None:
+    """The dtype that holds the most parameter elements (e.g. "float32"), or None for a parameter-free model."""
+    counts: dict[str, int] = {}
+    for p in params:
+        name = str(p.dtype).removeprefix("torch.")
+        counts[name] = counts.get(name, 0) + p.numel()
+    return max(counts, key=counts.get) if counts else None
+
+
 class Worker:
     """State of one worker: the model, its preprocessing and the device."""
 
@@ -123,6 +132,7 @@ class Worker:
             "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
             "weight_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),
             "random_init": not header.get("weights_format") and any(p.requires_grad for p in params),
+            "weights_dtype": _main_dtype(params),
         }
 
     def example(self, n: int = 1):
