@@ -105,6 +105,7 @@ def find_weights(path: Path, meta: dict, override: Path | None, max_weights_mb: 
         candidate = (path.parent / declared).resolve()
         if not candidate.is_file():
             raise SubmissionError(f"{path}: WEIGHTS names {candidate}, which does not exist", "weights_missing")
+        _own(path, declared, candidate, "WEIGHTS")
         return candidate
     if url is not None:
         sha = meta.get("WEIGHTS_SHA256")
@@ -117,6 +118,16 @@ def find_weights(path: Path, meta: dict, override: Path | None, max_weights_mb: 
         if candidate.is_file():
             return candidate
     return None
+
+
+def _own(path: Path, name: str, candidate: Path, key: str) -> None:
+    """A hand-in may declare only its own files: `<team>.<ext>` beside its .py, or anything under a folder
+    named `<team>/` there (after following symlinks). Otherwise a team could name another team's weights."""
+    folder, resolved = path.parent.resolve(), candidate.resolve()
+    if (resolved.parent == folder and resolved.stem == path.stem) or (folder / path.stem) in resolved.parents:
+        return
+    raise SubmissionError(f"{path}: {key} entry {name!r} is not this team's file; a hand-in's own files are "
+                          f"{path.stem}.<ext> beside it or anything under {path.stem}/", "not_own_file")
 
 
 def _extra_files(value: object, path: Path) -> tuple[str, ...]:
@@ -134,7 +145,8 @@ def _extra_files(value: object, path: Path) -> tuple[str, ...]:
             raise SubmissionError(f"{path}: FILES entry {name!r} must be a relative path inside {folder}", "bad_metadata")
         if not candidate.is_file():
             raise SubmissionError(f"{path}: FILES declares {name!r}, but {candidate} does not exist; "
-                                  "hand it in beside the .py or remove it from FILES", "file_missing")
+                                  f"hand it in under {path.stem}/ or remove it from FILES", "file_missing")
+        _own(path, name, candidate, "FILES")
         out.append(candidate.relative_to(folder).as_posix())
     return tuple(dict.fromkeys(out))
 

@@ -127,10 +127,10 @@ def test_static_metadata_and_weight_discovery(tmp_path):
     files = read_submission(path)
     assert files.preprocess.size == 64 and files.preprocess.mean == (0.5, 0.5, 0.5) and files.preprocess.std == (0.25,) * 3
     assert files.class_order[4] == "Neutral" and files.weights_path.name == "team.pth"
-    declared = write(tmp_path, NET + '\nWEIGHTS = "w/best.safetensors"\n', "declared.py")
-    (tmp_path / "w").mkdir()
-    (tmp_path / "w" / "best.safetensors").write_bytes(b"x")
-    assert read_submission(declared).weights_path == (tmp_path / "w" / "best.safetensors").resolve()
+    declared = write(tmp_path, NET + '\nWEIGHTS = "declared/best.safetensors"\n', "declared.py")
+    (tmp_path / "declared").mkdir()
+    (tmp_path / "declared" / "best.safetensors").write_bytes(b"x")
+    assert read_submission(declared).weights_path == (tmp_path / "declared" / "best.safetensors").resolve()
     assert read_submission(declared, weights=tmp_path / "team.pth").weights_path.name == "team.pth"
 
 

@@ -28,7 +28,7 @@ class Net(nn.Module):
         super().__init__()
         self.fc = nn.Linear(48 * 48, 7)
         # A declared extra file, read beside the staged .py: its bias decides the predicted class.
-        self.favourite = json.loads((Path(__file__).parent / "extra" / "config.json").read_text())["class"]
+        self.favourite = json.loads((Path(__file__).parent / "team_url" / "config.json").read_text())["class"]
 
     def forward(self, x):
         return self.fc(x.flatten(1))
@@ -51,8 +51,8 @@ def _weights(path, favourite: int) -> str:
 
 
 def _handin(folder, meta: str, favourite: int = 3):
-    (folder / "extra").mkdir(parents=True, exist_ok=True)
-    (folder / "extra" / "config.json").write_text(f'{{"class": {favourite}}}')
+    (folder / "team_url").mkdir(parents=True, exist_ok=True)
+    (folder / "team_url" / "config.json").write_text(f'{{"class": {favourite}}}')
     path = folder / "team_url.py"
     path.write_text(LINEAR.format(meta=meta))
     return path
@@ -61,10 +61,10 @@ def _handin(folder, meta: str, favourite: int = 3):
 def test_weights_by_url_are_fetched_once_verified_and_scored(tmp_path, server, small_csv):
     sha = _weights(server.root / "team_url.pt", 3)
     path = _handin(tmp_path / "subs", f'WEIGHTS_URL = "{server.url("team_url.pt")}"\nWEIGHTS_SHA256 = "{sha}"\n'
-                                      'FILES = ["extra/config.json"]')
+                                      'FILES = ["team_url/config.json"]')
     files = read_submission(path)
     assert files.weights_path == weights_cache() / f"{sha}.pt" and files.weights_sha256 == sha
-    assert files.extra_files == ("extra/config.json",) and files.weights_url == server.url("team_url.pt")
+    assert files.extra_files == ("team_url/config.json",) and files.weights_url == server.url("team_url.pt")
     read_submission(path)
     assert server.requests == ["/team_url.pt"]  # the second read came from the cache
 
@@ -73,7 +73,7 @@ def test_weights_by_url_are_fetched_once_verified_and_scored(tmp_path, server, s
     labels = record.confusion_matrix
     assert sum(labels[k][3] for k in range(7)) == record.data["size"]  # every image predicted Happy (class 3)
     assert record.submission["weights_url"] == server.url("team_url.pt")
-    assert record.submission["extra_files"] == ["extra/config.json"]
+    assert record.submission["extra_files"] == ["team_url/config.json"]
 
 
 def test_wrong_hash_is_named_and_nothing_is_cached(tmp_path, server):
@@ -96,7 +96,7 @@ def test_wrong_hash_is_named_and_nothing_is_cached(tmp_path, server):
     ('WEIGHTS = "a.pt"\nWEIGHTS_URL = "http://127.0.0.1:{port}/w.pt"', "bad_metadata", "not both"),
     ('FILES = ["nope.json"]', "file_missing", "nope.json"),
     ('FILES = ["../outside.json"]', "bad_metadata", "inside"),
-    ('FILES = "extra/config.json"', "bad_metadata", "list of file names"),
+    ('FILES = "team_url/config.json"', "bad_metadata", "list of file names"),
 ])
 def test_incomplete_handins_get_one_named_error(tmp_path, server, meta, reason, words):
     (tmp_path / "outside.json").write_text("{}")
@@ -109,10 +109,23 @@ def test_incomplete_handins_get_one_named_error(tmp_path, server, meta, reason, 
 
 def test_the_worker_reads_its_staged_copy_not_the_team_folder(tmp_path, small_csv):
     """Extra files are copies in the worker's home: writing them changes nothing of the team's files."""
-    path = _handin(tmp_path / "subs", 'FILES = ["extra/config.json"]', favourite=5)
-    path.write_text(path.read_text() + """\n(Path(__file__).parent / "extra" / "config.json").write_text('{"class": 0}')\n""")
+    path = _handin(tmp_path / "subs", 'FILES = ["team_url/config.json"]', favourite=5)
+    path.write_text(path.read_text() + """\n(Path(__file__).parent / "team_url" / "config.json").write_text('{"class": 0}')\n""")
     _weights(path.with_suffix(".pt"), 5)
-    before = (tmp_path / "subs" / "extra" / "config.json").read_bytes()
+    before = (tmp_path / "subs" / "team_url" / "config.json").read_bytes()
     record = score_submission(path, fast_config(small_csv, tmp_path / "results"))
     assert record.status == "scored", record.failure
-    assert (tmp_path / "subs" / "extra" / "config.json").read_bytes() == before
+    assert (tmp_path / "subs" / "team_url" / "config.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("meta", ['FILES = ["victim.pt"]', 'WEIGHTS = "victim.pt"', 'FILES = ["team_url/link.pt"]',
+                                  'FILES = ["victim.py"]'])
+def test_a_hand_in_cannot_declare_another_teams_files(tmp_path, meta):
+    """In a shared submissions folder, WEIGHTS and FILES name only `<team>.<ext>` or files under `<team>/`."""
+    (tmp_path / "victim.py").write_text("# another team\n")
+    torch.save({"w": torch.ones(1)}, tmp_path / "victim.pt")
+    path = _handin(tmp_path, meta)
+    (tmp_path / "team_url" / "link.pt").symlink_to(tmp_path / "victim.pt")  # a link out of the team's folder
+    with pytest.raises(SubmissionError) as err:
+        read_submission(path)
+    assert err.value.reason == "not_own_file" and "is not this team's file" in err.value.message
