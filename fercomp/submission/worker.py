@@ -140,8 +140,12 @@ class Worker:
         return self.preprocess.apply(gray, self.spec)
 
     def count_flops(self, header: dict, payload: bytes) -> dict:
+        # Counted on the CPU, so counts cannot depend on the device; a model that already answered a
+        # predict request on CUDA (fercomp check asks for outputs first) comes back for the count.
+        first = next(self.model.parameters(), None)
+        if first is not None and first.device.type != "cpu":
+            self.model.to("cpu")
         result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE))
-        # Measured on CPU before the move, so counts cannot depend on the device.
         self._to_device()
         return result
 

@@ -14,6 +14,7 @@ import json
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,12 +122,20 @@ def placement(recipe: Recipe) -> Placement:
     return Placement(device, dtype, scaler)
 
 
-def _deterministic(recipe: Recipe) -> None:
-    """Deterministic kernels when asked (CUDA needs a fixed cuBLAS workspace, set before cuBLAS starts)."""
+@contextmanager
+def _deterministic(recipe: Recipe):
+    """Deterministic kernels while training, when asked (CUDA needs a fixed cuBLAS workspace, set before
+    cuBLAS starts); the process's previous setting comes back afterwards (a notebook goes on with it)."""
+    previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
     if recipe.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.backends.cudnn.benchmark = previous[1]
 
 
 def _compiled(model, recipe: Recipe, probe: torch.Tensor, place: Placement):
@@ -164,7 +173,12 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
           resume: bool = False, progress: bool = True) -> TrainResult:
     """Train `model` by `recipe`; write weights (best epoch), history (CSV, JSON) and curves (PNG)."""
     recipe = recipe.validated()
-    _deterministic(recipe)
+    with _deterministic(recipe):
+        return _train(model, data, recipe, spec, weights_path, out_dir, resume, progress)
+
+
+def _train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_dir: Path, resume: bool,
+           progress: bool) -> TrainResult:
     place = placement(recipe)
     allocator.keep_freed_memory()
     torch.manual_seed(recipe.seed)

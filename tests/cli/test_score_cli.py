@@ -34,7 +34,8 @@ def test_score_usage_and_data_errors_exit_2(cli, tmp_path, small_csv):
         (("score", tmp_path / "rule.py", "--data", tmp_path / "nope.csv"), "nope.csv: no such file or folder"),
         (("score", tmp_path / "rule.py", "--data", small_csv, "--split", "Validation"), "no split 'Validation'"),
         (("score", tmp_path / "rule.py", "--data", small_csv, "--sandbox", "maybe"), "--sandbox maybe: expected"),
-        (("score", tmp_path / "rule.py", "--data", small_csv, "--device", "cuda", "--out", tmp_path / "r"), "CUDA is not available"),
+        (("score", tmp_path / "rule.py", "--data", small_csv, "--device", "cuda:7", "--out", tmp_path / "r"),
+         "CUDA device(s)" if _cuda() else "CUDA is not available"),
     ]
     for args, message in cases:
         code, out, err = cli(*args, *FAST)
@@ -86,3 +87,9 @@ def test_score_in_the_public_phase_never_scores_the_held_out_split(cli, tmp_path
     assert code == 2 and "only --phase final scores it" in err
     code, _, err = cli("score", tmp_path / "rule.py", "--phase", "final", *common)
     assert code == 2 and "revealed on 2099-01-01" in err
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

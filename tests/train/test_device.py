@@ -88,3 +88,21 @@ def test_placement_refuses_cuda_without_cuda(monkeypatch):
     with pytest.raises(UsageError, match="CUDA is not available here"):
         loop.placement(Recipe(device="cuda"))
     assert loop.placement(Recipe(device="auto")).device.type == "cpu"
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_check_on_cuda_counts_flops_after_predicting(tmp_path):
+    """check asks for outputs before FLOPs: on CUDA the model must come back to the CPU for the count."""
+    import fercomp
+
+    shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
+    report = fercomp.check(tmp_path / "rule.py", device="cuda")
+    assert report.passed, report.items
+    assert report.facts["gflops"] == pytest.approx(2304 / 1e9)
+
+
+def test_deterministic_training_restores_the_process_setting(tmp_path, small_csv):
+    """A notebook that trains once with --deterministic must not run everything after it deterministically."""
+    before = torch.are_deterministic_algorithms_enabled()
+    _train(tmp_path, small_csv, device="cpu", deterministic=True)
+    assert torch.are_deterministic_algorithms_enabled() == before
