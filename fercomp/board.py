@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fercomp.config import CompetitionConfig
-from fercomp.marks import TeamMarks
+from fercomp.marks import Comparison, TeamMarks
 from fercomp.records import ScoreRecord
 from fercomp.roster import StudentGrade
 
@@ -24,3 +24,4 @@ class Leaderboard:
     phase: str = "final"  # public (live board) or final (held-out split)
     refused: list[str] = field(default_factory=list)  # records left out, one named line each
     grades: list[StudentGrade] = field(default_factory=list)  # per student, when a roster was given
+    comparisons: list[Comparison] = field(default_factory=list)  # neighbours and against the baseline, Holm-adjusted

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 from fercomp.board import Leaderboard
+from fercomp.comparisons import compare_board
 from fercomp.config import CompetitionConfig
 from fercomp.errors import RecordError, SubmissionError, UsageError
-from fercomp.marks import compute_marks, read_report_marks
-from fercomp.records import ScoreRecord, read_record, record_path
+from fercomp.marks import board_order, compute_marks, read_report_marks
+from fercomp.records import SCHEMA, ScoreRecord, read_record, record_path
 from fercomp.roster import StudentGrade, read_roster, student_grades
 
 #: progress(event, team, done, total): event is "start" or "done"; the CLI draws it, tests record it.
@@ -54,6 +55,8 @@ def staleness(record: ScoreRecord, path: Path, data_sha256: str, settings_sha256
     """Why `record` no longer describes `path` on this data under these settings, or None if it still does."""
     from fercomp.submission.contract import declared_hashes
 
+    if record.schema != SCHEMA:
+        return f"scored by an older fercomp ({record.schema}, now {SCHEMA})"
     if record.data.get("sha256") != data_sha256:
         return "the data changed"
     if settings_sha256 is not None and record.settings_sha256 != settings_sha256:
@@ -216,13 +219,16 @@ def build(
             notes.append(f"report mark for '{team}', who has no submission")
         for team in sorted(set(teams) - set(report_marks)):
             notes.append(f"no report mark for '{team}'")
-    try:
-        marks = compute_marks(teams, baseline, config.marks, report_marks)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    if baseline.status != "scored":
+        reason = (baseline.failure or {}).get("reason", "no accuracy")
+        raise UsageError(f"the baseline record is not scored ({reason}); marks need a scored baseline")
+    ordered = [teams[n] for n in board_order(teams, baseline, config.marks)]
+    comparisons, stat_notes = compare_board(ordered, baseline, config.marks.alpha)
+    notes += stat_notes
+    marks = compute_marks(teams, baseline, config.marks, report_marks, comparisons)
     grades: list[StudentGrade] = []
     if roster_path is not None:
         grades, roster_notes = student_grades(read_roster(roster_path), marks)
         notes += roster_notes
     return Leaderboard(split=split, baseline=baseline, teams=teams, marks=marks, config=config, notes=notes,
-                       phase=phase, refused=list(refused or []), grades=grades)
+                       phase=phase, refused=list(refused or []), grades=grades, comparisons=comparisons)

@@ -1,11 +1,16 @@
-"""Marks as pure functions of score records: sliding scales, the rank scale, final marks.
+"""Marks as pure functions of score records: sliding scales, the rank scale, tie rules, final marks.
 
-Linear (the competition's rule), for a metric m (accuracy, or efficiency = accuracy % ÷ GFLOPs):
+Linear (the competition's rule), for a metric m (accuracy, or the efficiency scheme's figure):
     mark = max × (m − m_baseline) / (m_best − m_baseline), clipped to [0, max]
-where m_best is the best value among the scored teams. No improvement gives 0, the best improvement
-the maximum. If no team beats the baseline every mark is 0 (nobody divides by zero).
+where m_best is the best value among the scored teams (for a lower-is-better figure, the lowest). No
+improvement gives 0, the best improvement the maximum. If no team beats the baseline every mark is 0.
 Rank: teams that beat the baseline are ranked (ties share the better rank); with n of them, rank r
 gets max × (n − r + 1) / n; the rest get 0.
+Opt-in rules that use the paired tests (plain `Comparison` values computed by fercomp.comparisons):
+- `beat_baseline = "significant"`: an accuracy above the baseline's counts only when the exact McNemar
+  test against the baseline is significant (Holm-corrected over the teams); otherwise the accuracy mark is 0;
+- `ties = "group"`: every team in a tie group (neighbours not significantly different) gets the group's
+  best accuracy mark, among the teams that beat the baseline.
 No torch, no submissions: this module reads numbers only.
 """
 
@@ -16,6 +21,34 @@ from dataclasses import dataclass, field
 from fercomp.config import MarksSection
 from fercomp.records import ScoreRecord
 
+#: scheme → (what it is, higher is better)
+EFFICIENCY_SCHEMES = {
+    "acc_per_gflop": ("accuracy % ÷ GFLOPs (fvcore, 1 multiply-add = 1 FLOP)", True),
+    "micronet": ("MicroNet score = parameters ÷ baseline parameters + operations ÷ baseline operations (every "
+                 "multiplication and addition counts, ReLU, pooling and BN included; lower is better)", False),
+    "acc_per_ms": ("accuracy % ÷ batch-1 p50 latency in ms on the grading machine", True),
+}
+#: flags that make a FLOP count untrustworthy, so its efficiency mark is withheld when configured
+FLOP_FLAGS = ("flops_disagree", "no_gflops", "compute_unaccounted")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Team a against team b on the same images (a is ranked above b, or b is the baseline)."""
+
+    a: str
+    b: str
+    kind: str  # neighbour (b ranked just below a), baseline (b is the baseline) or pair
+    only_a: int  # images a got right and b wrong
+    only_b: int  # images b got right and a wrong
+    images: int
+    difference: float  # accuracy a − accuracy b, a fraction
+    difference_low: float  # paired percentile bootstrap, 95 %
+    difference_high: float
+    p_value: float  # exact McNemar, two-sided
+    p_holm: float  # Holm-adjusted within its family (neighbours, or against the baseline)
+    significant: bool | None  # p_holm < α; None when not adjusted (a lone pair)
+
 
 @dataclass
 class TeamMarks:
@@ -23,13 +56,59 @@ class TeamMarks:
     status: str  # scored | failed | missing
     accuracy: float | None = None
     gflops: float | None = None
-    efficiency: float | None = None
+    efficiency: float | None = None  # under the board's efficiency scheme
     accuracy_mark: float = 0.0
     efficiency_mark: float = 0.0
     report_mark: float | None = None
     final_mark: float = 0.0
     rank: int | None = None
     notes: list[str] = field(default_factory=list)
+    accuracy_interval: list[float] | None = None  # Wilson 95 %
+    macro_f1: float | None = None
+    macro_f1_interval: list[float] | None = None  # bootstrap 95 %
+    efficiency_interval: list[float] | None = None  # bootstrap 95 % (none for micronet: no accuracy in it)
+    efficiency_schemes: dict = field(default_factory=dict)  # every scheme's figure, whichever marks
+    tie_group: int | None = None  # consecutive teams not significantly different share a group
+    p_next: float | None = None  # Holm-adjusted McNemar p against the team ranked just below
+    p_baseline: float | None = None  # Holm-adjusted McNemar p against the baseline
+    params_total: int | None = None
+    weight_bytes: int | None = None
+
+
+def efficiency_of(record: ScoreRecord, baseline: ScoreRecord, scheme: str, precision_credit: bool = False) -> float | None:
+    """The record's figure under `scheme`, or None when an input is missing (no GFLOPs, no latency, …)."""
+    if record.status != "scored" or record.accuracy is None:
+        return None
+    if scheme == "acc_per_gflop":
+        return 100 * record.accuracy / record.gflops if record.gflops else None
+    if scheme == "acc_per_ms":
+        ms = record.latency.get("latency_ms_p50")
+        return 100 * record.accuracy / ms if ms else None
+    ops, base_ops = _micronet_ops(record), _micronet_ops(baseline)
+    params, base_params = _micronet_params(record, precision_credit), _micronet_params(baseline, precision_credit)
+    if not (ops and base_ops and params is not None and base_params):
+        return None
+    return params / base_params + ops / base_ops
+
+
+def _micronet_ops(record: ScoreRecord) -> int | None:
+    return (record.flops.get("micronet") or {}).get("ops")
+
+
+def _micronet_params(record: ScoreRecord, precision_credit: bool) -> float | None:
+    """Parameters, or with the precision credit their storage in 32-bit units (a 16-bit parameter counts ½)."""
+    if precision_credit and record.params_bits is not None:
+        return record.params_bits / 32
+    return record.params_total
+
+
+def efficiency_interval(record: ScoreRecord, scheme: str) -> list[float] | None:
+    """The scheme's figure at the ends of the accuracy bootstrap interval (its denominator is exact)."""
+    low_high = record.intervals.get("accuracy_bootstrap")
+    if not low_high or scheme == "micronet":
+        return None
+    denominator = record.gflops if scheme == "acc_per_gflop" else record.latency.get("latency_ms_p50")
+    return [100 * v / denominator for v in low_high] if denominator else None
 
 
 def linear_mark(value: float | None, baseline: float, best: float, maximum: float) -> float:
@@ -60,34 +139,49 @@ def _metric_marks(values: dict[str, float], baseline: float, maximum: float, sca
     return {team: linear_mark(v, baseline, best, maximum) for team, v in values.items()}
 
 
+def board_order(teams: dict[str, ScoreRecord], baseline: ScoreRecord, settings: MarksSection) -> list[str]:
+    """Scored teams in rank order: accuracy, then the efficiency scheme's figure, then name."""
+    higher = EFFICIENCY_SCHEMES[settings.efficiency_scheme][1]
+
+    def key(name: str):
+        figure = efficiency_of(teams[name], baseline, settings.efficiency_scheme, settings.micronet_precision_credit)
+        figure = 0.0 if figure is None else (figure if higher else -figure)
+        return (-teams[name].accuracy, -figure, name)
+
+    return sorted((n for n, r in teams.items() if r.status == "scored" and r.accuracy is not None), key=key)
+
+
 def compute_marks(
     teams: dict[str, ScoreRecord], baseline: ScoreRecord, settings: MarksSection,
-    report_marks: dict[str, float] | None = None,
+    report_marks: dict[str, float] | None = None, comparisons: list[Comparison] | None = None,
 ) -> list[TeamMarks]:
-    """Marks for every team, ranked by accuracy (ties: equal rank, then by efficiency)."""
+    """Marks for every team, in board order (failed teams last, unranked)."""
     if baseline.status != "scored" or baseline.accuracy is None:
         reason = (baseline.failure or {}).get("reason", "no accuracy")
         raise ValueError(f"the baseline record is not scored ({reason}); marks need a scored baseline")
-    rows = {name: _row(name, record) for name, record in teams.items()}
+    scheme, higher = settings.efficiency_scheme, EFFICIENCY_SCHEMES[settings.efficiency_scheme][1]
+    rows = {name: _row(name, record, baseline, settings) for name, record in teams.items()}
     scored = {n: r for n, r in rows.items() if r.status == "scored"}
-    accuracy = {n: r.accuracy for n, r in scored.items()}
     eligible = {}
     for n, r in scored.items():
-        flagged = any(f.startswith(("flops_disagree", "no_gflops")) for f in teams[n].flags)
+        flagged = any(f.startswith(FLOP_FLAGS) for f in teams[n].flags)
         if r.efficiency is None:
-            r.notes.append("no efficiency: GFLOPs undefined")
+            r.notes.append(f"no efficiency: its {scheme} figure is undefined")
         elif flagged and settings.exclude_flagged_efficiency:
             r.notes.append("efficiency mark withheld: FLOP count flagged until resolved")
         else:
-            eligible[n] = r.efficiency
-    base_eff = baseline.efficiency if baseline.efficiency is not None else 0.0
+            eligible[n] = r.efficiency if higher else -r.efficiency
+    base_eff = efficiency_of(baseline, baseline, scheme, settings.micronet_precision_credit) or 0.0
+    accuracy = _accuracy_for_marks(scored, baseline, settings, comparisons or [])
     for n, mark in _metric_marks(accuracy, baseline.accuracy, settings.accuracy, settings.scale).items():
         rows[n].accuracy_mark = mark
-    for n, mark in _metric_marks(eligible, base_eff, settings.efficiency, settings.scale).items():
+    for n, mark in _metric_marks(eligible, base_eff if higher else -base_eff, settings.efficiency, settings.scale).items():
         rows[n].efficiency_mark = mark
     for n, r in scored.items():
         if r.accuracy <= baseline.accuracy:
             r.notes.append("accuracy not above the baseline")
+    order = board_order(teams, baseline, settings)
+    _apply_comparisons(rows, order, comparisons or [], settings, beats={n for n, v in accuracy.items() if v > baseline.accuracy})
     if report_marks is not None:
         for n, r in rows.items():
             r.report_mark = report_marks.get(n)
@@ -95,25 +189,79 @@ def compute_marks(
                 r.notes.append("no report mark")
     for r in rows.values():
         r.final_mark = r.accuracy_mark + r.efficiency_mark + (r.report_mark or 0.0)
-    return rank_rows(list(rows.values()))
+    return rank_rows(rows, order)
 
 
-def _row(name: str, record: ScoreRecord) -> TeamMarks:
+def _accuracy_for_marks(scored: dict[str, TeamMarks], baseline: ScoreRecord, settings: MarksSection,
+                        comparisons: list[Comparison]) -> dict[str, float]:
+    """Accuracies as marked: with beat_baseline = significant, an improvement that is not significant counts as none."""
+    values = {n: r.accuracy for n, r in scored.items()}
+    if settings.beat_baseline != "significant":
+        return values
+    against = {c.a: c for c in comparisons if c.kind == "baseline"}
+    for n, r in scored.items():
+        if r.accuracy > baseline.accuracy and not (n in against and against[n].p_holm < settings.alpha):
+            values[n] = baseline.accuracy
+            p = f"Holm-adjusted p = {against[n].p_holm:.3g}" if n in against else "no paired test possible"
+            r.notes.append(f"accuracy above the baseline but not significantly ({p}, α = {settings.alpha:g}): "
+                           "no accuracy mark (beat_baseline = significant)")
+    return values
+
+
+def _apply_comparisons(rows: dict[str, TeamMarks], order: list[str], comparisons: list[Comparison],
+                       settings: MarksSection, beats: set[str]) -> None:
+    """Tie groups and p-values onto the rows; with ties = group, each group's best accuracy mark for its improvers."""
+    if not comparisons:
+        return
+    neighbour = {c.a: c for c in comparisons if c.kind == "neighbour"}
+    against = {c.a: c for c in comparisons if c.kind == "baseline"}
+    group = 1
+    for position, name in enumerate(order):
+        row = rows[name]
+        above = order[position - 1] if position else None
+        if above is not None and (above not in neighbour or neighbour[above].b != name or neighbour[above].significant):
+            group += 1
+        row.tie_group = group
+        row.p_next = neighbour[name].p_holm if name in neighbour else None
+        row.p_baseline = against[name].p_holm if name in against else None
+    if settings.ties != "group":
+        return
+    best: dict[int, float] = {}
+    for name in order:
+        if name in beats:
+            best[rows[name].tie_group] = max(best.get(rows[name].tie_group, 0.0), rows[name].accuracy_mark)
+    for name in order:
+        row = rows[name]
+        if name in beats and best.get(row.tie_group, 0.0) > row.accuracy_mark:
+            row.notes.append(f"accuracy mark {row.accuracy_mark:.2f} raised to its tie group's best (ties = group)")
+            row.accuracy_mark = best[row.tie_group]
+
+
+def _row(name: str, record: ScoreRecord, baseline: ScoreRecord, settings: MarksSection) -> TeamMarks:
     if record.status != "scored":
         failure = record.failure or {}
         return TeamMarks(team=name, status="failed", notes=[f"failed: {failure.get('reason')}: {failure.get('detail', '')[:200]}"])
-    return TeamMarks(team=name, status="scored", accuracy=record.accuracy, gflops=record.gflops, efficiency=record.efficiency)
+    credit = settings.micronet_precision_credit
+    schemes = {s: efficiency_of(record, baseline, s, credit) for s in EFFICIENCY_SCHEMES}
+    return TeamMarks(
+        team=name, status="scored", accuracy=record.accuracy, gflops=record.gflops,
+        efficiency=schemes[settings.efficiency_scheme], efficiency_schemes=schemes,
+        accuracy_interval=record.intervals.get("accuracy_wilson"),
+        macro_f1=(record.averages.get("macro") or {}).get("f1"), macro_f1_interval=record.intervals.get("macro_f1_bootstrap"),
+        efficiency_interval=efficiency_interval(record, settings.efficiency_scheme),
+        params_total=record.params_total, weight_bytes=record.weight_bytes,
+    )
 
 
-def rank_rows(rows: list[TeamMarks]) -> list[TeamMarks]:
-    """Order by accuracy then efficiency; equal accuracy shares a rank; failed teams last, unranked."""
-    scored = sorted((r for r in rows if r.status == "scored"), key=lambda r: (-r.accuracy, -(r.efficiency or 0.0), r.team))
+def rank_rows(rows: dict[str, TeamMarks], order: list[str]) -> list[TeamMarks]:
+    """Rows in board order; equal accuracy shares a rank; failed teams last, unranked."""
     previous, rank = None, 0
-    for position, row in enumerate(scored, start=1):
+    for position, name in enumerate(order, start=1):
+        row = rows[name]
         if row.accuracy != previous:
             rank, previous = position, row.accuracy
         row.rank = rank
-    return scored + sorted((r for r in rows if r.status != "scored"), key=lambda r: r.team)
+    return [rows[n] for n in order] + sorted((r for r in rows.values() if r.status != "scored"), key=lambda r: r.team)
 
 
 def read_report_marks(path, maximum: float) -> dict[str, float]:

@@ -2,28 +2,37 @@
 
 One JSON file per submission × split, written atomically. Readers check `schema` before anything
 else; a record of another schema version is refused with a clear message, never half-read. Version 2
-(this one) added `higher_is_better`, `precision`, `weights_dtype`, `settings`, `settings_sha256` and
-`isolation_notes`, and fercomp's git revision in `environment`; a version-1 record still reads (its new
-fields take their defaults, and scoring treats it as stale). Records are immutable: scoring builds one
-with `dataclasses.replace`. The published JSON Schema is generated from this class (fercomp/schema.py).
+added `higher_is_better`, `precision`, `weights_dtype`, `settings`, `settings_sha256` and
+`isolation_notes`, and fercomp's git revision in `environment`. Version 3 (this one) added the per-image
+`predictions` (so paired tests need no re-scoring), `intervals` and `params_bits`, and the MicroNet and
+roofline figures in `flops`. Older records still read (new fields take their defaults) and are stale.
+Records are immutable: scoring builds one with `dataclasses.replace`. The published JSON Schema is
+generated from this class (fercomp/schema.py).
 No torch, no submissions: marks, leaderboards and renderers import only this.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from fercomp.atomic import write_text
 from fercomp.errors import RecordError
 
-SCHEMA = "fercomp.score/2"
-READABLE_SCHEMAS = ("fercomp.score/1", SCHEMA)
+SCHEMA = "fercomp.score/3"
+READABLE_SCHEMAS = ("fercomp.score/1", "fercomp.score/2", SCHEMA)
 
 #: Which direction is better for each headline metric (so every reader ranks the same way).
 HIGHER_IS_BETTER = {"accuracy": True, "top2_accuracy": True, "efficiency": True, "gflops": False,
-                    "latency_ms_p50": False, "params_total": False}
+                    "latency_ms_p50": False, "params_total": False, "macro_f1": True}
+PREDICTIONS_ENCODING = ("fercomp.predictions/1: base64 of zlib of uint8 rows [true class, top-1, top-2], one per image "
+                        "in the split's sample order, classes in the canonical order 0 Angry … 6 Neutral")
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,12 @@ class ScoreRecord:
     settings: dict = field(default_factory=dict)  # device, threads, batch size, latency, limits, sandbox, fercomp version …
     settings_sha256: str | None = None  # sha256 of `settings`: a record scored under other settings is stale
     isolation_notes: list[str] = field(default_factory=list)  # why a layer was weaker or missing (namespaces unavailable, …)
+    params_bits: int | None = None  # parameter storage: elements × bits of their dtype (MicroNet's precision credit)
+    # per image, for paired statistics without re-scoring (see PREDICTIONS_ENCODING): encoding, images,
+    # ids_sha256 (the sample ids in order), sha256 (of the decoded bytes, checked on every read), data.
+    # It holds the split's true classes: keep records as private as the data.
+    predictions: dict | None = None
+    intervals: dict = field(default_factory=dict)  # confidence, resamples, seed, accuracy_wilson, macro_f1_bootstrap …
     # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
     timings: dict = field(default_factory=dict)
 
@@ -70,6 +85,35 @@ class ScoreRecord:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
+
+
+def encode_predictions(labels: np.ndarray, top1: np.ndarray, top2: np.ndarray, ids: np.ndarray) -> dict:
+    """The per-image facts of a scored record, compactly: about 5 KB for 3,589 images."""
+    rows = np.stack([labels, top1, top2], axis=1).astype(np.uint8)
+    raw = rows.tobytes()
+    return {"encoding": PREDICTIONS_ENCODING, "images": len(rows), "ids_sha256": ids_sha256(ids),
+            "sha256": hashlib.sha256(raw).hexdigest(), "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
+
+
+def ids_sha256(ids) -> str:
+    """One hash of the sample ids in order: two records are paired only when theirs are equal."""
+    return hashlib.sha256("\n".join(map(str, ids)).encode("utf-8")).hexdigest()
+
+
+def decode_predictions(record: "ScoreRecord") -> np.ndarray:
+    """images × 3 uint8 (true, top-1, top-2); a RecordError if the record has none or they were altered."""
+    blob = record.predictions
+    if not blob:
+        raise RecordError(f"record of '{record.name}' has no per-image predictions (scored by an older fercomp); "
+                          "re-score it")
+    try:
+        raw = zlib.decompress(base64.b64decode(blob["data"], validate=True))
+    except (KeyError, ValueError, zlib.error) as exc:
+        raise RecordError(f"record of '{record.name}': predictions are not readable ({exc}); re-score it") from None
+    if hashlib.sha256(raw).hexdigest() != blob.get("sha256") or len(raw) != 3 * blob.get("images", -1):
+        raise RecordError(f"record of '{record.name}': predictions do not match their sha256; the record was altered, "
+                          "re-score it")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
 
 
 def record_path(out_dir: Path, name: str, split: str) -> Path:

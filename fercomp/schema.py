@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fercomp.board import Leaderboard
 from fercomp.config import CompetitionConfig
-from fercomp.marks import TeamMarks
+from fercomp.marks import Comparison, TeamMarks
 from fercomp.records import SCHEMA, ScoreRecord
 from fercomp.roster import StudentGrade
 
@@ -68,8 +68,12 @@ def leaderboard_schema() -> dict:
         "config": dataclass_schema(CompetitionConfig), "marks": {"type": "array", "items": dataclass_schema(TeamMarks)},
         "notes": {"type": "array", "items": {"type": "string"}}, "refused": {"type": "array", "items": {"type": "string"}},
         "grades": {"type": "array", "items": dataclass_schema(StudentGrade)},
+        "efficiency_scheme": {"type": "object", "required": ["name", "formula"], "properties": {
+            "name": {"enum": ["acc_per_gflop", "micronet", "acc_per_ms"]}, "formula": {"type": "string"}}},
+        "explanation": {"type": "string"},
+        "comparisons": {"type": "array", "items": dataclass_schema(Comparison)},
     }
-    return {"$schema": DRAFT, "$id": "fercomp.leaderboard/1", "title": Leaderboard.__name__,
+    return {"$schema": DRAFT, "$id": "fercomp.leaderboard/2", "title": Leaderboard.__name__,
             "description": "A fercomp leaderboard as leaderboard-<split>.json.", "type": "object",
             "properties": properties, "required": sorted(properties), "additionalProperties": False}
 

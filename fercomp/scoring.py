@@ -24,10 +24,10 @@ from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
 from fercomp.data.source import load_data
 from fercomp.errors import SubmissionError, UsageError
-from fercomp.measure import metrics
+from fercomp.measure import metrics, roofline, stats
 from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.phases import guard_public
-from fercomp.records import SCHEMA, ScoreRecord, write_record
+from fercomp.records import SCHEMA, ScoreRecord, encode_predictions, write_record
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission, sha256_file
 from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
@@ -116,19 +116,23 @@ def git_revision() -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), or what platform knows elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or ""
+
+
 def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
     """Versions and hardware, without importing torch here (the worker reports what it ran on)."""
     from importlib.metadata import version
 
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     env = {"fercomp": __version__, "fercomp_git_revision": git_revision(), "torch": version("torch"),
            "python": platform.python_version(),
-           "platform": platform.platform(), "device": device, "cpu_model": cpu, "threads": threads}
+           "platform": platform.platform(), "device": device, "cpu_model": cpu_model(), "threads": threads}
     env.update(worker_info or {})
     return env
 
@@ -217,6 +221,8 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
 
     worker.ready()
     lap("worker_ready_wait_s")
+    machine_rate = _machine_rate(worker)
+    lap("probe_s")
     loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
                           build_kwargs=dict(config.model_kwargs))
     lap("load_s")
@@ -226,6 +232,7 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
     lap("predict_s")
     sizes = [len(subset.images[i : i + config.batch_size]) for i in range(0, len(subset.images), config.batch_size)]
     rate = throughput(sizes, forward_s, timings["predict_s"])
+    rate["batch_forward_seconds"] = [[n, t] for n, t in zip(sizes, forward_s)]
     probes = subset.images[:LATENCY_PROBES]
     latency, raw = session.latency(worker, config.latency.to_dict(), probes)
     lap("latency_s")
@@ -238,7 +245,32 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
     latency["config"] = config.latency.to_dict()
     latency["threads"], latency["device"] = worker.info.get("threads"), worker.info.get("device")
     return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers, "notes": notes,
-            "peak_rss_mb": peak, "timings": timings}
+            "peak_rss_mb": peak, "timings": timings, "machine_rate": machine_rate}
+
+
+def _machine_rate(worker: WorkerProcess) -> float | None:
+    """The CPU's multiply-add rate for the roofline check: cached per machine, else probed (before load)."""
+    if not str(worker.info.get("device", "")).startswith("cpu"):
+        return None
+    cache = cache_dir() / "machine"
+    key = roofline.machine_key(worker.info, cpu_model())
+    rate = roofline.cached_rate(cache, key)
+    if rate is None:
+        rate = session.probe(worker)
+        roofline.store_rate(cache, key, rate)
+    return rate
+
+
+def _roofline(measured: dict) -> dict | None:
+    """The roofline check of the batched accuracy pass against the largest count any counter found."""
+    rate, lat, flops = measured["machine_rate"], measured["latency"], measured["flops"]
+    batches = lat.get("batch_forward_seconds") or []
+    seconds = roofline.marginal_seconds_per_image([n for n, _ in batches], [t for _, t in batches],
+                                                  (lat.get("latency_ms_p50") or 0.0) / 1e3)
+    if rate is None or seconds is None:
+        return None
+    counts = [flops.get("fvcore_flops"), flops.get("ptflops_macs"), (flops.get("flop_counter_mode_flops") or 0) // 2]
+    return roofline.check(rate, seconds, max(c or 0 for c in counts))
 
 
 def throughput(batch_sizes: list[int], seconds: list[float], wall: float) -> dict:
@@ -281,7 +313,8 @@ def _failed(record: ScoreRecord, reason: str, detail: str, phase: str, log_tail:
 
 def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord:
     outputs = measured["outputs"]
-    cm = metrics.confusion_matrix(subset.labels, outputs.argmax(axis=1), NUM_CLASSES)
+    top = np.argsort(-outputs, axis=1, kind="stable")[:, :2]
+    cm = metrics.confusion_matrix(subset.labels, top[:, 0], NUM_CLASSES)
     pc = metrics.per_class(cm)
     loaded, flops = measured["loaded"], measured["flops"]
     accuracy = metrics.accuracy(cm)
@@ -296,6 +329,16 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
         flags.append("no_gflops: efficiency is undefined when no multiply-adds are counted")
     if latency.get("check") != "consistent":
         flags.append("latency_inconsistent: " + "; ".join(latency.get("check_detail", [])))
+    check = _roofline(measured)
+    if check is not None:
+        flops = {**flops, "roofline": check}
+        if check["verdict"] == "unaccounted":
+            flags.append(f"compute_unaccounted: each image took {1e3 * check['seconds_per_image']:.3f} ms more, time for "
+                         f"{check['implied_macs'] / 1e9:.4f} G multiply-adds at this machine's "
+                         f"{check['machine_macs_per_s'] / 1e9:.1f} G/s, but the counters found {check['counted_macs'] / 1e9:.4f} G")
+    intervals = stats.record_intervals(subset.labels, top[:, 0], NUM_CLASSES)
+    if gflops:
+        intervals["efficiency_bootstrap"] = [100 * a / gflops for a in intervals["accuracy_bootstrap"]]
     return replace(
         record, status="scored", isolation=measured["layers"], isolation_notes=measured["notes"], accuracy=accuracy,
         top2_accuracy=metrics.top_k_accuracy(subset.labels, outputs, 2),
@@ -303,7 +346,8 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
                    for i in range(NUM_CLASSES)],
         averages=metrics.averages(cm), confusion_matrix=cm.tolist(), params_total=loaded["params_total"],
         params_trainable=loaded["params_trainable"], weight_bytes=loaded["weight_bytes"],
-        weights_dtype=loaded.get("weights_dtype"), gflops=gflops, flops=flops,
+        weights_dtype=loaded.get("weights_dtype"), params_bits=loaded.get("params_bits"), gflops=gflops, flops=flops,
+        predictions=encode_predictions(subset.labels, top[:, 0], top[:, 1], subset.ids), intervals=intervals,
         efficiency=100 * accuracy / gflops if gflops else None,
         efficiency_inputs={"accuracy_percent": 100 * accuracy, "gflops": gflops,
                            "formula": "efficiency = accuracy_percent / gflops"},

@@ -13,16 +13,19 @@ from fercomp.config import CompetitionConfig
 from fercomp.leaderboard import build
 from fercomp.render import ablation_tables, report_pack, text_formats
 from fercomp.render.ablation_tables import summarize
-from tests.test_marks import record
+from tests.test_marks import first, record, with_predictions
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def leaderboard():
-    teams = {"alpha & co": record("alpha & co", 0.71, gflops=0.30), "beta_2": record("beta_2", 0.66, gflops=0.02,
-             flags=["flops_disagree: fvcore 1 vs FlopCounterMode 2"]), "gamma": record("gamma", status="failed")}
-    return build({**teams, "baseline_cnn": record("baseline_cnn", 0.55, gflops=0.3275)}, "baseline_cnn",
-                 CompetitionConfig(), "PrivateTest", phase="final")
+    # 200 images: alpha right on 0–141, beta on 20–151 (20 vs 10 discordant: p ≈ 0.099, a tie), the baseline on 0–109
+    teams = {"alpha & co": with_predictions(record("alpha & co", 0.71, gflops=0.30), first(142)),
+             "beta_2": with_predictions(record("beta_2", 0.66, gflops=0.02, flags=["flops_disagree: fvcore 1 vs FlopCounterMode 2"]),
+                                        first(132, start=20)),
+             "gamma": record("gamma", status="failed")}
+    base = with_predictions(record("baseline_cnn", 0.55, gflops=0.3275), first(110))
+    return build({**teams, "baseline_cnn": base}, "baseline_cnn", CompetitionConfig(), "PrivateTest", phase="final")
 
 
 def ablation(design: str):

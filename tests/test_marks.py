@@ -1,10 +1,14 @@
 """Marks from records: the sliding scale, its edge cases, the rank scale and report marks."""
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from fercomp.config import MarksSection
 from fercomp.marks import compute_marks, linear_mark
-from fercomp.records import SCHEMA, ScoreRecord
+from fercomp.measure import metrics, stats
+from fercomp.records import SCHEMA, ScoreRecord, encode_predictions
 
 
 def record(name, accuracy=None, gflops=1.0, status="scored", flags=()):
@@ -12,6 +16,32 @@ def record(name, accuracy=None, gflops=1.0, status="scored", flags=()):
                 else {"failure": {"reason": "timeout", "detail": "no answer within 600 s"}})
     return ScoreRecord(schema=SCHEMA, status=status, submission={"name": name}, data={"split": "PrivateTest"},
                        environment={}, timestamp="", isolation=[], flags=list(flags), **measured)
+
+
+def with_predictions(rec, correct, **changes):
+    """`rec` as if scored on len(correct) images of classes i % 7, right exactly where `correct` is True
+    (a wrong answer is the next class); accuracy, macro-F1, predictions and intervals follow from that."""
+    correct = np.asarray(correct, dtype=bool)
+    labels = np.arange(len(correct)) % 7
+    top1 = np.where(correct, labels, (labels + 1) % 7)
+    cm = metrics.confusion_matrix(labels, top1, 7)
+    accuracy = metrics.accuracy(cm)
+    intervals = stats.record_intervals(labels, top1, 7)
+    if rec.gflops:
+        intervals["efficiency_bootstrap"] = [100 * a / rec.gflops for a in intervals["accuracy_bootstrap"]]
+    ids = np.array([f"row:{i}" for i in range(len(correct))])
+    return replace(rec, accuracy=accuracy, efficiency=100 * accuracy / rec.gflops if rec.gflops else None,
+                   averages=metrics.averages(cm), intervals=intervals,
+                   predictions=encode_predictions(labels, top1, (top1 + 1) % 7, ids),
+                   data={**rec.data, "size": len(correct), "sha256": "d" * 64},
+                   submission={**rec.submission, "sha256": "5" * 64}, **changes)
+
+
+def first(n, total=200, start=0):
+    """Right on images start … start + n − 1 of `total`."""
+    mask = np.zeros(total, dtype=bool)
+    mask[start:start + n] = True
+    return mask
 
 
 def by_team(rows):

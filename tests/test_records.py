@@ -65,3 +65,15 @@ def test_a_version_1_record_still_reads_and_records_are_immutable(tmp_path):
     assert record.settings_sha256 is None  # so scoring treats it as stale and re-scores it
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.accuracy = 0.99
+
+
+def test_a_version_2_record_reads_but_is_stale(tmp_path):
+    from fercomp.leaderboard import staleness
+
+    old = {k: v for k, v in good().items() if k not in ("predictions", "intervals", "params_bits")}
+    file = tmp_path / "team_a.PrivateTest.json"
+    file.write_text(json.dumps({**old, "schema": "fercomp.score/2"}))
+    record = read_record(file)
+    assert record.predictions is None and record.intervals == {}
+    reason = staleness(record, tmp_path / "team_a.py", record.data.get("sha256"), record.settings_sha256, record.settings)
+    assert reason == "scored by an older fercomp (fercomp.score/2, now fercomp.score/3)"

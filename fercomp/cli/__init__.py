@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, data, demo, init, leaderboard, predict, report, scoring, train
+    from fercomp.cli import ablate, compare, data, demo, init, leaderboard, predict, report, scoring, train
 
     app.add_typer(data.app, name="data")
     scoring.register(app)
@@ -29,6 +29,7 @@ def _register() -> None:
     report.register(app)
     init.register(app)
     predict.register(app)
+    compare.register(app)
 
 
 

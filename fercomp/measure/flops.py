@@ -16,6 +16,8 @@ from __future__ import annotations
 import io
 import warnings
 
+from fercomp.measure.micronet import count_micronet
+
 #: Operators fvcore does not count whose cost is at most a few operations per element.
 CHEAP_OPS = {
     "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -153,6 +155,10 @@ def count_all(model, example, tolerance: float = DEFAULT_TOLERANCE) -> dict:
             except Exception as exc:
                 result[key] = None
                 problems.append(f"{key.split('_flops')[0].split('_macs')[0]} failed: {type(exc).__name__}: {str(exc)[:200]}")
+        try:
+            result["micronet"] = count_micronet(model, example)
+        except Exception as exc:  # only the optional MicroNet scheme needs it: recorded, not flagged
+            result["micronet"] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
     reference = result.get("fvcore_flops")
     if reference is None and result.get("flop_counter_mode_flops") is not None:
         result["gflops_source"] = "flop_counter_mode / 2 (fvcore failed)"

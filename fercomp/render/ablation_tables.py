@@ -11,6 +11,7 @@ import statistics
 
 from fercomp.records import ScoreRecord
 from fercomp.render import tables
+from fercomp.render.numbers import with_spread
 
 
 def summarize(methods: list[str], results: list[tuple[tuple[bool, ...], ScoreRecord]]) -> list[dict]:
@@ -50,22 +51,15 @@ def main_effects(methods: list[str], summary: list[dict]) -> list[dict]:
     return effects
 
 
-def _num(value, spec: str, std: float | None = None) -> str:
-    if value is None:
-        return "failed"
-    text = format(value, spec)
-    return f"{text} ± {format(std, spec)}" if std else text
-
-
 def _cells(summary: list[dict], symbols: tuple[str, str]) -> tuple[list[str], list[list[str]], dict]:
     best_acc = max((s["accuracy"] for s in summary if s["accuracy"] is not None), default=None)
     best_eff = max((s["efficiency"] for s in summary if s["efficiency"] is not None), default=None)
     body = []
     for s in summary:
         body.append([*(symbols[0] if f else symbols[1] for f in s["flags"]),
-                     _num(s["accuracy"], ".2f", s["accuracy_std"]), _num(s["d_accuracy"], "+.2f"),
-                     _num(s["gflops"], ".4f"), _num(None if s["params"] is None else s["params"] / 1e6, ".3f"),
-                     _num(s["efficiency"], ".1f", s["efficiency_std"]), _num(s["d_efficiency"], "+.1f")])
+                     with_spread(s["accuracy"], ".2f", s["accuracy_std"]), with_spread(s["d_accuracy"], "+.2f"),
+                     with_spread(s["gflops"], ".4f"), with_spread(None if s["params"] is None else s["params"] / 1e6, ".3f"),
+                     with_spread(s["efficiency"], ".1f", s["efficiency_std"]), with_spread(s["d_efficiency"], "+.1f")])
     return ["accuracy %", "Δ accuracy", "GFLOPs", "params M", "efficiency", "Δ efficiency"], body, {"acc": best_acc, "eff": best_eff}
 
 
@@ -82,7 +76,7 @@ def _bold(summary: list[dict], best: dict, k: int) -> set[tuple[int, int]]:
 
 def _effects(methods: list[str], summary: list[dict]) -> tuple[list[str], list[list[str]]]:
     headers = ["method", "main effect on accuracy (pp)", "main effect on efficiency"]
-    return headers, [[e["method"], _num(e["accuracy"], "+.2f"), _num(e["efficiency"], "+.1f")]
+    return headers, [[e["method"], with_spread(e["accuracy"], "+.2f"), with_spread(e["efficiency"], "+.1f")]
                      for e in main_effects(methods, summary)]
 
 

@@ -6,7 +6,7 @@ import html
 
 from fercomp.board import Leaderboard
 from fercomp.render.plots import scatter
-from fercomp.render.table import columns, rows
+from fercomp.render.table import columns, header, rows
 from fercomp.render.text_formats import explanation
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}
@@ -22,7 +22,7 @@ rows.sort((a,b)=>{const x=key(a),y=key(b);return (x>y?1:x<y?-1:0)*(asc?1:-1)});r
 
 def to_html(board: Leaderboard) -> str:
     cols = columns(board)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    head = "".join(f"<th>{html.escape(header(board, c))}</th>" for c in cols)
     body = []
     for row in rows(board):
         cls = ' class="baseline"' if row["status"] == "baseline" else ""

@@ -1,4 +1,4 @@
-"""Accuracy vs GFLOPs scatter (log GFLOPs), the Pareto front drawn and the baseline marked."""
+"""Accuracy vs GFLOPs scatter (log GFLOPs), 95 % Wilson error bars, the Pareto front drawn and the baseline marked."""
 
 from __future__ import annotations
 
@@ -17,6 +17,16 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
     return front
 
 
+def _error_bars(records) -> tuple[list[float], list[float]]:
+    """Distances below and above each accuracy (in %) to its Wilson interval's ends; 0 where none is recorded."""
+    low, high = [], []
+    for r in records:
+        bounds = r.intervals.get("accuracy_wilson") or [r.accuracy, r.accuracy]
+        low.append(100 * (r.accuracy - bounds[0]))
+        high.append(100 * (bounds[1] - r.accuracy))
+    return low, high
+
+
 def scatter(board: Leaderboard, fmt: str = "png") -> bytes:
     """The figure as PNG or SVG bytes."""
     import matplotlib
@@ -28,7 +38,9 @@ def scatter(board: Leaderboard, fmt: str = "png") -> bytes:
               if r.status == "scored" and r.gflops]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     if points:
-        ax.scatter([p[0] for p in points], [p[1] for p in points], color="#1f77b4", zorder=3, label="teams")
+        low, high = _error_bars([board.teams[name] for _, _, name in points])
+        ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[low, high], fmt="o", color="#1f77b4",
+                    ecolor="#9ecae1", elinewidth=1.5, capsize=3, zorder=3, label="teams (95 % CI)")
         for g, a, name in points:
             ax.annotate(name, (g, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
         front = pareto_front(points)

@@ -3,32 +3,46 @@
 from __future__ import annotations
 
 from fercomp.board import Leaderboard
+from fercomp.marks import EFFICIENCY_SCHEMES, efficiency_interval, efficiency_of
 from fercomp.records import ScoreRecord
+from fercomp.render.numbers import cell, interval
 
-COLUMNS = ["rank", "team", "accuracy %", "GFLOPs", "efficiency", "params M", "latency p50 ms",
-           "accuracy mark", "efficiency mark", "report mark", "final mark", "sandbox", "status"]
+COLUMNS = ["rank", "tie group", "team", "accuracy %", "95 % CI", "macro-F1 (95 % CI)", "GFLOPs", "efficiency",
+           "params M", "weights MB", "latency p50 ms", "accuracy mark", "efficiency mark", "report mark", "final mark",
+           "sandbox", "status"]
+#: the efficiency column's header under each scheme
+EFFICIENCY_HEADERS = {"acc_per_gflop": "efficiency", "micronet": "MicroNet score (lower better)", "acc_per_ms": "accuracy %/ms"}
 #: sandbox layer → its short name in the "sandbox" column (the CSV lists the full names)
 _LAYERS = {"namespaces": "ns", "audit": "audit", "rlimits": "rl"}
+_FLOP_FLAGS = ("flops_disagree", "compute_unaccounted")
 
 
-def _fmt(value, spec: str) -> str:
-    return "" if value is None else format(value, spec)
+def _with_interval(value, bounds, spec: str) -> str:
+    text = cell(value, spec)
+    return f"{text} ({interval(bounds, spec)})" if text and bounds else text
 
 
-def _measures(record: ScoreRecord) -> dict[str, str]:
+def _measures(record: ScoreRecord, board: Leaderboard) -> dict[str, str]:
+    marks = board.config.marks
+    scheme = marks.efficiency_scheme
+    efficiency = efficiency_of(record, board.baseline, scheme, marks.micronet_precision_credit)
+    macro = (record.averages.get("macro") or {}).get("f1")
     return {
-        "accuracy %": _fmt(None if record.accuracy is None else 100 * record.accuracy, ".2f"),
-        "GFLOPs": _fmt(record.gflops, ".4f") + (" ⚑" if any(f.startswith("flops_disagree") for f in record.flags) else ""),
-        "efficiency": _fmt(record.efficiency, ".2f"),
-        "params M": _fmt(None if record.params_total is None else record.params_total / 1e6, ".2f"),
-        "latency p50 ms": _fmt(record.latency.get("latency_ms_p50"), ".2f"),
+        "accuracy %": cell(None if record.accuracy is None else 100 * record.accuracy, ".2f"),
+        "95 % CI": interval(record.intervals.get("accuracy_wilson"), ".2f", 100),
+        "macro-F1 (95 % CI)": _with_interval(macro, record.intervals.get("macro_f1_bootstrap"), ".3f"),
+        "GFLOPs": cell(record.gflops, ".4f") + (" ⚑" if any(f.startswith(_FLOP_FLAGS) for f in record.flags) else ""),
+        "efficiency": _with_interval(efficiency, efficiency_interval(record, scheme), ".3f" if scheme == "micronet" else ".2f"),
+        "params M": cell(None if record.params_total is None else record.params_total / 1e6, ".2f"),
+        "weights MB": cell(None if record.weight_bytes is None else record.weight_bytes / 1e6, ".2f"),
+        "latency p50 ms": cell(record.latency.get("latency_ms_p50"), ".2f"),
         "sandbox": "+".join(_LAYERS.get(layer, layer) for layer in record.isolation),
     }
 
 
 def rows(board: Leaderboard) -> list[dict[str, str]]:
     """Display rows: the baseline first (badged, unranked), then teams in rank order."""
-    base = {"rank": "—", "team": f"{board.baseline.name} (baseline)", **_measures(board.baseline),
+    base = {"rank": "—", "tie group": "", "team": f"{board.baseline.name} (baseline)", **_measures(board.baseline, board),
             "accuracy mark": "", "efficiency mark": "", "report mark": "", "final mark": "", "status": "baseline"}
     out = [base]
     with_report = any(m.report_mark is not None for m in board.marks)
@@ -36,14 +50,27 @@ def rows(board: Leaderboard) -> list[dict[str, str]]:
         record = board.teams[m.team]
         status = m.status if not m.notes else f"{m.status}: " + "; ".join(m.notes)
         out.append({
-            "rank": _fmt(m.rank, "d"), "team": m.team, **_measures(record),
+            "rank": cell(m.rank, "d"), "tie group": cell(m.tie_group, "d"), "team": m.team, **_measures(record, board),
             "accuracy mark": f"{m.accuracy_mark:.2f}", "efficiency mark": f"{m.efficiency_mark:.2f}",
-            "report mark": _fmt(m.report_mark, ".1f"), "final mark": f"{m.final_mark:.2f}" if with_report else "",
+            "report mark": cell(m.report_mark, ".1f"), "final mark": f"{m.final_mark:.2f}" if with_report else "",
             "status": status,
         })
     return out
 
 
 def columns(board: Leaderboard) -> list[str]:
+    """Column keys shown: the report and final marks only when report marks were given."""
     with_report = any(m.report_mark is not None for m in board.marks)
     return [c for c in COLUMNS if with_report or c not in ("report mark", "final mark")]
+
+
+def header(board: Leaderboard, column: str) -> str:
+    """A column's printed header: the efficiency column is named for the board's scheme."""
+    return EFFICIENCY_HEADERS[board.config.marks.efficiency_scheme] if column == "efficiency" else column
+
+
+def scheme_sentence(board: Leaderboard) -> str:
+    """The efficiency scheme and its formula, for every format's explanation."""
+    scheme = board.config.marks.efficiency_scheme
+    credit = " (16-bit parameters count ½)" if scheme == "micronet" and board.config.marks.micronet_precision_credit else ""
+    return f"Efficiency scheme {scheme}: {EFFICIENCY_SCHEMES[scheme][0]}{credit}."

@@ -9,7 +9,7 @@ from tabulate import tabulate
 _BOLD = ("\x01", "\x02")  # markers tabulate neither escapes nor pads for; replaced by \textbf{…} after
 #: symbols fercomp prints that LaTeX needs spelled out, after tabulate has escaped the rest
 _LATEX_SYMBOLS = {"⚑": r"$^\dagger$", "×": r"$\times$", "±": r"$\pm$", "Δ": r"$\Delta$", "—": "---", "→": r"$\to$",
-                  "÷": r"$\div$", "−": r"$-$"}
+                  "÷": r"$\div$", "−": r"$-$", "α": r"$\alpha$"}
 _ALIGN = {"l": "left", "r": "right", "c": "center"}
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fercomp.data.info import DataSummary
+from fercomp.render.numbers import interval
 
 console = Console()
 if not console.is_terminal:
@@ -51,11 +52,15 @@ def print_score_record(record, out_dir=None) -> None:
         table.add_column("measure")
         table.add_column("value", justify="right")
         table.add_column("how")
-        lat = record.latency
+        lat, ci = record.latency, record.intervals
+        micronet, roof = record.flops.get("micronet") or {}, record.flops.get("roofline")
         rows = [
-            ("accuracy", f"{100 * record.accuracy:.2f} %", "correct / all images of the split, pooled"),
+            ("accuracy", f"{100 * record.accuracy:.2f} %", "correct / all images of the split, pooled"
+             + (f"; 95 % CI {interval(ci.get('accuracy_wilson'), '.2f', 100)} % (Wilson)" if ci else "")),
             ("top-2 accuracy", f"{100 * record.top2_accuracy:.2f} %", "true class among the two highest outputs"),
-            ("macro F1", f"{record.averages['macro']['f1']:.4f}", "unweighted mean of per-class F1"),
+            ("macro F1", f"{record.averages['macro']['f1']:.4f}", "unweighted mean of per-class F1"
+             + (f"; 95 % CI {interval(ci.get('macro_f1_bootstrap'), '.4f')} (bootstrap, {ci.get('resamples')} resamples)"
+                if ci else "")),
             ("GFLOPs", f"{record.gflops:.4f}" if record.gflops else "n/a",
              f"fvcore, 1 multiply-add = 1 FLOP, input {record.flops.get('input_shape')}; check: {record.flops.get('check')}"),
             ("efficiency", f"{record.efficiency:.2f}" if record.efficiency else "n/a",
@@ -67,6 +72,13 @@ def print_score_record(record, out_dir=None) -> None:
             ("throughput", f"{lat['throughput_images_per_s']:.0f} img/s" if lat.get("throughput_images_per_s") else "n/a",
              f"batch {lat['throughput_batch']}; {lat.get('throughput_source', 'timed batches')}"),
         ]
+        if "ops" in micronet:
+            rows.append(("MicroNet operations", f"{micronet['ops'] / 1e9:.4f} G",
+                         f"{micronet['mults'] / 1e9:.4f} G mults + {micronet['adds'] / 1e9:.4f} G adds, elementwise work included"))
+        if roof:
+            rows.append(("roofline", roof["verdict"], f"{1e3 * roof['seconds_per_image']:.3f} ms/image × "
+                         f"{roof['machine_macs_per_s'] / 1e9:.1f} G MAC/s = {roof['implied_macs'] / 1e9:.4f} G vs "
+                         f"{roof['counted_macs'] / 1e9:.4f} G counted"))
         for row in rows:
             table.add_row(*row)
         console.print(table)
@@ -87,13 +99,13 @@ def print_check_report(report) -> None:
 
 def print_leaderboard(board) -> None:
     """The leaderboard as a rich table, with the explanation and the notes under it."""
-    from fercomp.render.table import columns, rows
+    from fercomp.render.table import columns, header, rows
     from fercomp.render.text_formats import explanation
 
     cols = columns(board)
     table = Table(title=f"Leaderboard — {board.phase} phase ({board.split})")
     for c in cols:
-        table.add_column(c, justify="left" if c in ("team", "status") else "right", overflow="fold")
+        table.add_column(header(board, c), justify="left" if c in ("team", "status") else "right", overflow="fold")
     for row in rows(board):
         style = "italic yellow" if row["status"] == "baseline" else ("red" if row["status"].startswith("failed") else None)
         table.add_row(*(row[c] for c in cols), style=style)
@@ -145,3 +157,22 @@ def print_predictions(result) -> None:
         top = ", ".join(f"{t['class']} {100 * t['probability']:.1f} %" for t in row["top"])
         table.add_row(row["image"], *([row["true"]] if result.labels is not None else []), top)
     console.print(table)
+
+
+def print_comparison(result: dict) -> None:
+    """`fercomp compare`: both accuracies with their intervals, the discordant images, the test and the verdict."""
+    a, b = result["a"], result["b"]
+    table = Table(title=f"{a} vs {b} on {result['split']} ({result['images']} images)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for team in (a, b):
+        low, high = result["accuracy_wilson_95"][team]
+        table.add_row(f"accuracy {team}", f"{100 * result['accuracy'][team]:.2f} % (95 % CI {100 * low:.2f}–{100 * high:.2f})")
+    table.add_row(f"right only by {a}", str(result["only_a_correct"]))
+    table.add_row(f"right only by {b}", str(result["only_b_correct"]))
+    low, high = result["difference_bootstrap_95"]
+    table.add_row(f"difference {a} − {b}", f"{100 * result['difference']:+.2f} points (95 % CI {100 * low:+.2f} to {100 * high:+.2f})")
+    table.add_row("exact McNemar p", f"{result['mcnemar_exact_p']:.4g}")
+    console.print(table)
+    console.print(f"{a} and {b} are {result['verdict']} at α = {result['alpha']:g}.", highlight=False)
+    console.print(result["method"], highlight=False)

@@ -9,11 +9,14 @@ from dataclasses import asdict
 
 from fercomp.board import Leaderboard
 from fercomp.render import tables
-from fercomp.render.table import columns, rows
+from fercomp.render.numbers import exact
+from fercomp.marks import EFFICIENCY_SCHEMES
+from fercomp.render.table import columns, header, rows, scheme_sentence
 
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "⚑": r"$^\dagger$",
-                  "÷": r"$\div$", "×": r"$\times$", "−": r"$-$", "→": r"$\to$"}  # pdflatex has no − or → in text
+                  "÷": r"$\div$", "×": r"$\times$", "−": r"$-$", "→": r"$\to$",
+                  "α": r"$\alpha$"}  # pdflatex has no − or → in text
 
 
 def explanation(board: Leaderboard) -> str:
@@ -21,16 +24,28 @@ def explanation(board: Leaderboard) -> str:
     m = board.config.marks
     scale = ("linear: max × (value − baseline) / (best − baseline), clipped to [0, max]" if m.scale == "linear"
              else "rank: improvers ranked, rank r of n gets max × (n − r + 1) / n")
-    return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split; "
-            "GFLOPs by fvcore on one preprocessed input (1 multiply-add = 1 FLOP); efficiency = accuracy % ÷ GFLOPs. "
+    intervals = board.baseline.intervals
+    resampling = (f"{intervals.get('resamples', 2000)} resamples of the images, seed {intervals.get('seed', 0)}")
+    rules = []
+    if m.beat_baseline == "significant":
+        rules.append("an accuracy above the baseline's earns a mark only when it is significantly above it "
+                     "(exact McNemar against the baseline, Holm-corrected over the teams)")
+    if m.ties == "group":
+        rules.append("every team in a tie group that beats the baseline gets the group's best accuracy mark")
+    return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split, 95 % CI by the "
+            f"Wilson score interval; macro-F1 and efficiency intervals by percentile bootstrap ({resampling}). "
+            "GFLOPs by fvcore on one preprocessed input (1 multiply-add = 1 FLOP). " + scheme_sentence(board) + " "
+            "Tie group: teams ranked next to each other whose accuracies do not differ significantly (exact McNemar "
+            f"test on per-image correctness, Holm-corrected along the board, α = {m.alpha:g}) share a group. "
             "Sandbox = the worker's layers (ns namespaces, audit hook, rl rlimits). "
-            f"Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}. "
-            "⚑ = FLOP counters disagree" + (" (efficiency mark withheld)" if m.exclude_flagged_efficiency else "") + ".")
+            f"Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}" + ("; " + "; ".join(rules) if rules else "") + ". "
+            "⚑ = FLOP counters disagree or the time holds compute no counter found"
+            + (" (efficiency mark withheld)" if m.exclude_flagged_efficiency else "") + ".")
 
 
 def to_markdown(board: Leaderboard) -> str:
     cols = columns(board)
-    table = tables.markdown(cols, [[r[c] for c in cols] for r in rows(board)]).rstrip("\n")
+    table = tables.markdown([header(board, c) for c in cols], [[r[c] for c in cols] for r in rows(board)]).rstrip("\n")
     notes = "".join(f"\n- {n}" for n in board.notes) + "".join(f"\n- refused: {r}" for r in board.refused)
     return f"## Leaderboard — {board.phase} phase ({board.split})\n\n{table}\n\n{explanation(board)}\n{notes}\n"
 
@@ -46,13 +61,19 @@ def to_csv(board: Leaderboard) -> str:
     writer.writerow(["team", "status", "rank", "accuracy", "baseline_accuracy", "best_accuracy", "gflops",
                      "efficiency", "baseline_efficiency", "best_efficiency", "scale", "accuracy_mark",
                      "efficiency_mark", "report_mark", "final_mark", "submission_sha256", "notes", "phase", "split",
-                     "sandbox_layers"])
+                     "sandbox_layers", "accuracy_low", "accuracy_high", "macro_f1", "macro_f1_low", "macro_f1_high",
+                     "efficiency_scheme", "efficiency_low", "efficiency_high", "acc_per_gflop", "micronet", "acc_per_ms",
+                     "tie_group", "p_next_holm", "p_baseline_holm", "params_total", "weight_bytes", "flags"])
     for m in board.marks:
-        writer.writerow([m.team, m.status, m.rank or "", _num(m.accuracy), _num(board.baseline.accuracy), _num(best_acc),
-                         _num(m.gflops), _num(m.efficiency), _num(board.baseline.efficiency), _num(best_eff),
-                         board.config.marks.scale, _num(m.accuracy_mark), _num(m.efficiency_mark), _num(m.report_mark),
-                         _num(m.final_mark), teams[m.team].submission.get("sha256", ""), "; ".join(m.notes),
-                         board.phase, board.split, " ".join(teams[m.team].isolation)])
+        writer.writerow([m.team, m.status, m.rank or "", exact(m.accuracy), exact(board.baseline.accuracy), exact(best_acc),
+                         exact(m.gflops), exact(m.efficiency), exact(board.baseline.efficiency), exact(best_eff),
+                         board.config.marks.scale, exact(m.accuracy_mark), exact(m.efficiency_mark), exact(m.report_mark),
+                         exact(m.final_mark), teams[m.team].submission.get("sha256", ""), "; ".join(m.notes),
+                         board.phase, board.split, " ".join(teams[m.team].isolation), *_pair(m.accuracy_interval),
+                         exact(m.macro_f1), *_pair(m.macro_f1_interval), board.config.marks.efficiency_scheme,
+                         *_pair(m.efficiency_interval), *(exact(m.efficiency_schemes.get(k)) for k in EFFICIENCY_SCHEMES),
+                         m.tie_group or "", exact(m.p_next), exact(m.p_baseline), m.params_total or "", m.weight_bytes or "",
+                         "; ".join(teams[m.team].flags)])
     return out.getvalue()
 
 
@@ -64,13 +85,13 @@ def to_grades_csv(board: Leaderboard) -> str:
                      "report_mark", "final_mark", "phase", "split"])
     for g in board.grades:
         s = g.student
-        writer.writerow([s.student_id, s.name, s.email, s.team, g.status, _num(g.accuracy_mark), _num(g.efficiency_mark),
-                         _num(g.report_mark), _num(g.final_mark), board.phase, board.split])
+        writer.writerow([s.student_id, s.name, s.email, s.team, g.status, exact(g.accuracy_mark), exact(g.efficiency_mark),
+                         exact(g.report_mark), exact(g.final_mark), board.phase, board.split])
     return out.getvalue()
 
 
-def _num(value) -> str:
-    return "" if value is None else repr(float(value))
+def _pair(bounds) -> list[str]:
+    return [exact(b) for b in bounds] if bounds else ["", ""]
 
 
 def latex_escape(text: str) -> str:
@@ -79,7 +100,8 @@ def latex_escape(text: str) -> str:
 
 def to_latex(board: Leaderboard) -> str:
     cols = [c for c in columns(board) if c != "status"]
-    body = tables.latex(cols, [[row[c] for c in cols] for row in rows(board)], "ll" + "r" * (len(cols) - 2))
+    align = "".join("l" if c in ("rank", "team") else "r" for c in cols)
+    body = tables.latex([header(board, c) for c in cols], [[row[c] for c in cols] for row in rows(board)], align)
     return (r"\begin{table}[ht]" + "\n" + r"\centering" + "\n" + body
             + r"\caption{" + latex_escape(explanation(board)) + "}\n" + r"\end{table}" + "\n")
 
@@ -87,6 +109,9 @@ def to_latex(board: Leaderboard) -> str:
 def to_json(board: Leaderboard) -> str:
     return json.dumps({
         "phase": board.phase, "split": board.split, "baseline": board.baseline.name, "config": asdict(board.config),
-        "marks": [asdict(m) for m in board.marks], "notes": board.notes, "refused": board.refused,
+        "efficiency_scheme": {"name": board.config.marks.efficiency_scheme, "formula": scheme_sentence(board)},
+        "explanation": explanation(board),
+        "marks": [asdict(m) for m in board.marks], "comparisons": [asdict(c) for c in board.comparisons],
+        "notes": board.notes, "refused": board.refused,
         "grades": [asdict(g) for g in board.grades],
     }, indent=2) + "\n"

@@ -6,6 +6,7 @@ Requests (each answered by fercomp/submission/worker.py, framed by protocol.py):
 - predict(images)    uint8 N×48×48 → validated float32 N×7 outputs in the canonical class order
 - latency(config)    batch-1 timings on a few images → percentiles and their outputs
 - summary()          every leaf module: output shape, own parameters, fvcore FLOPs
+- probe()            this machine's fp32 multiply-add rate (before load only: no submitted code has run)
 
 scoring, checking, report and predict all go through here, so each request is spelled once.
 """
@@ -84,6 +85,11 @@ def summary(worker: WorkerProcess) -> list[dict]:
     """Every leaf module: name, type, output shape on one input, own parameters, fvcore FLOPs."""
     answer, _ = worker.call("summary", {}, max_payload=0)
     return list(answer["layers"])
+
+
+def probe(worker: WorkerProcess) -> float:
+    """The worker's CPU multiply-adds per second (a short fp32 matrix product at the scoring thread count)."""
+    return float(worker.call("probe", {}, max_payload=0)[0]["macs_per_s"])
 
 
 class Session:

@@ -46,11 +46,12 @@ def _watched() -> list[tuple[object, str]]:
     import torch
     import torch.utils.flop_counter
 
-    from fercomp.measure import flops, latency
+    from fercomp.measure import flops, latency, micronet
 
     return [
         (time, "perf_counter"), (latency, "_clock"), (latency, "measure"), (latency, "timed_forward"),
         (flops, "count_all"), (flops, "count_fvcore"), (flops, "count_flop_counter_mode"), (flops, "count_ptflops"),
+        (flops, "count_micronet"), (micronet, "count_micronet"), (micronet, "handles"),
         (fvcore.nn, "FlopCountAnalysis"), (fvcore.nn.FlopCountAnalysis, "total"),
         (torch.utils.flop_counter, "FlopCounterMode"),
         (torch.jit, "trace"), (torch.cuda, "synchronize"), (torch.nn.Module, "__call__"),
@@ -73,10 +74,11 @@ class Worker:
     def __init__(self, setup: dict) -> None:
         import torch
 
-        from fercomp.measure import flops, latency
+        from fercomp.measure import flops, latency, roofline
         from fercomp.submission import build, preprocess
 
         self.torch, self.flops, self.latency, self.build, self.preprocess = torch, flops, latency, build, preprocess
+        self.roofline = roofline
         torch.set_num_threads(int(setup["threads"]))
         self.device = torch.device(devices.resolve(torch, setup["device"]))
         if self.device.type == "cuda":
@@ -131,9 +133,16 @@ class Worker:
             "params_total": int(sum(p.numel() for p in params)),
             "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
             "weight_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),
+            "params_bits": int(sum(p.numel() * p.element_size() * 8 for p in params)),
             "random_init": not header.get("weights_format") and any(p.requires_grad for p in params),
             "weights_dtype": _main_dtype(params),
         }
+
+    def probe(self, header: dict, payload: bytes) -> dict:
+        """This machine's fp32 multiply-add rate, measured before any submitted code is imported."""
+        if self.model is not None:
+            raise self.build.ContractError("protocol", "the machine probe runs only before a submission is loaded")
+        return {"macs_per_s": self.roofline.sgemm_macs_per_s(self.torch)}
 
     def example(self, n: int = 1):
         gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)
@@ -266,7 +275,8 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
         setup["layers"].append("audit")
     protocol.send(resp_fd, {"ok": True, "layers": setup["layers"], "notes": setup["notes"], "info": worker.info()})
     handlers = {"load": worker.load, "flops": worker.count_flops, "predict": worker.predict, "latency": worker.measure_latency,
-                "summary": worker.layer_summary}
+                "summary": worker.layer_summary,
+                "probe": worker.probe}
     while True:
         try:
             header, payload = protocol.receive(cmd_fd)

@@ -1,0 +1,53 @@
+"""The roofline cross-check: time per image × the machine's multiply-add rate against the counted compute."""
+
+import numpy as np
+import pytest
+
+from fercomp.measure import roofline
+from fercomp.records import decode_predictions
+from fercomp.scoring import score_submission
+from tests.scoring_helpers import FIXTURES, fast_config
+
+
+def test_marginal_time_leaves_out_the_per_call_overhead_and_the_slowed_batch():
+    # 5 ms of overhead per call, 1 ms per image; one batch slowed to twice its time by a neighbour
+    sizes, seconds = [32, 32, 22], [0.005 + 0.032, 2 * (0.005 + 0.032), 0.005 + 0.022]
+    assert roofline.marginal_seconds_per_image(sizes, seconds, 0.005 + 0.001) == pytest.approx(0.001)
+    assert roofline.marginal_seconds_per_image([1, 1], [0.1, 0.1], 0.1) is None
+
+
+def test_the_verdict_needs_both_the_ratio_and_the_margin():
+    rate = 50e9
+    assert roofline.check(rate, 0.004, 1_000_000)["verdict"] == "unaccounted"  # 200 M implied vs 1 M counted
+    assert roofline.check(rate, 0.0001, 1_000)["verdict"] == "accounted"  # 5 M implied: under the 50 M margin
+    honest = roofline.check(rate, 0.010, 330_000_000)  # the baseline at ~100 % of sgemm
+    assert honest["verdict"] == "accounted" and 1 < honest["ratio"] < 2
+
+
+def test_compute_hidden_from_every_counter_is_flagged(tmp_path, small_csv):
+    config = fast_config(small_csv, tmp_path / "results", batch_size=32)
+    hidden = score_submission(FIXTURES / "hidden_compute.py", config)
+    assert hidden.status == "scored", hidden.failure
+    assert hidden.flops["check"] == "agree"  # the three counters agree with each other: 2,304 multiply-adds
+    check = hidden.flops["roofline"]
+    assert check["verdict"] == "unaccounted" and check["counted_macs"] == 2304, check
+    assert any(f.startswith("compute_unaccounted") for f in hidden.flags)
+    assert hidden.flops["micronet"]["mults"] > 1000 * 2304  # the MicroNet counter does see the elementwise work
+    honest = score_submission(FIXTURES / "rule_model.py", config)
+    assert honest.flops["roofline"]["verdict"] == "accounted" and not honest.flags, honest.flags
+
+
+def test_a_scored_record_carries_its_predictions_and_intervals(tmp_path, small_csv):
+    from fercomp.data.source import load_data
+    from tests.scoring_helpers import expected_rule_predictions
+
+    record = score_submission(FIXTURES / "rule_model.py", fast_config(small_csv, tmp_path / "results"))
+    held = load_data(small_csv).select("PrivateTest")
+    rows = decode_predictions(record)
+    assert rows.shape == (150, 3)
+    assert np.array_equal(rows[:, 0], held.labels) and np.array_equal(rows[:, 1], expected_rule_predictions(held.images))
+    assert (rows[:, 1] != rows[:, 2]).all()  # top-2 is another class
+    assert record.top2_accuracy == np.mean((rows[:, 1] == rows[:, 0]) | (rows[:, 2] == rows[:, 0]))
+    low, high = record.intervals["accuracy_wilson"]
+    assert low < record.accuracy < high and record.intervals["resamples"] == 2000
+    assert record.params_bits == 32 and record.flops["micronet"]["ops"] > 0
