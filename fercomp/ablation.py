@@ -19,7 +19,6 @@ interrupted study resumes and re-rendering costs nothing.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from fercomp.version import __version__
 from fercomp.errors import UsageError
+from fercomp.hashing import sha256_json
 from fercomp.records import ScoreRecord, read_record
 from fercomp.training.recipe import Recipe
 
@@ -59,9 +59,8 @@ class Row:
     seed: int
 
     def key(self, study: Study, submission_sha: str) -> str:
-        payload = json.dumps({"submission": submission_sha, "data": str(study.data), "recipe": self.recipe.to_dict(),
-                              "seed": self.seed, "fercomp": __version__}, sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return sha256_json({"submission": submission_sha, "data": str(study.data), "recipe": self.recipe.to_dict(),
+                            "seed": self.seed, "fercomp": __version__})[:16]
 
 
 def load_spec(path: Path) -> Study:
@@ -140,7 +139,7 @@ def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> lis
     from fercomp.data.source import load_data
     from fercomp.records import record_path
     from fercomp.scoring import score_submission, scoring_split
-    from fercomp.submission.contract import sha256_file
+    from fercomp.hashing import sha256_file
     from fercomp.training.run import train_file
 
     if not study.submission.is_file():
@@ -169,7 +168,7 @@ def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> lis
 def write_index(study: Study, results: list[tuple[Row, ScoreRecord]], out_dir: Path) -> Path:
     """study.json: the methods, the design and which cached rows make up this table, in order."""
     from fercomp.atomic import write_text
-    from fercomp.submission.contract import sha256_file
+    from fercomp.hashing import sha256_file
 
     sha = sha256_file(study.submission)
     index = {"name": study.name, "design": study.design, "methods": [m.name for m in study.methods],

@@ -12,7 +12,6 @@ still built from the rest.
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
@@ -21,6 +20,7 @@ from fercomp.board import Leaderboard
 from fercomp.comparisons import compare_board
 from fercomp.config import CompetitionConfig
 from fercomp.errors import RecordError, SubmissionError, UsageError
+from fercomp.hashing import sha256_file
 from fercomp.marks import board_order, compute_marks, read_report_marks
 from fercomp.records import SCHEMA, ScoreRecord, read_record, record_path
 from fercomp.roster import StudentGrade, read_roster, student_grades
@@ -64,7 +64,7 @@ def staleness(record: ScoreRecord, path: Path, data_sha256: str, settings_sha256
     try:
         sha, weights_sha = declared_hashes(path)
     except (SubmissionError, UsageError):
-        current = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        current = sha256_file(path) if path.is_file() else None
         return None if current == record.submission.get("sha256") else "the submission file changed"
     if sha != record.submission.get("sha256"):
         return "the submission file changed"
@@ -188,7 +188,7 @@ def _verify(record: ScoreRecord, path: Path, split: str, submissions: Path | Non
     try:
         sha, weights_sha = declared_hashes(candidate)
     except (SubmissionError, UsageError):
-        sha, weights_sha = hashlib.sha256(candidate.read_bytes()).hexdigest(), record.submission.get("weights_sha256")
+        sha, weights_sha = sha256_file(candidate), record.submission.get("weights_sha256")
     if sha != record.submission.get("sha256"):
         raise RecordError(f"{path}: record says {record.name}.py has sha256 {str(record.submission.get('sha256'))[:12]}…, "
                           f"but {candidate} has {sha[:12]}…; re-score it")

@@ -14,7 +14,6 @@ No torch, no submissions: marks, leaderboards and renderers import only this.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 
 from fercomp.atomic import write_text
 from fercomp.errors import RecordError
+from fercomp.hashing import sha256_bytes, sha256_text
 
 SCHEMA = "fercomp.score/3"
 READABLE_SCHEMAS = ("fercomp.score/1", "fercomp.score/2", SCHEMA)
@@ -92,12 +92,12 @@ def encode_predictions(labels: np.ndarray, top1: np.ndarray, top2: np.ndarray, i
     rows = np.stack([labels, top1, top2], axis=1).astype(np.uint8)
     raw = rows.tobytes()
     return {"encoding": PREDICTIONS_ENCODING, "images": len(rows), "ids_sha256": ids_sha256(ids),
-            "sha256": hashlib.sha256(raw).hexdigest(), "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
+            "sha256": sha256_bytes(raw), "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
 
 
 def ids_sha256(ids) -> str:
     """One hash of the sample ids in order: two records are paired only when theirs are equal."""
-    return hashlib.sha256("\n".join(map(str, ids)).encode("utf-8")).hexdigest()
+    return sha256_text("\n".join(map(str, ids)))
 
 
 def decode_predictions(record: "ScoreRecord") -> np.ndarray:
@@ -110,7 +110,7 @@ def decode_predictions(record: "ScoreRecord") -> np.ndarray:
         raw = zlib.decompress(base64.b64decode(blob["data"], validate=True))
     except (KeyError, ValueError, zlib.error) as exc:
         raise RecordError(f"record of '{record.name}': predictions are not readable ({exc}); re-score it") from None
-    if hashlib.sha256(raw).hexdigest() != blob.get("sha256") or len(raw) != 3 * blob.get("images", -1):
+    if sha256_bytes(raw) != blob.get("sha256") or len(raw) != 3 * blob.get("images", -1):
         raise RecordError(f"record of '{record.name}': predictions do not match their sha256; the record was altered, "
                           "re-score it")
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)

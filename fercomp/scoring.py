@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
-import json
 import platform
 import time
 from dataclasses import dataclass, field, replace
@@ -24,12 +22,13 @@ from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
 from fercomp.data.source import load_data
 from fercomp.errors import SubmissionError, UsageError
+from fercomp.hashing import sha256_file, sha256_json
 from fercomp.measure import metrics, roofline, stats
 from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.phases import guard_public
 from fercomp.records import SCHEMA, ScoreRecord, encode_predictions, write_record
 from fercomp.submission import session
-from fercomp.submission.contract import SubmissionFiles, read_submission, sha256_file
+from fercomp.submission.contract import SubmissionFiles, read_submission
 from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
 from fercomp.version import __version__
 
@@ -94,7 +93,7 @@ def settings_of(config: ScoreConfig) -> dict:
 
 
 def settings_sha256(settings: dict) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    return sha256_json(settings)
 
 
 @functools.lru_cache(maxsize=1)

@@ -194,3 +194,20 @@ def test_marks_config_keys_are_validated(tmp_path):
         load_config(path)
     path.write_text('[marks]\nties = "group"\nbeat_baseline = "significant"\nalpha = 0.01\n')
     assert load_config(path).marks.ties == "group" and load_config(path).marks.alpha == 0.01
+
+
+def test_the_readme_worked_example_is_this_cohort():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text[text.index("Worked example (the cohort of `tests/test_honest_ranks.py`"):]
+    table = [line for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()][:4]
+    raw, grouped, strict = by_team(board()), by_team(board(ties="group")), by_team(board(beat_baseline="significant"))
+    for line in table:
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+        name = cells[2]
+        low, high = raw[name].accuracy_interval
+        assert cells[:2] == [str(raw[name].rank), str(raw[name].tie_group)]
+        assert cells[3:5] == [f"{100 * raw[name].accuracy:.2f}", f"{100 * low:.2f}–{100 * high:.2f}"]
+        assert cells[5:] == [f"{rows[name].accuracy_mark:.2f}" for rows in (raw, grouped, strict)]
+    assert "= 0.302" in section and f"{two_sided(5, 15):.3f}" == "0.302"

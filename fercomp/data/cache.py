@@ -8,7 +8,6 @@ computed while parsing, is stored in the entry and is what score records quote.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fercomp.atomic import atomic_path
+from fercomp.hashing import hasher
 
 CACHE_FORMAT = 2  # 2: duplicates_across_splits stored with the arrays
 _SAMPLE_BLOCKS, _BLOCK = 64, 4096
@@ -34,7 +34,8 @@ def cache_dir() -> Path:
 def file_key(path: Path) -> str:
     """Size, mtime and sampled bytes of a file, hashed."""
     st = path.stat()
-    digest = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}:{CACHE_FORMAT}".encode())
+    digest = hasher()
+    digest.update(f"{st.st_size}:{st.st_mtime_ns}:{CACHE_FORMAT}".encode())
     with open(path, "rb") as fh:
         step = max(st.st_size // _SAMPLE_BLOCKS, _BLOCK)
         for offset in range(0, st.st_size, step):

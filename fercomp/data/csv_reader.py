@@ -7,7 +7,6 @@ other CSV dialect goes through pandas and then the same pixel parser, so both pa
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from fercomp.data.labels import KAGGLE_SPLITS, NUM_CLASSES, PIXELS_PER_IMAGE, WHOLE_SET
 from fercomp.errors import DataError
+from fercomp.hashing import hasher, sha256_file
 
 REQUIRED = ("emotion", "pixels")
 _ROWS_PER_CHUNK = 256
@@ -66,7 +66,7 @@ def _read_blocks(path: Path, names: list[str]):
     these machines fresh large allocations (page faults) cost as much as the parsing itself.
     """
     col = {name: names.index(name) for name in names}
-    digest = hashlib.sha256()
+    digest = hasher()
     parts = []
     with open(path, "rb") as fh, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         header = fh.readline()
@@ -163,7 +163,7 @@ def _read_with_pandas(path: Path, names: list[str]):
     labels = _parse_labels(*buffers["emotion"], 0, path)
     images = parse_pixels(*buffers["pixels"], 0, path)
     usage = [u.strip() for u in frame["Usage"].tolist()] if "Usage" in frame.columns else None
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = sha256_file(Path(path))
     return labels, images, usage, digest
 
 

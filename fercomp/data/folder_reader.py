@@ -8,6 +8,7 @@ import numpy as np
 
 from fercomp.data.labels import CLASS_NAMES, IMAGE_SIZE, KAGGLE_SPLITS, class_index, canonical_split
 from fercomp.errors import DataError
+from fercomp.hashing import hasher
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 FOLDER_SPLITS = ("train", "test")
@@ -51,7 +52,6 @@ def read_folder(root: Path):
 
     The sha256 covers every image's relative path and bytes, read once for both uses.
     """
-    import hashlib
     import io
 
     from PIL import Image, UnidentifiedImageError
@@ -59,7 +59,7 @@ def read_folder(root: Path):
     root = Path(root)
     entries = list_images(root)
     images = np.empty((len(entries), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    digest = hashlib.sha256()
+    digest = hasher()
     for k, (_, _, file) in enumerate(entries):
         data = file.read_bytes()
         digest.update(file.relative_to(root).as_posix().encode() + b"\0" + data)
@@ -88,9 +88,7 @@ def read_folder(root: Path):
 
 def fingerprint(root: Path) -> str:
     """A digest of every image's relative path, size and mtime: changes whenever the tree does."""
-    import hashlib
-
-    digest = hashlib.sha256()
+    digest = hasher()
     for split_folder, class_folder, file in list_images(root):
         st = file.stat()
         digest.update(f"{file.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

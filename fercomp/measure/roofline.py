@@ -14,10 +14,11 @@ time says nothing about compute.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
+
+from fercomp.hashing import sha256_json
 
 RATIO = 8.0
 MARGIN_MACS = 50e6
@@ -39,8 +40,7 @@ def sgemm_macs_per_s(torch, size: int = PROBE_SIZE, repeats: int = 5) -> float:
 
 def machine_key(info: dict, cpu_model: str) -> str:
     """What the probe's figure depends on: the CPU, the thread count and the torch build."""
-    text = json.dumps([cpu_model, info.get("threads"), info.get("torch")], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return sha256_json([cpu_model, info.get("threads"), info.get("torch")])[:16]
 
 
 def cached_rate(cache: Path, key: str) -> float | None:

@@ -8,12 +8,12 @@ without executing a line of submitted code. Building the model happens only in t
 from __future__ import annotations
 
 import ast
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from fercomp.data.labels import CLASS_NAMES, class_index
 from fercomp.errors import SubmissionError, UsageError
+from fercomp.hashing import sha256_bytes, sha256_file
 from fercomp.submission.fetch import fetch_weights
 from fercomp.submission.preprocess import Preprocess, parse
 from fercomp.submission.staging import Handin
@@ -48,14 +48,6 @@ class SubmissionFiles:
         """What the worker is given to read: the .py and the declared FILES (weights go through the pipe)."""
         files = {self.path.name: self.path, **{name: self.path.parent / name for name in self.extra_files}}
         return Handin(main=self.path.name, origin=self.path.parent, files=files)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _literals(tree: ast.Module, path: Path) -> dict[str, object]:
@@ -174,9 +166,9 @@ def declared_hashes(path: str | Path) -> tuple[str, str | None]:
     path = Path(path)
     raw, _, meta = _parse(path)
     if meta.get("WEIGHTS_URL") is not None and meta.get("WEIGHTS") is None and isinstance(meta.get("WEIGHTS_SHA256"), str):
-        return hashlib.sha256(raw).hexdigest(), str(meta["WEIGHTS_SHA256"]).lower()
+        return sha256_bytes(raw), str(meta["WEIGHTS_SHA256"]).lower()
     weights = find_weights(path, meta, None, DEFAULT_MAX_WEIGHTS_MB)
-    return hashlib.sha256(raw).hexdigest(), sha256_file(weights) if weights else None
+    return sha256_bytes(raw), sha256_file(weights) if weights else None
 
 
 def read_submission(path: str | Path, weights: Path | None = None, max_weights_mb: int = DEFAULT_MAX_WEIGHTS_MB) -> SubmissionFiles:
@@ -197,7 +189,7 @@ def read_submission(path: str | Path, weights: Path | None = None, max_weights_m
         name=path.stem,
         path=path.resolve(),
         source=source,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha256_bytes(raw),
         weights_path=weights_path.resolve() if weights_path else None,
         weights_sha256=sha256_file(weights_path) if weights_path else None,
         preprocess=preprocess,

@@ -7,7 +7,6 @@ Only http(s) URLs are fetched: a `file://` URL would let a hand-in name a file o
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from fercomp.data.cache import cache_dir
 from fercomp.errors import SubmissionError
+from fercomp.hashing import hasher
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 TIMEOUT_S = 60.0
@@ -62,7 +62,7 @@ def fetch_weights(url: str, sha256: str, where: Path, max_mb: int, allowed: tupl
 
 
 def _download(url: str, fd: int, where: Path, max_mb: int) -> str:
-    digest, size = hashlib.sha256(), 0
+    digest, size = hasher(), 0
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             for block in iter(lambda: response.read(_CHUNK), b""):
