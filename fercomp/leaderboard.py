@@ -12,6 +12,9 @@ still built from the rest.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
@@ -19,11 +22,13 @@ from typing import Callable
 from fercomp.board import Leaderboard
 from fercomp.comparisons import compare_board
 from fercomp.config import CompetitionConfig
+from fercomp.cores import split_cores
 from fercomp.errors import RecordError, SubmissionError, UsageError
 from fercomp.hashing import sha256_file
 from fercomp.marks import board_order, compute_marks, read_report_marks
 from fercomp.records import SCHEMA, ScoreRecord, read_record, record_path
 from fercomp.roster import StudentGrade, read_roster, student_grades
+from fercomp.submission.runner import WorkerTemplate
 
 #: progress(event, team, done, total): event is "start" or "done"; the CLI draws it, tests record it.
 Progress = Callable[[str, str, int, int], None]
@@ -87,21 +92,36 @@ def _settings_diff(old: dict, new: dict) -> str:
 
 
 def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int = 1, rescore: set[str] | None = None,
-                      progress: Progress | None = None) -> tuple[dict[str, ScoreRecord], list[str]]:
+                      progress: Progress | None = None, latency: str = "parallel",
+                      template: bool = True) -> tuple[dict[str, ScoreRecord], list[str]]:
     """Fresh records for `paths`, scoring (in `jobs` parallel workers) those missing, stale or in `rescore`
-    (team names, or {"all"})."""
+    (team names, or {"all"}).
+
+    With several jobs each gets its own equal share of the cores (pinned, with as many threads: the
+    records' settings say how many); `latency = "serial"` runs the latency phases one at a time. Workers
+    are forked from one worker template per run (`template=False`: each started afresh)."""
+    from dataclasses import replace
+
     from fercomp.data.source import load_data
     from fercomp.scoring import score_submission, scoring_split, settings_of, settings_sha256
 
+    if latency not in ("parallel", "serial"):
+        raise UsageError(f"--latency {latency}: expected parallel or serial")
     data = load_data(score_config.data, held_out=score_config.held_out)
     split = scoring_split(score_config, data)
+    cores, notes = None, []
+    if jobs > 1:
+        cores = split_cores(jobs)
+        score_config = replace(score_config, limits=replace(score_config.limits, threads=cores.threads))
+        if cores.note and not (cores.shared and latency == "serial"):
+            notes.append(cores.note)
     settings = settings_of(score_config)
     digest = settings_sha256(settings)
     rescore = set(rescore or ())
     unknown = rescore - {"all"} - {p.stem for p in paths}
     if unknown:
         raise UsageError(f"--rescore {sorted(unknown)[0]}: no such team among the submissions")
-    records, todo, notes = {}, [], []
+    records, todo = {}, []
     for path in paths:
         existing = record_path(results, path.stem, split)
         reason = "no record yet"
@@ -118,8 +138,20 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
                 continue
         notes.append(f"{path.stem}: scored ({reason})")
         todo.append(path)
-    scored = dict(_score_all(todo, lambda p: score_submission(p, score_config, data=data), jobs, progress))
-    records.update(scored)
+    lock = threading.Lock() if latency == "serial" else None
+    with (WorkerTemplate(score_config.limits.threads) if template and todo else contextlib.nullcontext()) as shared:
+        slots: queue.Queue = queue.Queue()
+        for slot in (cores.slots if cores else [None]):
+            slots.put(slot)
+
+        def score(path: Path) -> ScoreRecord:
+            slot = slots.get()
+            try:
+                return score_submission(path, score_config, data=data, template=shared, cores=slot, latency_lock=lock)
+            finally:
+                slots.put(slot)
+
+        records.update(dict(_score_all(todo, score, jobs, progress)))
     # in the order of `paths`, whatever order the parallel jobs finished in: boards are reproducible
     return {p.stem: records[p.stem] for p in paths if p.stem in records}, notes
 

@@ -6,8 +6,10 @@ batches, and returns raw float32 outputs that the parent validates and turns int
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import threading
 import platform
 import time
 from dataclasses import dataclass, field, replace
@@ -29,7 +31,7 @@ from fercomp.phases import guard_public
 from fercomp.records import SCHEMA, ScoreRecord, encode_predictions, write_record
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission
-from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
+from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess, WorkerTemplate
 from fercomp.version import __version__
 
 LATENCY_PROBES = 16
@@ -136,11 +138,15 @@ def environment(device: str, threads: int, worker_info: dict | None = None) -> d
     return env
 
 
-def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None = None) -> ScoreRecord:
+def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None = None,
+                     template: WorkerTemplate | None = None, cores: list[int] | None = None,
+                     latency_lock: threading.Lock | None = None) -> ScoreRecord:
     """Score `path` on the configured split; a failing submission gives a failed record, not an error.
 
     DataError and UsageError (the user's mistakes, not the submission's) are raised. The worker is
-    started before the data is read, so its imports overlap the parent's.
+    started before the data is read, so its imports overlap the parent's; with a `template` it is forked
+    from it instead (see fercomp/submission/template.py). `cores` pins the worker to those CPUs;
+    `latency_lock`, shared by parallel jobs, runs their latency phases one at a time.
     """
     try:
         files = read_submission(path, config.weights, config.max_weights_mb)
@@ -150,14 +156,15 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
         return _finish(_failed(base, exc.reason, exc.message, "contract"), config)
     protected = _protected_paths(config, data)
     try:
-        with WorkerProcess(config.limits, config.device, protected, files.handin()) as worker:
+        with WorkerProcess(config.limits, config.device, protected, files.handin(), template, cores) as worker:
             subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
             base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": dict(config.model_kwargs)})
             try:
-                measured = _measure(worker, files, subset, config)
+                measured = _measure(worker, files, subset, config, latency_lock)
             finally:
-                base = replace(base, environment=environment(config.device, config.limits.threads, worker.info))
+                started = {"start_mode": worker.start_mode, "cpu_affinity": worker.cores}
+                base = replace(base, environment=environment(config.device, config.limits.threads, {**started, **worker.info}))
     except WorkerFailure as exc:
         if exc.reason == "device_unavailable":
             raise UsageError(exc.detail) from None
@@ -208,7 +215,8 @@ def _protected_paths(config: ScoreConfig, data: FERData | None) -> list[Path]:
     return paths
 
 
-def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, config: ScoreConfig) -> dict:
+def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, config: ScoreConfig,
+             latency_lock: threading.Lock | None = None) -> dict:
     """Run the worker through load → flops → predict → latency; return what it measured."""
     clock, timings = time.monotonic(), {}
 
@@ -233,8 +241,10 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
     rate = throughput(sizes, forward_s, timings["predict_s"])
     rate["batch_forward_seconds"] = [[n, t] for n, t in zip(sizes, forward_s)]
     probes = subset.images[:LATENCY_PROBES]
-    latency, raw = session.latency(worker, config.latency.to_dict(), probes)
-    lap("latency_s")
+    with latency_lock or contextlib.nullcontext():
+        lap("latency_wait_s")
+        latency, raw = session.latency(worker, config.latency.to_dict(), probes)
+        lap("latency_s")
     wall = timings["latency_s"]
     layers, peak = list(worker.layers), worker.peak_rss_mb
     notes = list(worker.notes)

@@ -8,9 +8,12 @@ bounded frames from a pipe, never unpickles, and kills the worker's whole proces
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from fercomp import allocator
 from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S
-from fercomp.submission import protocol
+from fercomp.submission import protocol, template
 from fercomp.submission.staging import Handin, hideable, homes_root, stage
 
 LOG_TAIL_BYTES = 2000
@@ -79,8 +82,10 @@ def _within(path: str, folder: str) -> bool:
 
 def _worker_env(home: str, threads: int) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
+    # numpy's OpenBLAS would start a thread pool at import: one thread means a worker template stays
+    # single-threaded (safe to fork) and a fresh worker computes exactly as a forked one does
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": str(threads), "PYTHONPATH": os.pathsep.join(_library_paths()),
+           "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(_library_paths()),
            "FERCOMP_PARENT_PID": str(os.getpid()), **allocator.ENV}
     for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in os.environ:
@@ -98,13 +103,105 @@ def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
         pass  # not Linux, or a lower pipe-max-size: the default size works, a little slower
 
 
+class ForkedProcess:
+    """A worker forked by a template: what the runner needs of subprocess.Popen (pid, poll, wait), with the
+    exit status coming from the template over a pipe (the template, not the runner, is its parent)."""
+
+    def __init__(self, pid: int, status_fd: int) -> None:
+        self.pid, self._fd, self.returncode = pid, status_fd, None
+        self._lock = threading.Lock()
+
+    def poll(self) -> int | None:
+        return self._collect(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._collect(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired("fercomp worker", timeout)
+        return code
+
+    def _collect(self, timeout: float | None) -> int | None:
+        with self._lock:
+            if self.returncode is None and select.select([self._fd], [], [], timeout)[0]:
+                data = os.read(self._fd, template.STATUS.size)
+                # no status: the template itself is gone, and its children were killed with it
+                self.returncode = template.STATUS.unpack(data)[0] if len(data) == template.STATUS.size else -signal.SIGKILL
+                os.close(self._fd)
+            return self.returncode
+
+
+class WorkerTemplate:
+    """A worker template for a grading run (fercomp/submission/template.py), used as a context manager;
+    `spawn` forks a fresh worker from it, or says why it cannot (the caller then starts one afresh)."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._state: str | None = None  # None: not heard from yet; "ready"; or why it is unusable
+
+    def __enter__(self) -> "WorkerTemplate":
+        self._folder = tempfile.mkdtemp(prefix="template-", dir=homes_root())
+        self._log = open(Path(self._folder) / "template.log", "wb")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fercomp.submission.template", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=_worker_env(self._folder, self.threads),
+            cwd=self._folder, start_new_session=True)
+        theirs.close()
+        self._socket, self._replies = ours, ours.makefile("r", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._socket.close()  # the template ends when its socket does; its children are killed with it
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._log.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _reply(self) -> dict:
+        line = self._replies.readline()
+        if not line:
+            raise OSError("the worker template ended")
+        return json.loads(line)
+
+    def spawn(self, env: dict, cwd: str, cmd_r: int, resp_w: int, log_fd: int) -> ForkedProcess | str:
+        """A worker forked with these pipes, log, environment and folder; or why none could be."""
+        with self._lock:
+            try:
+                if self._state is None:
+                    hello = self._reply()
+                    self._state = "ready" if hello.get("ready") else f"the template could not start ({hello.get('error')})"
+                if self._state != "ready":
+                    return self._state
+                status_r, status_w = os.pipe()
+                try:
+                    socket.send_fds(self._socket, [json.dumps({"env": env, "cwd": cwd}).encode()], [cmd_r, resp_w, log_fd, status_w])
+                finally:
+                    os.close(status_w)
+                answer = self._reply()
+            except (OSError, ValueError) as exc:
+                self._state = f"the template is unusable ({exc})"
+                return self._state
+        if "pid" not in answer:
+            os.close(status_r)
+            return f"the template refused to fork: {answer.get('error')}"
+        return ForkedProcess(int(answer["pid"]), status_r)
+
+
 class WorkerProcess:
     """One confined worker process for one submission. Use as a context manager.
 
-    `submission_file` is the staged copy of the hand-in's .py, the name the worker imports it by.
+    `submission_file` is the staged copy of the hand-in's .py, the name the worker imports it by. With a
+    `template`, the worker is forked from it (start mode "template"), else started afresh ("fresh");
+    `cores`, when given, pins it to those CPUs (its thread count is `limits.threads`).
     """
 
-    def __init__(self, limits: Limits, device: str, protected: list[Path], handin: Handin) -> None:
+    def __init__(self, limits: Limits, device: str, protected: list[Path], handin: Handin,
+                 template: WorkerTemplate | None = None, cores: list[int] | None = None) -> None:
+        self.template, self.cores = template, list(cores) if cores else None
         self.limits, self.device = limits, device
         self.protected = [str(Path(p).resolve()) for p in protected]
         self.handin = handin
@@ -125,11 +222,19 @@ class WorkerProcess:
         for fd in (cmd_r, self._resp_r):
             _widen_pipe(fd)
         self.deadline = time.monotonic() + self.limits.time_limit_s
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fercomp.submission.worker", str(cmd_r), str(resp_w)],
-            pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            env=_worker_env(self.home, self.limits.threads), cwd=self.home, start_new_session=True,
-        )
+        env = _worker_env(self.home, self.limits.threads)
+        forked = self.template.spawn(env, self.home, cmd_r, resp_w, self._log.fileno()) if self.template else None
+        self.start_mode = "template" if isinstance(forked, ForkedProcess) else "fresh"
+        if isinstance(forked, ForkedProcess):
+            self.proc = forked
+        else:
+            if forked:
+                self.notes.append(f"started afresh: {forked}")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "fercomp.submission.worker", str(cmd_r), str(resp_w)],
+                pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                env=env, cwd=self.home, start_new_session=True,
+            )
         os.close(cmd_r)
         os.close(resp_w)
         self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
@@ -143,7 +248,7 @@ class WorkerProcess:
             self.notes.append(f"{self.handin.origin} holds fercomp's libraries, so only the audit hook keeps it from the worker")
         setup = {
             "sandbox": self.limits.sandbox, "protected": hidden, "keep": [self.home], "threads": self.limits.threads,
-            "device": self.device, "readable": readable, "writable": [self.home],
+            "device": self.device, "readable": readable, "writable": [self.home], "cores": self.cores,
         }
         protocol.send(self._cmd_w, setup)
         self._ready = False

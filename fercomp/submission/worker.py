@@ -18,6 +18,8 @@ from fercomp.submission import protocol, sandbox
 def _setup(cmd_fd: int, resp_fd: int) -> dict:
     sandbox.die_with_parent(int(os.environ.get("FERCOMP_PARENT_PID", os.getppid())))
     header, _ = protocol.receive(cmd_fd)
+    if header.get("cores"):
+        os.sched_setaffinity(0, header["cores"])
     layers, notes = [], []
     if header["sandbox"] != "off":
         try:
@@ -95,7 +97,8 @@ class Worker:
     def info(self) -> dict:
         """What the trusted side records about this worker's environment."""
         torch = self.torch
-        info = {"torch": torch.__version__, "device": str(self.device), "threads": torch.get_num_threads()}
+        info = {"torch": torch.__version__, "device": str(self.device), "threads": torch.get_num_threads(),
+                "start_mode": os.environ.get("FERCOMP_START_MODE", "fresh"), "cpu_affinity": sorted(os.sched_getaffinity(0))}
         if self.device.type == "cuda":
             info["gpu_name"] = torch.cuda.get_device_name(self.device)
             info["tf32"] = torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32

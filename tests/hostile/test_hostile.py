@@ -90,8 +90,20 @@ def test_every_case_file_has_an_expectation():
     assert sorted(p.stem for p in CASES.glob("*.py")) == sorted(EXPECTED)
 
 
+@pytest.fixture(scope="module")
+def template():
+    """One worker template for the corpus, as a grading run has: every case is forked from it."""
+    import os
+
+    from fercomp.submission.runner import WorkerTemplate
+
+    with WorkerTemplate(os.cpu_count() or 1) as running:
+        yield running
+
+
+@pytest.mark.parametrize("start", ["fresh", "template"])
 @pytest.mark.parametrize("case", sorted(EXPECTED))
-def test_hostile_case_is_contained(case, arena, small_csv):
+def test_hostile_case_is_contained(case, start, arena, small_csv, request):
     root, victim, victim_hash = arena
     text = (CASES / f"{case}.py").read_text()
     text = text.replace("__DATA__", str(Path(small_csv).resolve())).replace("__RESULTS__", str(root / "results"))
@@ -107,8 +119,9 @@ def test_hostile_case_is_contained(case, arena, small_csv):
     quick = case.startswith("hang_")
     config = fast_config(small_csv, root / "results", time_limit=5 if quick else 60, memory_mb=2500)
 
-    record = score_submission(path, config)
+    record = score_submission(path, config, template=request.getfixturevalue("template") if start == "template" else None)
 
+    assert record.environment.get("start_mode", start) == start  # (none when the hand-in failed before a worker)
     outcome, reason = EXPECTED[case]
     detail = (record.failure or {}).get("detail", "")
     got = record.status if not (record.status == "scored" and record.flags) else "flagged"
@@ -121,6 +134,6 @@ def test_hostile_case_is_contained(case, arena, small_csv):
         and not marker.exists()
         and (root / "results" / f"{case}.PrivateTest.json").exists()
     )
-    OUTCOMES[case] = (got, str(got_reason), "yes" if contained else "NO")
+    OUTCOMES[f"{case} ({start})"] = (got, str(got_reason), "yes" if contained else "NO")
     assert (got, got_reason) == (outcome, reason), (record.failure, record.flags)
     assert contained, (detail, record.flags)
