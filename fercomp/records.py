@@ -4,8 +4,8 @@ One JSON file per submission × split, written atomically. Readers check `schema
 else; a record of another schema version is refused with a clear message, never half-read. Version 2
 added `higher_is_better`, `precision`, `weights_dtype`, `settings`, `settings_sha256` and
 `isolation_notes`, and fercomp's git revision in `environment`. Version 3 (this one) added the per-image
-`predictions` (so paired tests need no re-scoring), `intervals` and `params_bits`, and the MicroNet and
-roofline figures in `flops`. Older records still read (new fields take their defaults) and are stale.
+`predictions` (so paired tests need no re-scoring), `intervals`, `params_bits` and `roofline`, and the
+MicroNet count in `flops`. Older records still read (new fields take their defaults) and are stale.
 Records are immutable: scoring builds one with `dataclasses.replace`. The published JSON Schema is
 generated from this class (fercomp/schema.py).
 No torch, no submissions: marks, leaderboards and renderers import only this.
@@ -72,6 +72,8 @@ class ScoreRecord:
     # It holds the split's true classes: keep records as private as the data.
     predictions: dict | None = None
     intervals: dict = field(default_factory=dict)  # confidence, resamples, seed, accuracy_wilson, macro_f1_bootstrap …
+    # time per image × this machine's multiply-add rate against the counted multiply-adds (fercomp/measure/roofline.py)
+    roofline: dict = field(default_factory=dict)
     # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
     timings: dict = field(default_factory=dict)
 

@@ -340,7 +340,6 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
         flags.append("latency_inconsistent: " + "; ".join(latency.get("check_detail", [])))
     check = _roofline(measured)
     if check is not None:
-        flops = {**flops, "roofline": check}
         if check["verdict"] == "unaccounted":
             flags.append(f"compute_unaccounted: each image took {1e3 * check['seconds_per_image']:.3f} ms more, time for "
                          f"{check['implied_macs'] / 1e9:.4f} G multiply-adds at this machine's "
@@ -357,6 +356,7 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
         params_trainable=loaded["params_trainable"], weight_bytes=loaded["weight_bytes"],
         weights_dtype=loaded.get("weights_dtype"), params_bits=loaded.get("params_bits"), gflops=gflops, flops=flops,
         predictions=encode_predictions(subset.labels, top[:, 0], top[:, 1], subset.ids), intervals=intervals,
+        roofline=check or {},
         efficiency=100 * accuracy / gflops if gflops else None,
         efficiency_inputs={"accuracy_percent": 100 * accuracy, "gflops": gflops,
                            "formula": "efficiency = accuracy_percent / gflops"},

@@ -63,7 +63,7 @@ def test_record_is_written_atomically_and_reads_back(rule_scores):
     path = record_path(root / "results", "rule", "PrivateTest")
     assert read_record(path) == records["rule"]
     raw = json.loads(path.read_text())
-    assert raw["schema"] == "fercomp.score/2" and raw["isolation"] == ["namespaces", "rlimits", "audit"]
+    assert raw["schema"] == "fercomp.score/3" and raw["isolation"] == ["namespaces", "rlimits", "audit"]
     assert not [p for p in (root / "results").iterdir() if p.name.startswith(".")]
 
 
@@ -77,7 +77,7 @@ def test_baseline_flops_params_and_repeatability(tmp_path, small_csv):
     assert round(first.params_total / 1e6, 1) == 25.9
     assert first.flops["check"] == "agree"
     assert "random_init: scored without weights" in first.flags
-    for field in ("accuracy", "confusion_matrix", "gflops", "flops", "params_total"):
+    for field in ("accuracy", "confusion_matrix", "gflops", "flops", "params_total", "predictions", "intervals"):
         assert getattr(first, field) == getattr(second, field), field
 
 

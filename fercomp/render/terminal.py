@@ -53,7 +53,7 @@ def print_score_record(record, out_dir=None) -> None:
         table.add_column("value", justify="right")
         table.add_column("how")
         lat, ci = record.latency, record.intervals
-        micronet, roof = record.flops.get("micronet") or {}, record.flops.get("roofline")
+        micronet, roof = record.flops.get("micronet") or {}, record.roofline
         rows = [
             ("accuracy", f"{100 * record.accuracy:.2f} %", "correct / all images of the split, pooled"
              + (f"; 95 % CI {interval(ci.get('accuracy_wilson'), '.2f', 100)} % (Wilson)" if ci else "")),

@@ -29,12 +29,12 @@ def test_compute_hidden_from_every_counter_is_flagged(tmp_path, small_csv):
     hidden = score_submission(FIXTURES / "hidden_compute.py", config)
     assert hidden.status == "scored", hidden.failure
     assert hidden.flops["check"] == "agree"  # the three counters agree with each other: 2,304 multiply-adds
-    check = hidden.flops["roofline"]
+    check = hidden.roofline
     assert check["verdict"] == "unaccounted" and check["counted_macs"] == 2304, check
     assert any(f.startswith("compute_unaccounted") for f in hidden.flags)
     assert hidden.flops["micronet"]["mults"] > 1000 * 2304  # the MicroNet counter does see the elementwise work
     honest = score_submission(FIXTURES / "rule_model.py", config)
-    assert honest.flops["roofline"]["verdict"] == "accounted" and not honest.flags, honest.flags
+    assert honest.roofline["verdict"] == "accounted" and not honest.flags, honest.flags
 
 
 def test_a_scored_record_carries_its_predictions_and_intervals(tmp_path, small_csv):
