@@ -127,11 +127,16 @@ def cpu_model() -> str:
         return platform.processor() or ""
 
 
-def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
-    """Versions and hardware, without importing torch here (the worker reports what it ran on)."""
+@functools.lru_cache(maxsize=None)
+def _version(package: str) -> str:
     from importlib.metadata import version
 
-    env = {"fercomp": __version__, "fercomp_git_revision": git_revision(), "torch": version("torch"),
+    return version(package)
+
+
+def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
+    """Versions and hardware, without importing torch here (the worker reports what it ran on)."""
+    env = {"fercomp": __version__, "fercomp_git_revision": git_revision(), "torch": _version("torch"),
            "python": platform.python_version(),
            "platform": platform.platform(), "device": device, "cpu_model": cpu_model(), "threads": threads}
     env.update(worker_info or {})
