@@ -12,6 +12,7 @@ import inspect
 import io
 import sys
 import types
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -105,20 +106,25 @@ def _state_dict_from(obj, trust_pickle: bool) -> dict:
     raise ContractError("weights_format", f"weights file holds a {type(obj).__name__}, not a state_dict")
 
 
-def read_state_dict(data: bytes, fmt: str, trust_pickle: bool) -> dict:
-    """A state_dict from weight-file bytes: safetensors, or torch.load(weights_only=True)."""
+def read_state_dict(data: bytes | Path, fmt: str, trust_pickle: bool) -> dict:
+    """A state_dict from a weight file (memory-mapped where the format allows: safetensors, and torch.save's
+    zip archive) or its bytes: safetensors, or torch.load(weights_only=True)."""
     if fmt == "safetensors":
         from safetensors.torch import load as load_safetensors
+        from safetensors.torch import load_file
 
-        return load_safetensors(data)
-    if not data.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip archive, or a legacy pickle
+        return load_file(data) if isinstance(data, Path) else load_safetensors(data)
+    head = _head(data)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip archive, or a legacy pickle
         raise ContractError(
             "not_weights",
-            f"the weights file is not a torch or safetensors file (it starts with {data[:24]!r}); pass the file "
+            f"the weights file is not a torch or safetensors file (it starts with {head!r}); pass the file "
             "written by torch.save(model.state_dict(), path)",
         )
+    # mmap: the tensors are read from the page cache as load_weights copies them, not parsed into memory first
+    source, mmap = (data, head.startswith(b"PK")) if isinstance(data, Path) else (io.BytesIO(data), False)
     try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        obj = torch.load(source, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:
         if not trust_pickle:
             raise ContractError(
@@ -127,8 +133,15 @@ def read_state_dict(data: bytes, fmt: str, trust_pickle: bool) -> dict:
                 f"{str(exc).splitlines()[0][:160]}); save them with torch.save(model.state_dict(), path), "
                 "or an organiser may pass --trust-pickle",
             ) from None
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        obj = torch.load(data if isinstance(data, Path) else io.BytesIO(data), map_location="cpu", weights_only=False)
     return _state_dict_from(obj, trust_pickle)
+
+
+def _head(data: bytes | Path) -> bytes:
+    if isinstance(data, Path):
+        with open(data, "rb") as fh:
+            return fh.read(24)
+    return data[:24]
 
 
 def load_weights(model: nn.Module, state: dict) -> None:

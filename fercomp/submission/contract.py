@@ -45,9 +45,9 @@ class SubmissionFiles:
         return "safetensors" if self.weights_path.suffix == ".safetensors" else "torch"
 
     def handin(self) -> Handin:
-        """What the worker is given to read: the .py and the declared FILES (weights go through the pipe)."""
+        """What the worker is given to read: the .py, the declared FILES and the weights."""
         files = {self.path.name: self.path, **{name: self.path.parent / name for name in self.extra_files}}
-        return Handin(main=self.path.name, origin=self.path.parent, files=files)
+        return Handin(main=self.path.name, origin=self.path.parent, files=files, weights=self.weights_path)
 
 
 def _literals(tree: ast.Module, path: Path) -> dict[str, object]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from fercomp import allocator
 from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S
 from fercomp.submission import protocol, template
-from fercomp.submission.staging import Handin, hideable, homes_root, stage
+from fercomp.submission.staging import Handin, hideable, homes_root, stage, staged_weights
 
 LOG_TAIL_BYTES = 2000
 _FRAME_KEYS = {"ok", "blocked", "tampered", "nbytes"}
@@ -215,6 +215,7 @@ class WorkerProcess:
     def __enter__(self) -> "WorkerProcess":
         self.home = tempfile.mkdtemp(prefix="worker-", dir=homes_root())
         self.submission_file = stage(self.handin, Path(self.home))
+        self.weights_file = staged_weights(self.handin, Path(self.home))
         self.log_path = Path(self.home) / "worker.log"
         self._log = open(self.log_path, "wb")
         cmd_r, self._cmd_w = os.pipe()

@@ -1,7 +1,7 @@
 """One typed session over a sandboxed worker: the only way the trusted side uses a submission.
 
 Requests (each answered by fercomp/submission/worker.py, framed by protocol.py):
-- load(files, …)     build the model from the staged .py, load the weights → parameter counts
+- load(files, …)     build the model from the staged .py, memory-map the staged weights → parameter counts
 - flops(tolerance)   every FLOP counter on one preprocessed input → counts and the cross-check
 - predict(images)    uint8 N×48×48 → validated float32 N×7 outputs in the canonical class order
 - latency(config)    batch-1 timings on a few images → percentiles and their outputs
@@ -31,8 +31,8 @@ def load(worker: WorkerProcess, files: SubmissionFiles, *, trust_pickle: bool = 
         "source": files.source, "filename": str(worker.submission_file), "module": f"submission_{files.name}",
         "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
         "trust_pickle": trust_pickle, "require_weights": require_weights, "weights_hint": hint,
-        "build_kwargs": dict(build_kwargs or {}),
-    }, files.weights_path.read_bytes() if files.weights_path else b"", max_payload=0)
+        "build_kwargs": dict(build_kwargs or {}), "weights_file": str(worker.weights_file) if worker.weights_file else None,
+    }, max_payload=0)
     return answer
 
 

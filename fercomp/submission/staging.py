@@ -1,7 +1,7 @@
 """Isolation between teams: each worker gets a private copy of its own hand-in and nothing else.
 
-The hand-in (the `.py` and its declared FILES; weights travel through the pipe) is copied into
-`<worker home>/handin/`. The worker may read its home and the libraries; the folder the hand-in came
+The hand-in (the `.py` and its declared FILES) is copied into `<worker home>/handin/`, its weights into
+`<worker home>/weights/` (where the worker memory-maps them). The worker may read its home and the libraries; the folder the hand-in came
 from (the shared `submissions/`, with every other team's code and weights) is hidden by the namespace
 layer and refused by the audit hook, and every other worker's home is hidden behind an empty mount.
 Copies, never links: a worker that writes into its staged files changes nothing of the team's.
@@ -24,6 +24,7 @@ class Handin:
     main: str  # the .py, relative to origin
     origin: Path  # the team's folder as handed in: hidden from the worker
     files: dict[str, Path] = field(default_factory=dict)  # relative name → source file (main included)
+    weights: Path | None = None  # the weights file the hand-in resolved to (the team's, or a fetched copy)
 
 
 def homes_root() -> Path:
@@ -34,13 +35,21 @@ def homes_root() -> Path:
 
 
 def stage(handin: Handin, home: Path) -> Path:
-    """Copy the hand-in into `home/handin/`; return the staged .py's path."""
+    """Copy the hand-in into `home/handin/` and its weights into `home/weights/`; return the staged .py's path."""
     folder = home / "handin"
     for name, source in handin.files.items():
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+    if handin.weights is not None:
+        (home / "weights").mkdir()
+        shutil.copyfile(handin.weights, staged_weights(handin, home))  # in-kernel (sendfile): no pass through Python
     return folder / handin.main
+
+
+def staged_weights(handin: Handin, home: Path) -> Path | None:
+    """Where `stage` puts the hand-in's weights in a worker's home."""
+    return home / "weights" / handin.weights.name if handin.weights is not None else None
 
 
 def hideable(origin: Path, needed: list[str]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from fercomp import devices
 from fercomp.submission import protocol, sandbox
@@ -124,7 +125,7 @@ class Worker:
         with build.initialisers_skipped(bool(header.get("weights_format"))):
             model = build.build_model(module, header.get("build_kwargs") or {})
         if header.get("weights_format"):
-            state = build.read_state_dict(payload, header["weights_format"], header.get("trust_pickle", False))
+            state = build.read_state_dict(Path(header["weights_file"]), header["weights_format"], header.get("trust_pickle", False))
             build.load_weights(model, state)
         elif header.get("require_weights") and any(p.requires_grad for p in model.parameters()):
             raise build.ContractError("weights_missing", header["weights_hint"])

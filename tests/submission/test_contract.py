@@ -204,3 +204,20 @@ def test_a_pythonpath_folder_holding_the_hand_ins_is_not_made_readable(tmp_path,
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(course), str(libs)]))
     roots = _readable_roots([str(course / "submissions")])
     assert str(libs) in roots and str(course) not in roots
+
+
+def test_weight_files_are_memory_mapped_where_the_format_allows(tmp_path, monkeypatch):
+    import torch
+
+    from fercomp.submission import build
+
+    state = {"weight": torch.arange(6.0).reshape(2, 3)}
+    torch.save(state, tmp_path / "zip.pt")
+    torch.save(state, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    calls = []
+    real = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **kw: calls.append(kw.get("mmap")) or real(*a, **kw))
+    for name in ("zip.pt", "legacy.pt"):
+        assert torch.equal(build.read_state_dict(tmp_path / name, "torch", False)["weight"], state["weight"])
+    assert calls == [True, False]  # torch.save's zip archive is mapped; a legacy pickle cannot be
+    assert set(build.read_state_dict((tmp_path / "zip.pt").read_bytes(), "torch", False)) == {"weight"}
