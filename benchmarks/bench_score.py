@@ -90,11 +90,12 @@ def notebook_seconds(model: torch.nn.Module, csv: Path) -> float:
     return time.perf_counter() - start
 
 
-def score_command(sub: Path, data: Path) -> tuple[float, dict]:
+def score_command(sub: Path, data: Path, device: str = "cpu") -> tuple[float, dict]:
     """Wall time of a fresh `fercomp score` process (default latency settings) and its record."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "fercomp", "score", str(sub), "--data", str(data), "--out", str(WORK / "results"), "--json"],
+        [sys.executable, "-m", "fercomp", "score", str(sub), "--data", str(data), "--out", str(WORK / "results"), "--json",
+         "--device", device],
         capture_output=True, text=True,
     )
     whole = time.perf_counter() - start
@@ -110,6 +111,33 @@ def pure_in_worker_env(data: Path) -> float:
     if proc.returncode:
         sys.exit(f"pure evaluation failed: {proc.stderr[-2000:]}")
     return float(proc.stdout.split()[-1])
+
+
+def bare_cuda_seconds(images: np.ndarray, batch: int = 128) -> float:
+    """#16's CUDA reference: the baseline's forward passes over the preprocessed split already on the GPU,
+    under inference_mode, fp32 with TF32 off (as the worker runs), synchronised, one warm-up batch untimed."""
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    model = baseline().eval().to("cuda", memory_format=torch.channels_last)
+    x = apply(images, Preprocess()).contiguous(memory_format=torch.channels_last).to("cuda")
+    with torch.inference_mode():
+        model(x[:batch])
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for i in range(0, len(x), batch):
+            model(x[i : i + batch])
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def cuda_rows(data: Path, sub: Path, images: np.ndarray, rounds: int) -> list[list[str]]:
+    """fercomp's predict phase on CUDA against a bare loop on the same device (absolute ms only here)."""
+    if not torch.cuda.is_available():
+        return [["CUDA: fercomp predict vs a bare inference_mode loop", "", "", "no CUDA device on this machine", "≤ 1.2×"]]
+    pairs = [(score_command(sub, data, "cuda")[1]["timings"]["predict_s"], bare_cuda_seconds(images)) for _ in range(rounds)]
+    predict, bare = float(np.median([p for p, _ in pairs])), float(np.median([b for _, b in pairs]))
+    ratio = float(np.median([p / b for p, b in pairs]))
+    return [[f"CUDA {torch.cuda.get_device_name()}: bare inference_mode loop (reference)", f"{1e3 * bare:.0f} ms", "", "1.00×", ""],
+            ["CUDA: fercomp predict phase (sandboxed worker)", f"{1e3 * predict:.0f} ms", "", f"{ratio:.2f}×", "≤ 1.2×"]]
 
 
 def one_round(data: Path, sub: Path, images: np.ndarray) -> dict:
@@ -160,7 +188,8 @@ def main() -> None:
     ]
     print(f"baseline CNN, {n} images, {MACS / 1e9:.4f} GMAC/image, {THREADS} threads, torch {torch.__version__}, "
           f"medians of {rounds} interleaved rounds (ratios: median of per-round ratios)")
-    print(tabulate(rows, headers=["what", "seconds", "GMAC/s", "ratio", "target"], tablefmt="github"))
+    rows += cuda_rows(data, sub, held.images, rounds)
+    print(tabulate(rows, headers=["what", "seconds", "GMAC/s", "ratio", "target"], tablefmt="github", disable_numparse=True))
     phases = {k: float(np.median([r["timings"][k] for r in runs])) for k in runs[0]["timings"]}
     print("score phases, medians (s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
 
