@@ -77,3 +77,25 @@ def test_a_version_2_record_reads_but_is_stale(tmp_path):
     assert record.predictions is None and record.intervals == {}
     reason = staleness(record, tmp_path / "team_a.py", record.data.get("sha256"), record.settings_sha256, record.settings)
     assert reason == "scored by an older fercomp (fercomp.score/2, now fercomp.score/3)"
+
+
+#: numbers without a physical unit: fractions of the split, counts of things, and the competition's own
+#: efficiency score (accuracy % per GFLOP, its formula and inputs in `efficiency_inputs`)
+DIMENSIONLESS = {"accuracy", "top2_accuracy", "params_total", "params_trainable", "efficiency"}
+UNITS = ("_s", "_ms", "_seconds", "_mb", "_bytes", "_bits", "gflops", "_flops", "_macs", "_per_s", "_percent", "_images",
+         "_queries", "_batch", "ratio")
+
+
+def test_every_measured_number_names_its_unit():
+    import typing
+
+    from fercomp.measure import roofline
+    from fercomp.records import ScoreRecord
+    from fercomp.scoring import throughput
+
+    hints = typing.get_type_hints(ScoreRecord)
+    numeric = [name for name, tp in hints.items() if {int, float} & set(typing.get_args(tp) or (tp,))]
+    produced = {**roofline.check(50e9, 0.001, 1000), **throughput([128, 22], [0.1, 0.02], 0.2)}
+    nested = [k for k, v in produced.items() if isinstance(v, (int, float))]
+    unnamed = [n for n in numeric + nested if n not in DIMENSIONLESS and not n.endswith(UNITS) and not n.startswith("seconds_")]
+    assert unnamed == [], unnamed

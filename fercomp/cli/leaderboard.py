@@ -46,6 +46,8 @@ def leaderboard(
 
     if start not in ("template", "fresh"):
         raise UsageError(f"--start {start}: expected template or fresh")
+    if latency not in ("parallel", "serial"):
+        raise UsageError(f"--latency {latency}: expected parallel or serial")
     cfg = load_config(config)
     comp = cfg.competition
     split = phase_split(cfg, phase, split, before_reveal)
