@@ -28,7 +28,6 @@ from fercomp.hashing import sha256_file
 from fercomp.marks import board_order, compute_marks, read_report_marks
 from fercomp.records import SCHEMA, ScoreRecord, read_record, record_path
 from fercomp.roster import StudentGrade, read_roster, student_grades
-from fercomp.submission.runner import WorkerTemplate
 
 #: progress(event, team, done, total): event is "start" or "done"; the CLI draws it, tests record it.
 Progress = Callable[[str, str, int, int], None]
@@ -104,6 +103,7 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
 
     from fercomp.data.source import load_data
     from fercomp.scoring import score_submission, scoring_split, settings_of, settings_sha256
+    from fercomp.submission.runner import WorkerTemplate
 
     if latency not in ("parallel", "serial"):
         raise UsageError(f"--latency {latency}: expected parallel or serial")

@@ -82,11 +82,14 @@ def test_marks_match_a_hand_calculation(cli, competition, small_csv):
 
 
 def test_second_run_reuses_fresh_records_and_rescoring_follows_changes(cli, competition):
-    code, out, _ = run_board(cli, competition, "--phase", "final")
+    code, out, _ = run_board(cli, competition, "--phase", "final", "--jobs", "2")
     assert code == 0 and "scored (" not in out
     (competition / "submissions" / "team_sad.py").write_text((competition / "submissions" / "team_sad.py").read_text() + "\n# edited\n")
-    code, out, _ = run_board(cli, competition, "--phase", "final")
+    code, out, _ = run_board(cli, competition, "--phase", "final", "--jobs", "2")
     assert "team_sad: scored (the submission file changed)" in out and out.count("scored (") == 1
+    # one job instead of two: each worker now gets both cores and two threads, so every record is stale
+    code, out, _ = run_board(cli, competition, "--phase", "final")
+    assert code == 0 and "team_happy: scored (settings changed: threads 1 → 2)" in out
 
 
 def test_public_phase_is_the_default_and_never_touches_the_held_out_split(cli, competition):
