@@ -33,14 +33,16 @@ def _same_images(a: ScoreRecord, b: ScoreRecord) -> None:
                               f"{str(right)[:16]}); a paired comparison needs the same images")
 
 
-def compare_pair(a: ScoreRecord, b: ScoreRecord, kind: str = "pair") -> Comparison:
-    """The exact McNemar test and the paired bootstrap interval of accuracy a − b (p_holm = p unadjusted)."""
+def compare_pair(a: ScoreRecord, b: ScoreRecord, kind: str = "pair", correct: dict | None = None) -> Comparison:
+    """The exact McNemar test and the paired bootstrap interval of accuracy a − b (p_holm = p unadjusted);
+    `correct` holds per-image correctness already decoded, by team."""
     for record in (a, b):
         if record.status != "scored":
             raise RecordError(f"record of '{record.name}' is not scored ({(record.failure or {}).get('reason')}); "
                               "nothing to compare")
     _same_images(a, b)
-    found = stats.paired(correctness(a), correctness(b))
+    correct = correct or {r.name: correctness(r) for r in (a, b)}
+    found = stats.paired(correct[a.name], correct[b.name])
     return Comparison(a=a.name, b=b.name, kind=kind, p_holm=found.p_value, significant=None, **asdict(found))
 
 
@@ -55,21 +57,16 @@ def compare_board(ordered: list[ScoreRecord], baseline: ScoreRecord,
                   alpha: float = stats.ALPHA) -> tuple[list[Comparison], list[str]]:
     """Neighbour and baseline comparisons for scored records in board order; (comparisons, notes).
     A team without per-image predictions is left out of the tests, with a note."""
-    notes, usable = [], []
-    for record in ordered:
+    notes, usable, correct = [], [], {}
+    for record in [*ordered, baseline]:
         try:
-            correctness(record)
+            correct[record.name] = correctness(record)  # decoded once per record
             usable.append(record)
         except RecordError as exc:
-            notes.append(f"{record.name}: no paired tests ({exc.message})")
-    neighbours, against = [], []
-    for upper, lower in zip(usable, usable[1:]):
-        neighbours.append(compare_pair(upper, lower, "neighbour"))
-    try:
-        correctness(baseline)
-        against = [compare_pair(record, baseline, "baseline") for record in usable]
-    except RecordError as exc:
-        notes.append(f"baseline: no paired tests ({exc.message})")
+            notes.append(f"{'baseline' if record is baseline else record.name}: no paired tests ({exc.message})")
+    teams = [r for r in usable if r is not baseline]
+    neighbours = [compare_pair(upper, lower, "neighbour", correct) for upper, lower in zip(teams, teams[1:])]
+    against = [compare_pair(record, baseline, "baseline", correct) for record in teams] if baseline.name in correct else []
     return _holm(neighbours, alpha) + _holm(against, alpha), notes
 
 
