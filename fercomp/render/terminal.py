@@ -97,19 +97,35 @@ def print_check_report(report) -> None:
     console.print("[bold green]ready to submit[/]" if report.passed else "[bold red]not ready: fix the FAIL lines[/]")
 
 
+#: the board's headers, shortened for a terminal (the files keep the long ones)
+_SHORT = {"tie group": "tie", "accuracy %": "acc %", "95 % CI": "95% CI", "macro-F1 (95 % CI)": "F1", "efficiency": "eff.",
+          "params M": "M par.", "latency p50 ms": "p50 ms", "accuracy mark": "acc mk", "efficiency mark": "eff mk",
+          "report mark": "rep mk", "final mark": "final"}
+
+
 def print_leaderboard(board) -> None:
     """The leaderboard as a rich table, with the explanation and the notes under it."""
     from fercomp.render.table import columns, header, rows
     from fercomp.render.text_formats import explanation
 
-    cols = columns(board)
+    # The screen shows the figures and accuracy's interval; the files (md, csv, …) carry every interval,
+    # the weight bytes and the sandbox layers, which would wrap every row of a 140-column log.
+    cols = [c for c in columns(board) if c not in ("weights MB", "sandbox")]
     table = Table(title=f"Leaderboard — {board.phase} phase ({board.split})")
     for c in cols:
-        table.add_column(header(board, c), justify="left" if c in ("team", "status") else "right", overflow="fold")
+        scheme_named = c == "efficiency" and board.config.marks.efficiency_scheme != "acc_per_gflop"
+        name = header(board, c) if scheme_named else _SHORT.get(c, header(board, c))
+        text = c in ("team", "status")  # these fold; numbers and intervals stay on one line
+        table.add_column(name, justify="left" if text else "right", overflow="fold", no_wrap=not text,
+                         min_width=10 if text else None)
     for row in rows(board):
         style = "italic yellow" if row["status"] == "baseline" else ("red" if row["status"].startswith("failed") else None)
-        table.add_row(*(row[c] for c in cols), style=style)
+        cells = {**row, **{c: row[c].split(" (")[0] for c in ("macro-F1 (95 % CI)", "efficiency")}}
+        table.add_row(*(cells[c] for c in cols), style=style)
     console.print(table)
+    console.print("Columns: acc % accuracy, 95% CI its interval, F1 macro-F1, eff. efficiency, M par. parameters in "
+                  "millions, p50 ms batch-1 latency, acc mk / eff mk the marks; the files add every interval, the weight "
+                  "bytes and the sandbox layers.", highlight=False)
     console.print(explanation(board), highlight=False)
     for note in board.notes:  # soft-wrapped: one line each, so a CI log can be searched for a team
         console.print(f"- {note}", highlight=False, soft_wrap=True)
