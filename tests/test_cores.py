@@ -21,12 +21,7 @@ def test_more_jobs_than_cores_share_them_and_say_so():
 
 
 def test_a_cohort_with_two_jobs_pins_each_worker(tmp_path, small_csv):
-    import os
-
-    if len(os.sched_getaffinity(0)) < 2:
-        import pytest
-
-        pytest.skip("needs two cores")  # this machine and CI have two
+    # on two or more cores each worker gets its own; on one, both share it (and the notes say so)
     paths = []
     for name in ("team_a", "team_b", "team_c"):
         shutil.copy(FIXTURES / "rule_model.py", tmp_path / f"{name}.py")
