@@ -7,8 +7,7 @@ Everything is computed from per-image facts (true class, predicted class), never
   and two teams are always compared on the same draws;
 - two teams on the same images: the exact McNemar test (a two-sided binomial test on the images only one
   of them got right) and a paired bootstrap interval of the accuracy difference;
-- a board: Holm's correction over the comparisons of neighbours, and tie groups of consecutive teams
-  whose difference is not significant.
+- a board: Holm's correction over the comparisons of neighbours (fercomp.marks forms the tie groups).
 
 >>> round(wilson(60, 100)[0], 4), round(wilson(60, 100)[1], 4)
 (0.5020, 0.6906)
@@ -139,13 +138,3 @@ def holm(p_values: list[float]) -> list[float]:
         running = max(running, min(1.0, (m - step) * p_values[index]))
         adjusted[index] = running
     return adjusted
-
-
-def tie_groups(neighbour_significant: list[bool]) -> list[int]:
-    """Group numbers (1, 2, …) for teams in board order, given whether each team differs significantly from
-    the one above it (`neighbour_significant[i]` is team i+1 against team i): a new group starts at each
-    significant step, so a group is a chain of indistinguishable neighbours."""
-    groups = [1]
-    for significant in neighbour_significant:
-        groups.append(groups[-1] + 1 if significant else groups[-1])
-    return groups

@@ -61,11 +61,6 @@ def test_holm_by_hand():
     assert stats.holm([]) == []
 
 
-def test_tie_groups_start_at_each_significant_step():
-    assert stats.tie_groups([False, True, False, False, True]) == [1, 1, 2, 2, 2, 3]
-    assert stats.tie_groups([]) == [1]
-
-
 def test_bootstrap_macro_f1_matches_the_metrics_definition():
     rng = np.random.default_rng(3)
     for _ in range(5):
