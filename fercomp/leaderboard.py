@@ -113,8 +113,6 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
     if jobs > 1:
         cores = split_cores(jobs)
         score_config = replace(score_config, limits=replace(score_config.limits, threads=cores.threads))
-        if cores.note and not (cores.shared and latency == "serial"):
-            notes.append(cores.note)
     settings = settings_of(score_config)
     digest = settings_sha256(settings)
     rescore = set(rescore or ())
@@ -138,6 +136,8 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
                 continue
         notes.append(f"{path.stem}: scored ({reason})")
         todo.append(path)
+    if todo and cores and cores.note and not (cores.shared and latency == "serial"):
+        notes.append(cores.note)
     lock = threading.Lock() if latency == "serial" else None
     with (WorkerTemplate(score_config.limits.threads) if template and todo else contextlib.nullcontext()) as shared:
         slots: queue.Queue = queue.Queue()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import threading
 import platform
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
