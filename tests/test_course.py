@@ -219,3 +219,10 @@ def test_the_shipped_baseline_is_the_competition_baseline():
 
     root = Path(__file__).parents[1]
     assert BASELINE.read_text() == (root / "baselines" / "baseline_cnn.py").read_text()
+
+
+def test_the_packaged_baseline_is_the_repository_baseline():
+    # `fercomp init` ships fercomp/course_files/baseline_cnn.py (package data, for pip installs); it must
+    # never drift from baselines/baseline_cnn.py, the competition's reference
+    root = Path(__file__).parents[1]
+    assert (root / "fercomp" / "course_files" / "baseline_cnn.py").read_bytes() == (root / "baselines" / "baseline_cnn.py").read_bytes()
