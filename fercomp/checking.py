@@ -18,7 +18,7 @@ from fercomp.measure.latency import LatencyConfig
 from fercomp.scoring import ScoreConfig
 from fercomp.submission import session
 from fercomp.submission.contract import read_submission
-from fercomp.submission.runner import WorkerFailure, WorkerProcess
+from fercomp.submission.runner import HandinJails, WorkerFailure
 
 QUICK_LATENCY = LatencyConfig(min_queries=20, min_seconds=0.3, warmup_queries=3)
 
@@ -56,7 +56,7 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
         report.add("weights file", True, str(files.weights_path) + (f" (from {files.weights_url})" if files.weights_url else ""))
     images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
     try:
-        with WorkerProcess(config.limits, config.device, [cache_dir()], files.handin()) as worker:
+        with HandinJails(config.limits, config.device, files.handin(), protected=[str(cache_dir())]) as worker:
             device = worker.ready().get("device", config.device)
             if not _load(report, worker, files, config):
                 return report
@@ -89,7 +89,7 @@ def _no_weights(report: CheckReport, required: bool) -> None:
         report.add("weights file", True, "none: random init, architecture check only (--allow-random-init)")
 
 
-def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig) -> bool:
+def _load(report: CheckReport, worker: HandinJails, files, config: ScoreConfig) -> bool:
     try:
         loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=False)
     except WorkerFailure as exc:
@@ -98,10 +98,12 @@ def _load(report: CheckReport, worker: WorkerProcess, files, config: ScoreConfig
     report.facts.update(loaded)
     report.add("model builds and weights load", True,
                f"{loaded['params_total'] / 1e6:.2f} M parameters" + (" (random init)" if loaded["random_init"] else ""))
+    report.add("exports with torch.export", True, f"{loaded['graph_nodes']} operators; every figure is measured on "
+               "this exported graph" + (" (cached)" if loaded["export"]["cached"] else ""))
     return True
 
 
-def _outputs(report: CheckReport, worker: WorkerProcess, images: np.ndarray, files) -> None:
+def _outputs(report: CheckReport, worker: HandinJails, images: np.ndarray, files) -> None:
     try:
         first, _ = session.predict_all(worker, images, 16, files)
         second, _ = session.predict_all(worker, images, 16, files)

@@ -12,7 +12,6 @@ still built from the rest.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -91,19 +90,17 @@ def _settings_diff(old: dict, new: dict) -> str:
 
 
 def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int = 1, rescore: set[str] | None = None,
-                      progress: Progress | None = None, latency: str = "parallel",
-                      template: bool = True) -> tuple[dict[str, ScoreRecord], list[str]]:
+                      progress: Progress | None = None, latency: str = "parallel") -> tuple[dict[str, ScoreRecord], list[str]]:
     """Fresh records for `paths`, scoring (in `jobs` parallel workers) those missing, stale or in `rescore`
     (team names, or {"all"}).
 
     With several jobs each gets its own equal share of the cores (pinned, with as many threads: the
-    records' settings say how many); `latency = "serial"` runs the latency phases one at a time. Workers
-    are forked from one worker template per run (`template=False`: each started afresh)."""
+    records' settings say how many); `latency = "serial"` runs the latency phases one at a time. Each
+    hand-in gets fresh jails of its own (see fercomp/submission/runner.py)."""
     from dataclasses import replace
 
     from fercomp.data.source import load_data
     from fercomp.scoring import score_submission, scoring_split, settings_of, settings_sha256
-    from fercomp.submission.runner import WorkerTemplate
 
     if latency not in ("parallel", "serial"):
         raise UsageError(f"--latency {latency}: expected parallel or serial")
@@ -139,19 +136,18 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
     if todo and cores and cores.note and not (cores.shared and latency == "serial"):
         notes.append(cores.note)
     lock = threading.Lock() if latency == "serial" else None
-    with (WorkerTemplate(score_config.limits.threads) if template and todo else contextlib.nullcontext()) as shared:
-        slots: queue.Queue = queue.Queue()
-        for slot in (cores.slots if cores else [None]):
+    slots: queue.Queue = queue.Queue()
+    for slot in (cores.slots if cores else [None]):
+        slots.put(slot)
+
+    def score(path: Path) -> ScoreRecord:
+        slot = slots.get()
+        try:
+            return score_submission(path, score_config, data=data, cores=slot, latency_lock=lock)
+        finally:
             slots.put(slot)
 
-        def score(path: Path) -> ScoreRecord:
-            slot = slots.get()
-            try:
-                return score_submission(path, score_config, data=data, template=shared, cores=slot, latency_lock=lock)
-            finally:
-                slots.put(slot)
-
-        records.update(dict(_score_all(todo, score, jobs, progress)))
+    records.update(dict(_score_all(todo, score, jobs, progress)))
     # in the order of `paths`, whatever order the parallel jobs finished in: boards are reproducible
     return {p.stem: records[p.stem] for p in paths if p.stem in records}, notes
 

@@ -31,7 +31,7 @@ from fercomp.phases import guard_public
 from fercomp.records import SCHEMA, ScoreRecord, encode_predictions, write_record
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission
-from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess, WorkerTemplate
+from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
 from fercomp.version import __version__
 
 LATENCY_PROBES = 16
@@ -144,14 +144,12 @@ def environment(device: str, threads: int, worker_info: dict | None = None) -> d
 
 
 def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None = None,
-                     template: WorkerTemplate | None = None, cores: list[int] | None = None,
-                     latency_lock: threading.Lock | None = None) -> ScoreRecord:
+                     cores: list[int] | None = None, latency_lock: threading.Lock | None = None) -> ScoreRecord:
     """Score `path` on the configured split; a failing submission gives a failed record, not an error.
 
-    DataError and UsageError (the user's mistakes, not the submission's) are raised. The worker is
-    started before the data is read, so its imports overlap the parent's; with a `template` it is forked
-    from it instead (see fercomp/submission/template.py). `cores` pins the worker to those CPUs;
-    `latency_lock`, shared by parallel jobs, runs their latency phases one at a time.
+    DataError and UsageError (the user's mistakes, not the submission's) are raised. The measurer's jail
+    is started before the data is read, so its imports overlap the parent's. `cores` pins the measurer to
+    those CPUs; `latency_lock`, shared by parallel jobs, runs their latency phases one at a time.
     """
     try:
         files = read_submission(path, config.weights, config.max_weights_mb)
@@ -161,14 +159,14 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
         return _finish(_failed(base, exc.reason, exc.message, "contract"), config)
     protected = _protected_paths(config, data)
     try:
-        with WorkerProcess(config.limits, config.device, protected, files.handin(), template, cores) as worker:
+        with HandinJails(config.limits, config.device, files.handin(), cores, [str(p) for p in protected]) as worker:
             subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
             base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": dict(config.model_kwargs)})
             try:
                 measured = _measure(worker, files, subset, config, latency_lock)
             finally:
-                started = {"start_mode": worker.start_mode, "cpu_affinity": worker.cores}
+                started = {"start_mode": worker.start_mode, "cpu_affinity": worker.cores, "sandbox": worker.sandbox}
                 base = replace(base, environment=environment(config.device, config.limits.threads, {**started, **worker.info}))
     except WorkerFailure as exc:
         if exc.reason == "device_unavailable":
@@ -220,7 +218,7 @@ def _protected_paths(config: ScoreConfig, data: FERData | None) -> list[Path]:
     return paths
 
 
-def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, config: ScoreConfig,
+def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, config: ScoreConfig,
              latency_lock: threading.Lock | None = None) -> dict:
     """Run the worker through load → flops → predict → latency; return what it measured."""
     clock, timings = time.monotonic(), {}
@@ -237,6 +235,7 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
     lap("probe_s")
     loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
                           build_kwargs=dict(config.model_kwargs))
+    worker.close_worker()  # the exported program is all the measuring needs
     lap("load_s")
     flops = session.flops(worker, config.flops_tolerance)
     lap("flops_s")
@@ -262,7 +261,7 @@ def _measure(worker: WorkerProcess, files: SubmissionFiles, subset: FERData, con
             "peak_rss_mb": peak, "timings": timings, "machine_rate": machine_rate}
 
 
-def _machine_rate(worker: WorkerProcess) -> float | None:
+def _machine_rate(worker: HandinJails) -> float | None:
     """The CPU's multiply-add rate for the roofline check: cached per machine, else probed (before load)."""
     if not str(worker.info.get("device", "")).startswith("cpu"):
         return None
@@ -343,12 +342,8 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
         flags.append("no_gflops: efficiency is undefined when no multiply-adds are counted")
     if latency.get("check") != "consistent":
         flags.append("latency_inconsistent: " + "; ".join(latency.get("check_detail", [])))
+    # Advisory only (record.roofline): a timing depends on the machine's load, and no mark may.
     check = _roofline(measured)
-    if check is not None:
-        if check["verdict"] == "unaccounted":
-            flags.append(f"compute_unaccounted: each image took {1e3 * check['seconds_per_image']:.3f} ms more, time for "
-                         f"{check['implied_macs'] / 1e9:.4f} G multiply-adds at this machine's "
-                         f"{check['machine_macs_per_s'] / 1e9:.1f} G/s, but the counters found {check['counted_macs'] / 1e9:.4f} G")
     intervals = stats.record_intervals(subset.labels, top[:, 0], NUM_CLASSES)
     if gflops:
         intervals["efficiency_bootstrap"] = [100 * a / gflops for a in intervals["accuracy_bootstrap"]]

@@ -23,7 +23,6 @@ def leaderboard(
     rescore: Optional[List[str]] = typer.Option(None, help="Score these teams again even if fresh (repeatable; 'all' for every team)."),
     jobs: int = typer.Option(1, min=1, help="Submissions scored in parallel, each worker on its own share of the cores."),
     latency: str = typer.Option("parallel", help="serial: one latency phase at a time (comparable latencies with --jobs)."),
-    start: str = typer.Option("template", help="template: fork workers from one pre-imported template; fresh: start each anew."),
     fmt: Optional[List[str]] = typer.Option(None, "--format", help="md, csv, latex, html, json (repeatable)."),
     out: Path = typer.Option(Path("reports/leaderboard"), help="Folder for the --format files."),
     report_marks: Path = typer.Option(None, help="CSV team,mark (out of the config's report maximum)."),
@@ -44,8 +43,6 @@ def leaderboard(
     from fercomp.render.terminal import console, print_leaderboard, scoring_progress
     from fercomp.scoring import ScoreConfig
 
-    if start not in ("template", "fresh"):
-        raise UsageError(f"--start {start}: expected template or fresh")
     if latency not in ("parallel", "serial"):
         raise UsageError(f"--latency {latency}: expected parallel or serial")
     cfg = load_config(config)
@@ -65,7 +62,7 @@ def leaderboard(
         score_config = ScoreConfig.from_competition(cfg, Path(data or comp.data), split, phase)
         with scoring_progress() as progress:
             records, notes = lb.collect_and_score(paths, Path(comp.results), score_config, jobs, set(rescore or ()), progress,
-                                                  latency, start == "template")
+                                                  latency)
     board = lb.build(records, baseline_path.stem, cfg, split, report_marks, notes, phase, refused, roster)
     written = files.write_all(board, formats, out)
     if as_json:

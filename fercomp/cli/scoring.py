@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 
 import json
 from pathlib import Path
@@ -78,7 +77,6 @@ def score(
     from fercomp.leaderboard import shard as pick_shard
     from fercomp.render.terminal import print_score_record
     from fercomp.scoring import score_submission
-    from fercomp.submission.runner import WorkerTemplate
 
     options = dict(data=data, split=split, held_out=held_out, device=device, out=out, batch_size=batch_size,
                    time_limit=time_limit, memory_limit=memory_limit, sandbox=sandbox, threads=threads,
@@ -94,12 +92,10 @@ def score(
     paths = pick_shard(paths, shard)
     loaded = load_data(data, held_out=held_out) if len(paths) > 1 else None
     records = []
-    # several hand-ins (a CI shard): fork each worker from one pre-imported template
-    with WorkerTemplate(config.limits.threads) if len(paths) > 1 else contextlib.nullcontext() as template:
-        for path in paths:
-            records.append(score_submission(path, config, data=loaded, template=template))
-            if not as_json:
-                print_score_record(records[-1], out)
+    for path in paths:
+        records.append(score_submission(path, config, data=loaded))
+        if not as_json:
+            print_score_record(records[-1], out)
     if as_json:  # one JSON document: the record, or an array of them for several submissions
         docs = [json.loads(r.to_json()) for r in records]
         typer.echo(json.dumps(docs[0] if len(submissions) == 1 and submissions[0].is_file() else docs, indent=2))

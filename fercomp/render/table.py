@@ -13,8 +13,8 @@ COLUMNS = ["rank", "tie group", "team", "accuracy %", "95 % CI", "macro-F1 (95 %
 #: the efficiency column's header under each scheme
 EFFICIENCY_HEADERS = {"acc_per_gflop": "efficiency", "micronet": "MicroNet score (lower better)", "acc_per_ms": "accuracy %/ms"}
 #: sandbox layer → its short name in the "sandbox" column (the CSV lists the full names)
-_LAYERS = {"namespaces": "ns", "audit": "audit", "rlimits": "rl"}
-_FLOP_FLAGS = ("flops_disagree", "compute_unaccounted")
+_LAYERS = {"nsjail": "jail", "seccomp": "sc", "namespaces": "ns", "audit": "audit", "rlimits": "rl"}
+_FLOP_FLAGS = ("flops_disagree",)
 
 
 def _with_interval(value, bounds, spec: str) -> str:

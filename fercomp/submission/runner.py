@@ -1,22 +1,24 @@
-"""The trusted side of a worker: start it confined, talk to it under limits, survive whatever it does.
+"""The trusted side of the two jailed rooms: start them, talk to them under limits, survive whatever they do.
 
-Every way a worker can go wrong ends as a WorkerFailure with a stable `reason`: timeout,
-memory_limit, crashed (a signal), exited, sandbox_violation, tampering, protocol_error, or the
-contract reason the worker reported. The parent's own process is never at risk: it only reads
-bounded frames from a pipe, never unpickles, and kills the worker's whole process group at the end.
+A hand-in meets two processes, each in a fresh nsjail (jail.py) of its own:
+- the **worker** (worker.py), the only one that runs submitted code: build, load the weights, export;
+- the **measurer** (measurer.py), which never imports a submitted file: it loads the exported graph and
+  measures everything a mark depends on.
+`HandinJails` holds both for one hand-in. Every way either can go wrong ends as a WorkerFailure with a stable
+`reason`: timeout, memory_limit, crashed (a signal), exited, sandbox_violation (a system call the jail's
+seccomp policy forbids, or a refusal of the audit hook), protocol_error, or the contract reason reported.
+The parent only reads bounded frames from pipes, never unpickles, and kills each jail whole at the end.
+
+`sandbox = "off"` (or `auto` where nsjail cannot run) starts both as plain processes: the record says so.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -25,261 +27,107 @@ from pathlib import Path
 
 from fercomp import allocator
 from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S
-from fercomp.submission import protocol, template
-from fercomp.submission.staging import Handin, hideable, homes_root, stage, staged_weights
+from fercomp.errors import UsageError
+from fercomp.submission import jail, protocol
+from fercomp.submission.staging import Handin, homes_root, stage, staged_weights
 
 LOG_TAIL_BYTES = 2000
-_FRAME_KEYS = {"ok", "blocked", "tampered", "nbytes"}
-_SYSTEM_READABLE = [
-    "/dev/null", "/dev/urandom", "/dev/random", "/dev/shm", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat",
-    "/sys/devices/system/cpu", "/sys/fs/cgroup", "/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib",
-    "/usr/lib64", "/usr/local/lib", "/usr/share/zoneinfo", "/proc/driver/nvidia", "/dev/nvidiactl",
-    "/dev/nvidia0", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
-]
+_FRAME_KEYS = {"ok", "blocked", "nbytes"}
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission confinement: wall clock for the whole session, resident memory, sandbox mode."""
+    """Per-process confinement: wall clock, resident memory, sandbox mode, threads."""
 
     time_limit_s: float = DEFAULT_TIME_S
     memory_limit_mb: int = DEFAULT_MEMORY_MB
-    sandbox: str = "auto"  # auto: use namespaces where the OS allows; required: refuse to run without; off
+    sandbox: str = "auto"  # auto: the jail where it can run, else plain processes (recorded); required; off
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
 class WorkerFailure(Exception):
-    """The submission failed in the worker; `reason` is recorded, `detail` explains, `log_tail` shows."""
+    """The submission failed in a jailed process; `reason` is recorded, `detail` explains, `log_tail` shows."""
 
     def __init__(self, reason: str, detail: str, log_tail: str = "", phase: str = "") -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail, self.log_tail, self.phase = reason, detail, log_tail, phase
 
 
-def _library_paths() -> list[str]:
-    """Where the worker imports fercomp and its dependencies from: fercomp's own root, then the parent's
-    PYTHONPATH folders (a `pip install --target` tree, say); never the working directory."""
-    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.isabs(p) and os.path.isdir(p)]
-    return list(dict.fromkeys([str(Path(__file__).resolve().parents[2]), *extra]))
+def use_jail(mode: str) -> tuple[bool, str | None]:
+    """(whether to jail, why not); `required` without a usable nsjail is the user's problem: one line."""
+    if mode == "off":
+        return False, "sandbox = off"
+    why = jail.unavailable()
+    if why and mode == "required":
+        raise UsageError(f"sandbox = required, but {why}")
+    return why is None, why
 
 
-def _readable_roots(private: list[str]) -> list[str]:
-    """Libraries and system files; the worker's own home (with its staged hand-in) is added as writable.
-
-    A PYTHONPATH folder that holds anything `private` (the team's folder, the data, the results) is left
-    out: `PYTHONPATH=$PWD` in a course repository must not make every team's files readable.
-    """
-    package = Path(__file__).resolve().parents[1]
-    extras = [p for p in _library_paths()[1:] if not any(_within(q, p) for q in private)]
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"], str(package), *extras}
-    return sorted(roots) + _SYSTEM_READABLE
-
-
-def _within(path: str, folder: str) -> bool:
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _worker_env(home: str, threads: int) -> dict[str, str]:
+def _env(threads: int, home: str) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
-    # numpy's OpenBLAS would start a thread pool at import: one thread means a worker template stays
-    # single-threaded (safe to fork) and a fresh worker computes exactly as a forked one does
+    # numpy's OpenBLAS would start a thread pool at import that torch does not need
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(_library_paths()),
-           "FERCOMP_PARENT_PID": str(os.getpid()), **allocator.ENV}
-    for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+           "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": jail.import_path(), **allocator.ENV}
+    for key in ("CUDA_VISIBLE_DEVICES",):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
 
 
-def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
-    """Grow a pipe from 64 KiB to 1 MiB (Linux's unprivileged maximum): weights cross in far fewer hand-offs."""
-    try:
-        import fcntl
+class JailedProcess:
+    """One process (`module`'s serve loop) in a fresh jail, with a home folder of its own on the host."""
 
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
-    except (ImportError, AttributeError, OSError):
-        pass  # not Linux, or a lower pipe-max-size: the default size works, a little slower
-
-
-class ForkedProcess:
-    """A worker forked by a template: what the runner needs of subprocess.Popen (pid, poll, wait), with the
-    exit status coming from the template over a pipe (the template, not the runner, is its parent)."""
-
-    def __init__(self, pid: int, status_fd: int) -> None:
-        self.pid, self._fd, self.returncode = pid, status_fd, None
-        self._lock = threading.Lock()
-
-    def poll(self) -> int | None:
-        return self._collect(0)
-
-    def wait(self, timeout: float | None = None) -> int:
-        code = self._collect(timeout)
-        if code is None:
-            raise subprocess.TimeoutExpired("fercomp worker", timeout)
-        return code
-
-    def close(self) -> None:
-        """Stop listening for the exit status (the template then drops it)."""
-        with self._lock:
-            if self.returncode is None:
-                os.close(self._fd)
-                self.returncode = -signal.SIGKILL
-
-    def _collect(self, timeout: float | None) -> int | None:
-        with self._lock:
-            if self.returncode is None and select.select([self._fd], [], [], timeout)[0]:
-                data = os.read(self._fd, template.STATUS.size)
-                # no status: the template itself is gone, and its children were killed with it
-                self.returncode = template.STATUS.unpack(data)[0] if len(data) == template.STATUS.size else -signal.SIGKILL
-                os.close(self._fd)
-            return self.returncode
-
-
-class WorkerTemplate:
-    """A worker template for a grading run (fercomp/submission/template.py), used as a context manager;
-    `spawn` forks a fresh worker from it, or says why it cannot (the caller then starts one afresh)."""
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self._lock = threading.Lock()
-        self._state: str | None = None  # None: not heard from yet; "ready"; or why it is unusable
-
-    def __enter__(self) -> "WorkerTemplate":
-        self._folder = tempfile.mkdtemp(prefix="template-", dir=homes_root())
-        self._log = open(Path(self._folder) / "template.log", "wb")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fercomp.submission.template", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=_worker_env(self._folder, self.threads),
-            cwd=self._folder, start_new_session=True)
-        theirs.close()
-        self._socket, self._replies = ours, ours.makefile("r", encoding="utf-8")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._socket.close()  # the template ends when its socket does; its children are killed with it
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self._log.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
-
-    def _reply(self) -> dict:
-        line = self._replies.readline()
-        if not line:
-            raise OSError("the worker template ended")
-        return json.loads(line)
-
-    def spawn(self, env: dict, cwd: str, cmd_r: int, resp_w: int, log_fd: int) -> ForkedProcess | str:
-        """A worker forked with these pipes, log, environment and folder; or why none could be."""
-        with self._lock:
-            try:
-                if self._state is None:
-                    hello = self._reply()
-                    self._state = "ready" if hello.get("ready") else f"the template could not start ({hello.get('error')})"
-                if self._state != "ready":
-                    return self._state
-                status_r, status_w = os.pipe()
-                try:
-                    socket.send_fds(self._socket, [json.dumps({"env": env, "cwd": cwd}).encode()], [cmd_r, resp_w, log_fd, status_w])
-                finally:
-                    os.close(status_w)
-                answer = self._reply()
-            except (OSError, ValueError) as exc:
-                self._state = f"the template is unusable ({exc})"
-                return self._state
-        if "pid" not in answer:
-            os.close(status_r)
-            return f"the template refused to fork: {answer.get('error')}"
-        return ForkedProcess(int(answer["pid"]), status_r)
-
-
-class WorkerProcess:
-    """One confined worker process for one submission. Use as a context manager.
-
-    `submission_file` is the staged copy of the hand-in's .py, the name the worker imports it by. With a
-    `template`, the worker is forked from it (start mode "template"), else started afresh ("fresh");
-    `cores`, when given, pins it to those CPUs (its thread count is `limits.threads`).
-    """
-
-    def __init__(self, limits: Limits, device: str, protected: list[Path], handin: Handin,
-                 template: WorkerTemplate | None = None, cores: list[int] | None = None) -> None:
-        self.template, self.cores = template, list(cores) if cores else None
-        self.limits, self.device = limits, device
-        self.protected = [str(Path(p).resolve()) for p in protected]
-        self.handin = handin
-        self.layers: list[str] = []
-        self.notes: list[str] = []
+    def __init__(self, module: str, limits: Limits, setup: dict, jailed: bool, gpu: bool = False,
+                 private: list[str] = ()) -> None:
+        self.module, self.limits, self.setup, self.jailed, self.gpu = module, limits, setup, jailed, gpu
+        self.private = list(private)
         self.peak_rss_mb = 0.0
         self.info: dict = {}
+        self.phase = "start"
         self._memory_exceeded = False
-        self._phase = "start"
+        self._ready = False
+        self.home = tempfile.mkdtemp(prefix=f"{module.rsplit('.', 1)[-1]}-", dir=homes_root())
 
-    def __enter__(self) -> "WorkerProcess":
-        self.home = tempfile.mkdtemp(prefix="worker-", dir=homes_root())
-        self.submission_file = stage(self.handin, Path(self.home))
-        self.weights_file = staged_weights(self.handin, Path(self.home))
-        self.log_path = Path(self.home) / "worker.log"
+    def start(self) -> "JailedProcess":
+        self.log_path = Path(self.home) / "process.log"
         self._log = open(self.log_path, "wb")
         cmd_r, self._cmd_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         for fd in (cmd_r, self._resp_r):
             _widen_pipe(fd)
         self.deadline = time.monotonic() + self.limits.time_limit_s
-        env = _worker_env(self.home, self.limits.threads)
-        forked = self.template.spawn(env, self.home, cmd_r, resp_w, self._log.fileno()) if self.template else None
-        self.start_mode = "template" if isinstance(forked, ForkedProcess) else "fresh"
-        if isinstance(forked, ForkedProcess):
-            self.proc = forked
+        inside_home = jail.HOME if self.jailed else self.home
+        env = _env(self.limits.threads, inside_home)
+        argv = [sys.executable, "-m", self.module, str(cmd_r), str(resp_w)]
+        if self.jailed:
+            jail.prepare_home(Path(self.home))
+            spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
+                                 time_limit_s=self.limits.time_limit_s + 5, gpu=self.gpu, private=tuple(self.private))
+            argv, env, cwd = jail.command(spec), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
-            if forked:
-                self.notes.append(f"started afresh: {forked}")
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "fercomp.submission.worker", str(cmd_r), str(resp_w)],
-                pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                env=env, cwd=self.home, start_new_session=True,
-            )
+            cwd = self.home
+        self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=self._log, env=env, cwd=cwd, start_new_session=True)
         os.close(cmd_r)
         os.close(resp_w)
-        self._watchdog = threading.Thread(target=self._watch_memory, daemon=True)
-        self._watchdog.start()
-        origin = str(self.handin.origin.resolve())
-        readable = _readable_roots([origin, *self.protected])
-        hidden = [str(homes_root())] + self.protected
-        if hideable(self.handin.origin, readable):
-            hidden.append(origin)
-        else:
-            self.notes.append(f"{self.handin.origin} holds fercomp's libraries, so only the audit hook keeps it from the worker")
-        setup = {
-            "sandbox": self.limits.sandbox, "protected": hidden, "keep": [self.home], "threads": self.limits.threads,
-            "device": self.device, "readable": readable, "writable": [self.home], "cores": self.cores,
-        }
-        protocol.send(self._cmd_w, setup)
-        self._ready = False
+        threading.Thread(target=self._watch_memory, daemon=True).start()
+        protocol.send(self._cmd_w, {**self.setup, "threads": self.limits.threads})
         return self
 
     def ready(self) -> dict:
-        """Wait for the worker's sandbox and imports (started in __enter__, overlapping the caller's work)."""
+        """Wait for the process's imports (started in `start`, overlapping the caller's work)."""
         if not self._ready:
             header, _ = self._receive(max_payload=0)
             if not header.get("ok"):
                 raise self._failure(str(header.get("reason", "exception")), str(header.get("detail", "")))
-            self.layers, self.info = header.get("layers", []), header.get("info", {})
-            self.notes += header.get("notes", [])
+            self.info = header.get("info", {})
             self._ready = True
         return self.info
 
-    def __exit__(self, *exc) -> None:
-        # Killed, not asked to exit: nothing in the worker needs flushing, an interpreter holding torch
-        # takes about a second to tear down, and the submission's atexit handlers never get to run. A
-        # forked worker is reaped by its template: no need to wait for its teardown (~25 ms) here.
-        self._kill(wait=not isinstance(self.proc, ForkedProcess))
-        if isinstance(self.proc, ForkedProcess):
-            self.proc.close()
+    def close(self) -> None:
+        # Killed, not asked to exit: nothing inside needs flushing, and a hand-in's atexit handlers never run.
+        # Killing nsjail kills its PID namespace, and with it everything the process started.
+        self._kill()
         for fd in (self._cmd_w, self._resp_r):
             try:
                 os.close(fd)
@@ -291,22 +139,17 @@ class WorkerProcess:
     def call(self, command: str, header: dict | None = None, payload: bytes = b"", max_payload: int = 1 << 30) -> tuple[dict, bytes]:
         """Send one command and return its answer, or raise WorkerFailure."""
         self.ready()
-        self._phase = command
-        self._send({"command": command, **(header or {})}, payload)
+        self.phase = command
+        try:
+            protocol.send(self._cmd_w, {"command": command, **(header or {})}, payload)
+        except OSError as exc:
+            raise self._ended(str(exc)) from None
         answer, data = self._receive(max_payload)
         if answer.get("blocked"):
             raise self._failure("sandbox_violation", "the sandbox refused: " + "; ".join(answer["blocked"][:5]))
-        if answer.get("tampered"):
-            raise self._failure("tampering", "the submission replaced measuring code: " + ", ".join(answer["tampered"]))
         if not answer.get("ok"):
             raise self._failure(str(answer.get("reason", "exception")), str(answer.get("detail", "")), answer.get("traceback", ""))
         return {k: v for k, v in answer.items() if k not in _FRAME_KEYS}, data
-
-    def _send(self, header: dict, payload: bytes) -> None:
-        try:
-            protocol.send(self._cmd_w, header, payload)
-        except OSError as exc:
-            raise self._ended(str(exc)) from None
 
     def _receive(self, max_payload: int) -> tuple[dict, bytes]:
         try:
@@ -316,7 +159,7 @@ class WorkerProcess:
             if self._memory_exceeded:
                 raise self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB") from None
             raise self._failure("timeout", f"no answer within the {self.limits.time_limit_s:g} s limit") from None
-        except (protocol.ProtocolError, BrokenPipeError, OSError) as exc:
+        except (protocol.ProtocolError, OSError) as exc:
             raise self._ended(str(exc)) from None
 
     def _ended(self, what: str) -> WorkerFailure:
@@ -324,21 +167,25 @@ class WorkerProcess:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self._kill()
-            return self._failure("protocol_error", f"the worker broke the protocol ({what})")
+            return self._failure("protocol_error", f"the process broke the protocol ({what})")
         if self._memory_exceeded:
             return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
-        if code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            return self._failure("crashed", f"the worker died of {name}")
-        if code == 0 and self._phase == "start":
-            return self._failure("exited", "the worker exited before it was ready")
-        return self._failure("exited", f"the worker exited with code {code}" if code else f"the worker ended the session ({what})")
+        signo = -code if code < 0 else code - 128 if self.jailed and code > 128 else 0
+        if signo == signal.SIGSYS:
+            return self._failure("sandbox_violation", "the jail's seccomp policy killed the process: it made a forbidden "
+                                 f"system call (one of {', '.join(jail.DENIED_SYSCALLS[:8])}, …, a non-AF_UNIX socket, "
+                                 "a namespace-creating clone)")
+        if signo in signal.Signals._value2member_map_:
+            return self._failure("crashed", f"the process died of {signal.Signals(signo).name}")
+        if code == 0 and self.phase == "start":
+            return self._failure("exited", "the process exited before it was ready")
+        return self._failure("exited", f"the process exited with code {code}" if code else f"the process ended the session ({what})")
 
     def _failure(self, reason: str, detail: str, traceback: str = "") -> WorkerFailure:
         tail = self.log_tail()
         if traceback:
             tail = (tail + "\n" + str(traceback))[-LOG_TAIL_BYTES:]
-        return WorkerFailure(reason, detail, tail, self._phase)
+        return WorkerFailure(reason, detail, tail, self.phase)
 
     def log_tail(self) -> str:
         try:
@@ -346,34 +193,127 @@ class WorkerProcess:
             with open(self.log_path, "rb") as fh:
                 fh.seek(max(self.log_path.stat().st_size - LOG_TAIL_BYTES, 0))
                 return fh.read().decode("utf-8", "replace")
-        except OSError:
+        except (OSError, ValueError):
             return ""
 
-    def _kill(self, wait: bool = True) -> None:
-        # The whole group, whatever the worker started (Linux reuses no pid still naming a group); then the
-        # worker itself, should it not lead its group yet, but only while it runs: an ended pid may be reused.
-        kills = [os.killpg] + ([os.kill] if self.proc.poll() is None else [])
-        for kill in kills:
-            try:
-                kill(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    def _kill(self) -> None:
         try:
-            if wait:
-                self.proc.wait(timeout=5)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
 
     def _watch_memory(self) -> None:
-        status = Path(f"/proc/{self.proc.pid}/status")
         while self.proc.poll() is None:
-            try:
-                rss_kb = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
-            except (OSError, StopIteration, ValueError):
-                return
-            self.peak_rss_mb = max(self.peak_rss_mb, rss_kb / 1024)
-            if rss_kb / 1024 > self.limits.memory_limit_mb:
+            rss_mb = _tree_rss_mb(self.proc.pid)
+            self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
+            if rss_mb > self.limits.memory_limit_mb:
                 self._memory_exceeded = True
                 self._kill()
                 return
             time.sleep(0.02)
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and every process below it (a jail's processes are nsjail's descendants)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1])
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
+    """Grow a pipe from 64 KiB to 1 MiB (Linux's unprivileged maximum): batches cross in fewer hand-offs."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+class HandinJails:
+    """The worker and the measurer of one hand-in. Use as a context manager.
+
+    The measurer starts at once (its imports overlap the parent's data loading); the worker only when its
+    exported program is not cached already (see session.load). `cores`, when given, pins the measurer,
+    whose timings count, to those CPUs.
+    """
+
+    def __init__(self, limits: Limits, device: str, handin: Handin, cores: list[int] | None = None,
+                 protected: list[str] = ()) -> None:
+        self.limits, self.device, self.handin = limits, device, handin
+        self.private = [str(handin.origin), *protected]
+        self.cores = list(cores) if cores else None
+        self.jailed, why = use_jail(limits.sandbox)
+        self.notes = [] if self.jailed else [f"no jail: {why}"]
+        self.layers = ["nsjail", "seccomp"] if self.jailed else []
+        self.sandbox = {"kind": "nsjail" if self.jailed else "none", "policy_sha256": jail.POLICY_SHA256 if self.jailed else None,
+                        "uid": jail.jail_ids()[0] if self.jailed else os.geteuid(), "why_not": why if not self.jailed else None}
+        self._worker: JailedProcess | None = None
+        self.start_mode = "jail" if self.jailed else "plain"
+
+    def __enter__(self) -> "HandinJails":
+        gpu = self.device.startswith("cuda") or (self.device == "auto" and Path("/dev/nvidiactl").exists())
+        self.measurer = JailedProcess("fercomp.submission.measurer", self.limits,
+                                      {"device": self.device, "cores": self.cores}, self.jailed, gpu=gpu,
+                                      private=self.private).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close_worker()
+        self.measurer.close()
+
+    def worker(self) -> JailedProcess:
+        """The worker, started (with the staged hand-in in its home) on first use."""
+        if self._worker is None:
+            home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed,
+                                         private=self.private)
+            home = Path(home_process.home)
+            self.submission_file = stage(self.handin, home)
+            weights = staged_weights(self.handin, home)
+            inside = Path(jail.HOME) if self.jailed else home
+            self.inside_submission = str(inside / self.submission_file.relative_to(home))
+            self.inside_weights = str(inside / weights.relative_to(home)) if weights else None
+            readable = [*jail.library_roots(), *jail.SYSTEM_READ_ONLY, "/dev/null", "/dev/urandom", "/dev/random",
+                        "/proc/self", "/proc/cpuinfo", "/proc/meminfo"]
+            home_process.setup = {"readable": readable, "writable": [str(inside), "/tmp", "/dev/shm"]}
+            self._worker = home_process.start()
+        return self._worker
+
+    def close_worker(self) -> None:
+        """End the worker (its export is done): the measuring runs without it."""
+        if self._worker is not None:
+            self.peak_rss_worker_mb = self._worker.peak_rss_mb
+            self._worker.close()
+            self._worker = None
+
+    @property
+    def worker_running(self) -> bool:
+        return self._worker is not None
+
+    @property
+    def info(self) -> dict:
+        return self.measurer.info
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(self.measurer.peak_rss_mb, getattr(self, "peak_rss_worker_mb", 0.0),
+                   self._worker.peak_rss_mb if self._worker else 0.0)
+
+    def ready(self) -> dict:
+        return self.measurer.ready()
+
+    def log_tail(self) -> str:
+        return (self._worker or self.measurer).log_tail()

@@ -1,39 +1,106 @@
-"""One typed session over a sandboxed worker: the only way the trusted side uses a submission.
+"""One typed session over a hand-in's two jails: the only way the trusted side uses a submission.
 
-Requests (each answered by fercomp/submission/worker.py, framed by protocol.py):
-- load(files, …)     build the model from the staged .py, memory-map the staged weights → parameter counts
-- flops(tolerance)   every FLOP counter on one preprocessed input → counts and the cross-check
-- predict(images)    uint8 N×48×48 → validated float32 N×7 outputs in the canonical class order
-- latency(config)    batch-1 timings on a few images → percentiles and their outputs
-- summary()          every leaf module: output shape, own parameters, fvcore FLOPs
-- probe()            this machine's fp32 multiply-add rate (before load only: no submitted code has run)
+Requests:
+- load(files, …)     worker: build the model from the staged .py, load the staged weights, torch.export it;
+                     measurer: load that exported program → parameter counts. The exported program is cached
+                     by the hand-in's content, so a re-score runs no submitted code at all.
+- flops(tolerance)   measurer: every FLOP counter on the exported graph, one preprocessed input
+- predict(images)    measurer: uint8 N×48×48 → validated float32 N×7 outputs in the canonical class order
+- latency(config)    measurer: batch-1 timings on a few images → percentiles and their outputs
+- summary()          worker: every leaf module's output shape and parameters (advisory, for check and report)
+- probe()            measurer: this machine's fp32 multiply-add rate (before load)
 
 scoring, checking, report and predict all go through here, so each request is spelled once.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
+from fercomp.atomic import write_bytes
+from fercomp.data.cache import cache_dir
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
+from fercomp.hashing import sha256_file, sha256_json
+from fercomp.submission import jail
 from fercomp.submission.contract import SubmissionFiles
-from fercomp.submission.runner import Limits, WorkerFailure, WorkerProcess
+from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
+from fercomp.version import __version__
+
+MAX_ARTIFACT_BYTES = 4 << 30
 
 
-def load(worker: WorkerProcess, files: SubmissionFiles, *, trust_pickle: bool = False, require_weights: bool = True,
+def artifact_key(files: SubmissionFiles, build_kwargs: dict, trust_pickle: bool, require_weights: bool) -> str:
+    """Everything the exported program depends on: the hand-in's bytes, how it is built, fercomp and torch."""
+    from importlib.metadata import version
+
+    extra = {name: sha256_file(files.path.parent / name) for name in files.extra_files}
+    return sha256_json({"py": files.sha256, "weights": files.weights_sha256, "files": extra, "kwargs": build_kwargs,
+                        "preprocess": files.preprocess.to_dict(), "trust_pickle": trust_pickle,
+                        "require_weights": require_weights, "fercomp": __version__, "torch": version("torch")})
+
+
+def exported_cache() -> Path:
+    """Exported programs by artifact key; hidden from every jail like the rest of the data cache."""
+    return cache_dir() / "exported"
+
+
+def load(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = False, require_weights: bool = True,
          build_kwargs: dict | None = None) -> dict:
-    """Build the submission in the worker and load its weights; the worker's answer (parameter counts)."""
+    """Export the hand-in in the worker (unless cached) and load the exported program in the measurer."""
+    kwargs = dict(build_kwargs or {})
+    key = artifact_key(files, kwargs, trust_pickle, require_weights)
+    cached = exported_cache() / f"{key}.pt2"
+    export = {"artifact_sha256": None, "cached": cached.exists(), "key": key}
+    if not cached.exists():
+        _export(jails, files, trust_pickle, require_weights, kwargs, cached)
+    inside = Path(jails.measurer.home) / "model.pt2"
+    inside.write_bytes(cached.read_bytes())
+    os.chmod(inside, 0o644)
+    export["artifact_sha256"] = sha256_file(inside)
+    path = str(Path(jail.HOME if jails.jailed else jails.measurer.home) / "model.pt2")
+    answer, _ = jails.measurer.call("load", {"artifact": path, "preprocess": files.preprocess.to_dict()}, max_payload=0)
+    trainable = answer["params_trainable"]
+    return {**answer, "random_init": not files.weights_format and trainable > 0, "export": export}
+
+
+def _export(jails: HandinJails, files: SubmissionFiles, trust_pickle: bool, require_weights: bool, kwargs: dict,
+            cached: Path) -> None:
+    worker = _build_in_worker(jails, files, trust_pickle, require_weights, kwargs)
+    worker.call("export", {}, max_payload=0)
+    write_bytes(cached, _artifact_bytes(Path(worker.home) / "model.pt2", worker))
+
+
+def _build_in_worker(jails: HandinJails, files: SubmissionFiles, trust_pickle: bool, require_weights: bool, kwargs: dict):
+    """The worker, with the hand-in imported, built and its weights loaded."""
     hint = (f"no weights found for {files.path.name}: put {files.path.stem}.pt beside it, set WEIGHTS = \"…\" "
             "(or WEIGHTS_URL and WEIGHTS_SHA256) in the file, or pass --weights")
-    answer, _ = worker.call("load", {
-        "source": files.source, "filename": str(worker.submission_file), "module": f"submission_{files.name}",
+    worker = jails.worker()
+    worker.call("load", {
+        "source": files.source, "filename": jails.inside_submission, "module": f"submission_{files.name}",
         "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
         "trust_pickle": trust_pickle, "require_weights": require_weights, "weights_hint": hint,
-        "build_kwargs": dict(build_kwargs or {}), "weights_file": str(worker.weights_file) if worker.weights_file else None,
+        "build_kwargs": kwargs, "weights_file": jails.inside_weights,
     }, max_payload=0)
-    return answer
+    return worker
+
+
+def _artifact_bytes(path: Path, worker) -> bytes:
+    """The worker's exported program: a regular file in its home (never a link it planted), bounded in size."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise WorkerFailure("not_exportable", f"the worker left no exported program ({exc.strerror})", worker.log_tail(),
+                            "export") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ARTIFACT_BYTES:
+            raise WorkerFailure("artifact_refused", "the exported program is not a regular file of a sane size",
+                                worker.log_tail(), "export")
+        return fh.read()
 
 
 def to_canonical(outputs: np.ndarray, files: SubmissionFiles) -> np.ndarray:
@@ -43,78 +110,81 @@ def to_canonical(outputs: np.ndarray, files: SubmissionFiles) -> np.ndarray:
     return outputs[:, [files.class_order.index(name) for name in CLASS_NAMES]]
 
 
-def predict_all(worker: WorkerProcess, images: np.ndarray, batch_size: int,
+def predict_all(jails: HandinJails, images: np.ndarray, batch_size: int,
                 files: SubmissionFiles) -> tuple[np.ndarray, list[float]]:
-    """The submission's outputs for every image, checked, in canonical class order, and each batch's forward time."""
+    """The exported model's outputs for every image, checked, in canonical class order, and each batch's forward time."""
     chunks, seconds = [], []
     for start in range(0, len(images), batch_size):
         batch = np.ascontiguousarray(images[start : start + batch_size])
-        header, raw = worker.call("predict", {"shape": list(batch.shape)}, batch.tobytes(),
-                                  max_payload=len(batch) * NUM_CLASSES * 4)
-        chunks.append(validated_outputs(header, raw, len(batch), worker))
+        header, raw = jails.measurer.call("predict", {"shape": list(batch.shape)}, batch.tobytes(),
+                                          max_payload=len(batch) * NUM_CLASSES * 4)
+        chunks.append(validated_outputs(header, raw, len(batch), jails))
         seconds.append(float(header.get("forward_s") or 0.0))
     return to_canonical(np.concatenate(chunks), files), seconds
 
 
-def validated_outputs(header: dict, raw: bytes, n: int, worker: WorkerProcess) -> np.ndarray:
+def validated_outputs(header: dict, raw: bytes, n: int, jails: HandinJails) -> np.ndarray:
     """The raw float32 answer as N×7, or a WorkerFailure naming what is wrong with it."""
     shape = header.get("shape")
     if shape != [n, NUM_CLASSES] or len(raw) != n * NUM_CLASSES * 4:
         raise WorkerFailure("wrong_output_shape", f"forward returned shape {shape} for a batch of {n}; expected [{n}, 7]",
-                            worker.log_tail(), "predict")
+                            jails.log_tail(), "predict")
     out = np.frombuffer(raw, dtype="<f4").reshape(n, NUM_CLASSES)
     if not np.isfinite(out).all():
         bad = int((~np.isfinite(out)).any(axis=1).sum())
-        raise WorkerFailure("non_finite_output", f"{bad} of {n} outputs contain NaN or infinity", worker.log_tail(), "predict")
+        raise WorkerFailure("non_finite_output", f"{bad} of {n} outputs contain NaN or infinity", jails.log_tail(), "predict")
     return out
 
 
-def flops(worker: WorkerProcess, tolerance: float) -> dict:
-    """Every FLOP counter's figure on one preprocessed input, the official GFLOPs and the cross-check."""
-    return worker.call("flops", {"tolerance": tolerance}, max_payload=0)[0]
+def flops(jails: HandinJails, tolerance: float) -> dict:
+    """Every FLOP counter's figure on the exported graph, the official GFLOPs and the cross-check."""
+    return jails.measurer.call("flops", {"tolerance": tolerance}, max_payload=0)[0]
 
 
-def latency(worker: WorkerProcess, config: dict, probes: np.ndarray) -> tuple[dict, bytes]:
+def latency(jails: HandinJails, config: dict, probes: np.ndarray) -> tuple[dict, bytes]:
     """Batch-1 timings over `probes` (uint8 N×48×48) under `config`; (results, their raw float32 outputs)."""
     probes = np.ascontiguousarray(probes)
-    return worker.call("latency", {"config": config, "shape": list(probes.shape)}, probes.tobytes(),
-                       max_payload=len(probes) * 4096 * 4)
+    return jails.measurer.call("latency", {"config": config, "shape": list(probes.shape)}, probes.tobytes(),
+                               max_payload=len(probes) * 4096 * 4)
 
 
-def summary(worker: WorkerProcess) -> list[dict]:
-    """Every leaf module: name, type, output shape on one input, own parameters, fvcore FLOPs."""
-    answer, _ = worker.call("summary", {}, max_payload=0)
+def summary(jails: HandinJails) -> list[dict]:
+    """Every leaf module: name, type, output shape on one input, own parameters (from the worker: advisory)."""
+    answer, _ = jails.worker().call("summary", {}, max_payload=0)
     return list(answer["layers"])
 
 
-def probe(worker: WorkerProcess) -> float:
-    """The worker's CPU multiply-adds per second (a short fp32 matrix product at the scoring thread count)."""
-    return float(worker.call("probe", {}, max_payload=0)[0]["macs_per_s"])
+def probe(jails: HandinJails) -> float:
+    """The measurer's CPU multiply-adds per second (a short fp32 matrix product at the scoring thread count)."""
+    return float(jails.measurer.call("probe", {}, max_payload=0)[0]["macs_per_s"])
 
 
 class Session:
-    """A worker holding one loaded submission, for the commands that only predict (report, predict)."""
+    """A hand-in's jails holding its exported program, for the commands that only predict (report, predict)."""
 
-    def __init__(self, files: SubmissionFiles, limits: Limits, device: str, protected: list[Path],
+    def __init__(self, files: SubmissionFiles, limits: Limits, device: str, protected: list[Path] = (),
                  trust_pickle: bool = False, build_kwargs: dict | None = None) -> None:
         self.files, self.trust_pickle, self.build_kwargs = files, trust_pickle, build_kwargs
-        self.worker = WorkerProcess(limits, device, protected, files.handin())
+        self.jails = HandinJails(limits, device, files.handin(), protected=[str(p) for p in protected])
 
     def __enter__(self) -> "Session":
-        self.worker.__enter__()
+        self.jails.__enter__()
         try:
-            self.loaded = load(self.worker, self.files, trust_pickle=self.trust_pickle, require_weights=True,
+            self.loaded = load(self.jails, self.files, trust_pickle=self.trust_pickle, require_weights=True,
                                build_kwargs=self.build_kwargs)
         except BaseException:
-            self.worker.__exit__(None, None, None)
+            self.jails.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self.worker.__exit__(*exc)
+        self.jails.__exit__(*exc)
 
     def predict(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
-        return predict_all(self.worker, images, batch_size, self.files)[0]
+        return predict_all(self.jails, images, batch_size, self.files)[0]
 
     def summary(self) -> list[dict]:
-        return summary(self.worker)
+        """The layer table; on a cached export the worker is started for it (it builds the model again)."""
+        if not self.jails.worker_running:
+            _build_in_worker(self.jails, self.files, self.trust_pickle, True, dict(self.build_kwargs or {}))
+        return summary(self.jails)

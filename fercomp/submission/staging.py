@@ -28,9 +28,11 @@ class Handin:
 
 
 def homes_root() -> Path:
-    """The folder of every worker's home on this machine (one per user), hidden from each worker."""
+    """The folder of every jail's home on this machine (one per user). Nobody may list it; the jail's uid may
+    pass through it (nsjail binds a home as that uid), and each home's name is random."""
     root = Path(tempfile.gettempdir()) / f"fercomp-workers-{os.getuid()}"
-    root.mkdir(mode=0o700, exist_ok=True)
+    root.mkdir(mode=0o711, exist_ok=True)
+    os.chmod(root, 0o711)
     return root
 
 

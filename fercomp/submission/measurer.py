@@ -1,0 +1,266 @@
+"""The measurer: the process that decides every figure, and never imports a submitted file.
+
+It loads the program the worker exported (torch.export's .pt2) and does everything a mark depends on, on that
+one graph: the accuracy pass (outputs only; the trusted parent keeps the labels and computes the metrics),
+FLOPs with fvcore, FlopCounterMode, ptflops and the MicroNet counter, batch-1 latency, and the machine probe.
+So the graph that is counted is the graph that is scored, and nothing a hand-in did at import, build or trace
+time can reach a counter: none of its Python exists here.
+
+The artifact was written by the worker, that is, by the attacker. torch.export.load unpickles parts of it
+(weights with `weights_only=False`, some constants with plain pickle), so loading is made safe here:
+TORCH_FORCE_WEIGHTS_ONLY_LOAD makes every torch.load a weights-only one, plain unpickling is refused while
+the artifact loads, and the graph may call only ATen operators (no custom or higher-order ones, no file
+readers). It runs in a jail of its own as well (defence in depth), fresh per hand-in.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"  # before torch is imported: every torch.load is weights-only
+
+import traceback  # noqa: E402
+
+from fercomp import devices  # noqa: E402
+from fercomp.submission import protocol  # noqa: E402
+
+#: ATen operators an exported FER model may not call although they are ATen: they read files or the clock.
+FORBIDDEN_OPS = {"from_file", "_local_scalar_dense", "save", "load", "_print"}
+
+
+class MeasureError(Exception):
+    """Something about the exported program that ends the hand-in: `reason` is recorded."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _refuse_pickle(*args, **kwargs):
+    raise MeasureError("artifact_refused", "the exported program holds pickled objects other than tensors")
+
+
+def load_program(path: str):
+    """The exported program at `path`, loaded without running any pickled code, its graph checked."""
+    import pickle
+
+    import torch
+
+    saved = pickle.loads, torch._C._pickle_load_obj
+    pickle.loads, torch._C._pickle_load_obj = _refuse_pickle, _refuse_pickle
+    try:
+        program = torch.export.load(path)
+    except MeasureError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a crafted or truncated archive
+        raise MeasureError("artifact_refused", f"the exported program could not be loaded safely: {type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from None
+    finally:
+        pickle.loads, torch._C._pickle_load_obj = saved
+    check_graph(program)
+    return program
+
+
+def check_graph(program) -> None:
+    """Only ATen operators (and getitem on their tuple outputs) may be called by the graph."""
+    import operator
+
+    import torch
+
+    for node in program.graph.nodes:
+        if node.op in ("placeholder", "output", "get_attr"):
+            continue
+        target = node.target
+        if node.op != "call_function":
+            raise MeasureError("not_exportable", f"the exported graph has a {node.op} node ({target}); only operator calls are allowed")
+        if target is operator.getitem:
+            continue
+        if not isinstance(target, torch._ops.OpOverload) or target.namespace != "aten":
+            raise MeasureError("not_exportable", f"the exported graph calls {target}, which is not an ATen operator "
+                               "(custom and higher-order operators cannot be measured)")
+        if target._opname in FORBIDDEN_OPS:
+            raise MeasureError("not_exportable", f"the exported graph calls aten.{target._opname}, which a model may not use")
+
+
+def _main_dtype(tensors) -> str | None:
+    """The dtype that holds the most parameter elements (e.g. "float32"), or None for a parameter-free model."""
+    counts: dict[str, int] = {}
+    for t in tensors:
+        name = str(t.dtype).removeprefix("torch.")
+        counts[name] = counts.get(name, 0) + t.numel()
+    return max(counts, key=counts.get) if counts else None
+
+
+def runnable(program):
+    """The exported program as an nn.Module every counter can call. torch.export's module refuses .eval()
+    (it was exported in eval mode already), which ptflops and fvcore call: the wrapper's train() is a no-op."""
+    from torch import nn
+
+    class Exported(nn.Module):
+        def __init__(self, graph) -> None:
+            super().__init__()
+            self.graph = graph
+
+        def forward(self, x):
+            return self.graph(x)
+
+        def train(self, mode: bool = True) -> "Exported":
+            return self
+
+    return Exported(program.module())
+
+
+class Measurer:
+    """The exported model on the device, its preprocessing, and the measuring code."""
+
+    def __init__(self, setup: dict) -> None:
+        import torch
+
+        from fercomp.measure import flops, latency, roofline
+        from fercomp.submission import preprocess
+
+        self.torch, self.flops, self.latency, self.roofline, self.preprocess = torch, flops, latency, roofline, preprocess
+        torch.set_num_threads(int(setup["threads"]))
+        if setup.get("cores"):
+            os.sched_setaffinity(0, setup["cores"])
+        self.device = torch.device(devices.resolve(torch, setup["device"]))
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            # Full fp32 as on the CPU: TF32 convolutions (cuDNN's default) flipped a ResNet18's prediction
+            # on 1 of 3,589 images between cuda and cpu on an H100; without TF32 the two agree.
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        self.model = None
+        self.spec = preprocess.Preprocess()
+        self.channels_last = False
+
+    def info(self) -> dict:
+        """What the trusted side records about the measuring environment."""
+        torch = self.torch
+        info = {"torch": torch.__version__, "device": str(self.device), "threads": torch.get_num_threads(),
+                "start_mode": "jail", "cpu_affinity": sorted(os.sched_getaffinity(0))}
+        if self.device.type == "cuda":
+            info["gpu_name"] = torch.cuda.get_device_name(self.device)
+            info["tf32"] = torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32
+        return info
+
+    def load(self, header: dict, payload: bytes) -> dict:
+        self.spec = self.preprocess.parse(header["preprocess"], "PREPROCESS")
+        program = load_program(header["artifact"])
+        self.model = runnable(program)
+        signature = program.graph_signature
+        params = [program.state_dict[name] for name in signature.parameters]
+        buffers = [program.state_dict[name] for name in signature.buffers if name in program.state_dict]
+        # Tensors lifted as constants (a table in the weights that is no parameter) are weights all the same.
+        constants = [t for t in program.constants.values() if isinstance(t, self.torch.Tensor)]
+        tensors = params + buffers + constants
+        return {
+            "params_total": int(sum(p.numel() for p in params)),
+            "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
+            "weight_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),
+            "params_bits": int(sum(p.numel() * p.element_size() * 8 for p in params)),
+            "constant_elements": int(sum(t.numel() for t in constants)),
+            "weights_dtype": _main_dtype(params),
+            "graph_nodes": sum(1 for n in program.graph.nodes if n.op == "call_function"),
+        }
+
+    def probe(self, header: dict, payload: bytes) -> dict:
+        """This machine's fp32 multiply-add rate, measured before the exported program is loaded."""
+        if self.model is not None:
+            raise MeasureError("protocol", "the machine probe runs only before a program is loaded")
+        return {"macs_per_s": self.roofline.sgemm_macs_per_s(self.torch)}
+
+    def example(self, n: int = 1):
+        gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)
+        return self.preprocess.apply(gray, self.spec)
+
+    def count_flops(self, header: dict, payload: bytes) -> dict:
+        # Counted on the CPU, so counts cannot depend on the device.
+        self.model.to("cpu")
+        result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE))
+        self._to_device()
+        return result
+
+    def _to_device(self) -> None:
+        torch = self.torch
+        self.model.to(self.device)
+        if not self.channels_last and self.spec.size >= 8:
+            # channels-last convolutions ran at ~95 % of sgemm on this kind of CPU, plain NCHW at ~64 %
+            self.model.to(memory_format=torch.channels_last)
+            self.channels_last = True
+
+    def _inputs(self, payload: bytes, shape: list[int]):
+        import numpy as np
+
+        torch = self.torch
+        images = np.frombuffer(bytearray(payload), dtype=np.uint8).reshape(shape)
+        x = self.preprocess.apply(images, self.spec)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x.to(self.device, non_blocking=True)
+
+    def predict(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
+        torch = self.torch
+        self._to_device()
+        x = self._inputs(payload, header["shape"])
+        with torch.inference_mode():
+            seconds, out = self.latency.timed_forward(self.model, x, self.device)
+        if isinstance(out, (tuple, list)) and len(out) == 1:
+            out = out[0]
+        if not isinstance(out, torch.Tensor):
+            raise MeasureError("wrong_output_type", f"forward returned {type(out).__name__}, not a tensor")
+        if tuple(out.shape) != (x.shape[0], 7):
+            raise MeasureError("wrong_output_shape", f"forward returned shape {list(out.shape)} for a batch of {x.shape[0]}; "
+                               f"expected [{x.shape[0]}, 7]")
+        if not out.is_floating_point():
+            raise MeasureError("wrong_output_dtype", f"forward returned dtype {out.dtype}; expected float logits")
+        out = out.detach().to("cpu", torch.float32).contiguous()
+        return {"shape": list(out.shape), "forward_s": seconds}, out.numpy().tobytes()
+
+    def measure_latency(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
+        self._to_device()
+        config = self.latency.LatencyConfig(**header["config"])
+        x = self._inputs(payload, header["shape"])
+        result = self.latency.measure(self.model, x, config, self.device)
+        outputs = result.pop("batch1_outputs")
+        if self.device.type == "cuda":
+            result["gpu_peak_memory_mb"] = self.torch.cuda.max_memory_allocated(self.device) / 2**20
+        data = outputs.numpy().tobytes() if outputs is not None else b""
+        result["outputs_shape"] = list(outputs.shape) if outputs is not None else None
+        return result, data
+
+
+def serve(cmd_fd: int, resp_fd: int) -> None:
+    """Answer commands until the parent closes the pipe; every failure is an answer."""
+    setup, _ = protocol.receive(cmd_fd)
+    try:
+        measurer = Measurer(setup)
+    except devices.DeviceUnavailable as exc:
+        protocol.send(resp_fd, {"ok": False, "reason": "device_unavailable", "detail": str(exc)})
+        return
+    protocol.send(resp_fd, {"ok": True, "info": measurer.info()})
+    handlers = {"load": measurer.load, "flops": measurer.count_flops, "predict": measurer.predict,
+                "latency": measurer.measure_latency, "probe": measurer.probe}
+    while True:
+        try:
+            header, payload = protocol.receive(cmd_fd)
+        except protocol.ProtocolError:
+            return
+        data = b""
+        try:
+            answer = handlers[header.get("command")](header, payload)
+            if isinstance(answer, tuple):
+                answer, data = answer
+            answer = {"ok": True, **answer}
+        except MeasureError as exc:
+            answer, data = {"ok": False, "reason": exc.reason, "detail": str(exc)}, b""
+        except Exception as exc:  # noqa: BLE001 - the exported graph failed on this input
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:]
+            answer, data = {"ok": False, "reason": "exception", "detail": f"{type(exc).__name__}: {str(exc)[:500]}",
+                            "traceback": tb}, b""
+        protocol.send(resp_fd, answer, data)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))
