@@ -3,9 +3,11 @@
 One JSON file per submission × split, written atomically. Readers check `schema` before anything
 else; a record of another schema version is refused with a clear message, never half-read. Version 2
 added `higher_is_better`, `precision`, `weights_dtype`, `settings`, `settings_sha256` and
-`isolation_notes`, and fercomp's git revision in `environment`. Version 3 (this one) added the per-image
+`isolation_notes`, and fercomp's git revision in `environment`. Version 3 added the per-image
 `predictions` (so paired tests need no re-scoring), `intervals`, `params_bits` and `roofline`, and the
-MicroNet count in `flops`. Older records still read (new fields take their defaults) and are stale.
+MicroNet count in `flops`. Version 4 (this one) measures the exported graph: `measured` says how (and the
+graph's sha256), `sandbox` which jail and seccomp policy held the hand-in. Older records still read (new
+fields take their defaults) and are stale.
 Records are immutable: scoring builds one with `dataclasses.replace`. The published JSON Schema is
 generated from this class (fercomp/schema.py).
 No torch, no submissions: marks, leaderboards and renderers import only this.
@@ -25,8 +27,8 @@ from fercomp.atomic import write_text
 from fercomp.errors import RecordError
 from fercomp.hashing import sha256_bytes, sha256_text
 
-SCHEMA = "fercomp.score/3"
-READABLE_SCHEMAS = ("fercomp.score/1", "fercomp.score/2", SCHEMA)
+SCHEMA = "fercomp.score/4"
+READABLE_SCHEMAS = ("fercomp.score/1", "fercomp.score/2", "fercomp.score/3", SCHEMA)
 
 #: Which direction is better for each headline metric (so every reader ranks the same way).
 HIGHER_IS_BETTER = {"accuracy": True, "top2_accuracy": True, "efficiency": True, "gflops": False,
@@ -43,7 +45,7 @@ class ScoreRecord:
     data: dict  # source, sha256, layout, split, size (images scored)
     environment: dict  # fercomp, torch, python versions; device, cpu model, threads, gpu name
     timestamp: str  # UTC, ISO 8601, when scoring finished
-    isolation: list[str]  # sandbox layers that were active: namespaces, rlimits, audit
+    isolation: list[str]  # sandbox layers that were active: nsjail, seccomp (older records: namespaces, rlimits, audit)
     accuracy: float | None = None  # correct / total over the whole split, as a fraction 0–1
     top2_accuracy: float | None = None  # true class among the two highest outputs
     per_class: list[dict] = field(default_factory=list)  # class, precision, recall, f1, support
@@ -76,6 +78,11 @@ class ScoreRecord:
     roofline: dict = field(default_factory=dict)
     # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
     timings: dict = field(default_factory=dict)
+    # how the figures were measured: "exported" (torch.export), torch version, the exported program's sha256,
+    # whether it came from the cache of exported programs (keyed by the hand-in's content), graph operators
+    measured: dict = field(default_factory=dict)
+    # the jail: kind ("nsjail", or "none" with why_not), the seccomp policy's sha256, the uid inside
+    sandbox: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:

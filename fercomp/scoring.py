@@ -159,15 +159,18 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
         return _finish(_failed(base, exc.reason, exc.message, "contract"), config)
     protected = _protected_paths(config, data)
     try:
-        with HandinJails(config.limits, config.device, files.handin(), cores, [str(p) for p in protected]) as worker:
+        with HandinJails(config.limits, config.device, files.handin(), cores, [str(p) for p in protected]) as jails:
+            session.prestart(jails, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
+                             build_kwargs=dict(config.model_kwargs))
             subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
-            base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": dict(config.model_kwargs)})
+            base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": dict(config.model_kwargs)},
+                           sandbox=jails.sandbox)
             try:
-                measured = _measure(worker, files, subset, config, latency_lock)
+                measured = _measure(jails, files, subset, config, latency_lock)
             finally:
-                started = {"start_mode": worker.start_mode, "cpu_affinity": worker.cores, "sandbox": worker.sandbox}
-                base = replace(base, environment=environment(config.device, config.limits.threads, {**started, **worker.info}))
+                started = {"start_mode": jails.start_mode, "cpu_affinity": jails.cores}
+                base = replace(base, environment=environment(config.device, config.limits.threads, {**started, **jails.info}))
     except WorkerFailure as exc:
         if exc.reason == "device_unavailable":
             raise UsageError(exc.detail) from None
@@ -361,7 +364,16 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
         efficiency_inputs={"accuracy_percent": 100 * accuracy, "gflops": gflops,
                            "formula": "efficiency = accuracy_percent / gflops"},
         latency=latency, peak_rss_mb=measured["peak_rss_mb"], timings=measured["timings"], flags=flags,
+        measured=_how_measured(loaded),
     )
+
+
+def _how_measured(loaded: dict) -> dict:
+    export = loaded.get("export") or {}
+    return {"graph": "exported", "exporter": "torch.export (dynamic batch, eval mode, non-strict)",
+            "torch": _version("torch"), "exported_sha256": export.get("artifact_sha256"), "export_cached": export.get("cached"),
+            "export_key": export.get("key"), "graph_operators": loaded.get("graph_nodes"),
+            "constant_elements": loaded.get("constant_elements")}
 
 
 def _finish(record: ScoreRecord, config: ScoreConfig) -> ScoreRecord:

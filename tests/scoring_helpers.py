@@ -11,9 +11,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 BASELINE = Path(__file__).parents[1] / "baselines" / "baseline_cnn.py"
 
 
-def fast_config(data, out, time_limit=60.0, memory_mb=4096, **kw) -> ScoreConfig:
+def fast_config(data, out, time_limit=60.0, memory_mb=4096, sandbox="auto", **kw) -> ScoreConfig:
     return ScoreConfig(data=data, out_dir=out, latency=FAST_LATENCY,
-                       limits=Limits(time_limit_s=time_limit, memory_limit_mb=memory_mb), **kw)
+                       limits=Limits(time_limit_s=time_limit, memory_limit_mb=memory_mb, sandbox=sandbox), **kw)
 
 
 def expected_rule_predictions(images):

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from fercomp import allocator
-from fercomp.submission.runner import _worker_env
+from fercomp.submission.runner import _env
 
 PROBE = """
 import resource, sys, torch
@@ -43,5 +43,5 @@ def test_keep_freed_memory_stops_refaulting_large_tensors():
 
 
 def test_worker_starts_with_the_settings():
-    env = _worker_env("/tmp/home", 2)
+    env = _env(2, "/tmp/home")
     assert {k: env[k] for k in allocator.ENV} == allocator.ENV

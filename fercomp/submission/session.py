@@ -48,6 +48,14 @@ def exported_cache() -> Path:
     return cache_dir() / "exported"
 
 
+def prestart(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = False, require_weights: bool = True,
+             build_kwargs: dict | None = None) -> None:
+    """Start the worker's jail now when its export will be needed, so its imports overlap the measurer's."""
+    key = artifact_key(files, dict(build_kwargs or {}), trust_pickle, require_weights)
+    if not (exported_cache() / f"{key}.pt2").exists():
+        jails.worker()
+
+
 def load(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = False, require_weights: bool = True,
          build_kwargs: dict | None = None) -> dict:
     """Export the hand-in in the worker (unless cached) and load the exported program in the measurer."""

@@ -75,8 +75,13 @@ class Worker:
         return {"artifact": ARTIFACT}
 
     def layer_summary(self, header: dict, payload: bytes) -> dict:
-        """Every leaf module: output shape on one preprocessed input and its own parameters (advisory: for
-        `check` and `report`; no mark depends on it)."""
+        """Every leaf module: output shape on one preprocessed input, its own parameters and fvcore's FLOPs.
+        Advisory, for a student's `check` and `report` tables: no mark reads it (the record's figures come
+        from the measurer)."""
+        import warnings
+
+        from fvcore.nn import FlopCountAnalysis
+
         torch, model = self.torch, self.model
         leaves = [(name, m) for name, m in model.named_modules() if next(m.children(), None) is None]
         shapes: dict[str, object] = {}
@@ -93,8 +98,15 @@ class Worker:
         finally:
             for hook in hooks:
                 hook.remove()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            analysis = FlopCountAnalysis(model, self.example(1))
+            analysis.unsupported_ops_warnings(False)
+            analysis.uncalled_modules_warnings(False)
+            by_module = analysis.by_module()
         return {"layers": [{"name": name or "(model)", "type": type(m).__name__, "output_shape": shapes.get(name),
-                            "params": int(sum(p.numel() for p in m.parameters(recurse=False)))} for name, m in leaves]}
+                            "params": int(sum(p.numel() for p in m.parameters(recurse=False))),
+                            "flops": int(by_module.get(name, 0))} for name, m in leaves]}
 
 
 def _export_reason(exc: Exception) -> str:

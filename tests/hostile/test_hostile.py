@@ -4,9 +4,13 @@ nothing leaks, and another team's record stays byte-identical."""
 import hashlib
 import pickle
 import shutil
+import sysconfig
 from pathlib import Path
 
 import pytest
+
+import fercomp
+from tests.conftest import write_folder
 
 from fercomp.scoring import score_submission
 from fercomp.submission.staging import homes_root
@@ -17,45 +21,69 @@ CASES = Path(__file__).parent / "cases"
 
 #: case → (outcome, reason). "scored" cases are attacks that had to come away with nothing.
 EXPECTED = {
+    # the jail: an empty root, its own PID namespace and uid, a seccomp policy (the audit hook names the commonest)
     "read_data_file": ("failed", "sandbox_violation"),
     "read_data_ctypes": ("scored", None),
-    "umount_then_read": ("scored", None),
+    "read_labelled_copy_libc": ("scored", None),
+    "read_labelled_copy_from_file": ("scored", None),
+    "umount_then_read": ("failed", "sandbox_violation"),
     "parent_proc": ("scored", None),
     "scan_disk": ("failed", "sandbox_violation"),
     "open_socket": ("failed", "sandbox_violation"),
     "spawn_process": ("failed", "sandbox_violation"),
     "fork_bomb": ("failed", "sandbox_violation"),
+    "fork_exec_libc": ("failed", "sandbox_violation"),
+    "ptrace_sibling": ("failed", "sandbox_violation"),
+    "kill_runner": ("scored", None),
+    "write_outside": ("scored", None),
+    "read_previous_traces": ("scored", None),
+    "overwrite_record": ("failed", "sandbox_violation"),
+    "overwrite_record_ctypes": ("scored", None),
+    "read_environment": ("scored", None),
+    "read_sibling_weights": ("failed", "sandbox_violation"),
+    "list_submissions": ("failed", "sandbox_violation"),
+    "read_sibling_ctypes": ("scored", None),
+    # the process ends badly
     "sys_exit_import": ("failed", "exited"),
+    "sys_exit_build": ("failed", "exited"),
     "os_exit_forward": ("failed", "exited"),
     "segfault_forward": ("failed", "crashed"),
     "hang_import": ("failed", "timeout"),
     "hang_forward": ("failed", "timeout"),
     "memory_bomb": ("failed", "memory_limit"),
+    "syntax_error": ("failed", "syntax_error"),
+    "missing_package": ("failed", "import_error"),
+    "pickle_exploit": ("failed", "pickled_model_refused"),
+    "huge_weights": ("failed", "weights_too_large"),
+    # outputs, checked on the exported graph's
     "nan_output": ("failed", "non_finite_output"),
     "imagenet_head": ("failed", "wrong_output_shape"),
     "non_tensor_output": ("failed", "wrong_output_type"),
     "integer_output": ("failed", "wrong_output_dtype"),
-    "overwrite_record": ("failed", "sandbox_violation"),
-    "overwrite_record_ctypes": ("scored", None),
-    "tamper_clock": ("failed", "tampering"),
-    "tamper_fvcore": ("failed", "tampering"),
-    "syntax_error": ("failed", "syntax_error"),
-    "missing_package": ("failed", "import_error"),
-    "numpy_in_forward": ("flagged", "flops_disagree"),
-    "fft_conv": ("flagged", "flops_disagree"),
-    "custom_autograd": ("flagged", "flops_disagree"),
-    "batch_one_differs": ("flagged", "latency_inconsistent"),
-    "pickle_exploit": ("failed", "pickled_model_refused"),
-    "huge_weights": ("failed", "weights_too_large"),
-    "sys_exit_build": ("failed", "exited"),
-    "tamper_flop_counter": ("failed", "tampering"),
-    "tamper_cuda_sync": ("failed", "tampering"),
     "lazy_output": ("failed", "wrong_output_type"),
-    "read_environment": ("scored", None),
-    "read_sibling_weights": ("failed", "sandbox_violation"),
-    "list_submissions": ("failed", "sandbox_violation"),
-    "read_sibling_ctypes": ("scored", None),
+    # forgeries: the worker only exports; the measurer, which never ran submitted code, counts the graph it scores
+    "tamper_clock": ("scored", None),
+    "tamper_fvcore": ("scored", None),
+    "tamper_flop_counter": ("scored", None),
+    "tamper_cuda_sync": ("scored", None),
+    "forge_protocol": ("scored", None),
+    "scale_counter_tables": ("scored", None),
+    "cheap_when_traced": ("scored", None),
+    "blind_roofline": ("scored", None),
+    "batch_one_differs": ("failed", "not_exportable"),
+    "numpy_in_forward": ("failed", "not_exportable"),
+    "data_dependent_flow": ("failed", "not_exportable"),
+    "malicious_artifact": ("failed", "artifact_refused"),
+    "fft_conv": ("flagged", "flops_disagree"),
+    "custom_autograd": ("scored", None),
 }
+#: a frozen Linear(2304, 7): what the forgeries had to be counted at (cheap_when_traced is scored on its cheap path)
+HONEST_GFLOPS = {case: 2304 * 7 / 1e9 for case in (
+    "tamper_clock", "tamper_fvcore", "tamper_flop_counter", "tamper_cuda_sync", "forge_protocol", "scale_counter_tables",
+    "cheap_when_traced", "blind_roofline")}
+SITE = Path(sysconfig.get_paths()["purelib"])
+PACKAGE = Path(fercomp.__file__).parent
+HOST_TRACES = [Path("/tmp/fercomp-trace"), Path("/dev/shm/fercomp-trace"), SITE / "fercomp_evil.pth", PACKAGE / "evil.py"]
 
 
 class Exploit:
@@ -71,10 +99,14 @@ class Exploit:
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory, small_csv):
+def arena(tmp_path_factory, small_csv, small_arrays):
     """A results folder that already holds another team's (victim's) record, and its hash; a stronger
-    team's weights beside the cases (as in a shared submissions folder) and a sibling worker's home."""
+    team's weights beside the cases (as in a shared submissions folder), a sibling worker's home, a labelled
+    folder copy of the faces beside the data file, and the course checkout's ci/seal.sh."""
+    write_folder(Path(small_csv).parent / "copy", *small_arrays)
     root = tmp_path_factory.mktemp("arena")
+    (root / "ci").mkdir()
+    (root / "ci" / "seal.sh").write_text("#!/bin/sh\necho sealed\n")
     shutil.copy(FIXTURES / "rule_model.py", root / "victim.py")
     (root / "strong_team.pt").write_bytes(b"STRONG-WEIGHTS" * 100)
     sibling = homes_root() / "worker-sibling" / "handin"
@@ -90,38 +122,27 @@ def test_every_case_file_has_an_expectation():
     assert sorted(p.stem for p in CASES.glob("*.py")) == sorted(EXPECTED)
 
 
-@pytest.fixture(scope="module")
-def template():
-    """One worker template for the corpus, as a grading run has: every case is forked from it."""
-    import os
-
-    from fercomp.submission.runner import WorkerTemplate
-
-    with WorkerTemplate(os.cpu_count() or 1) as running:
-        yield running
-
-
-@pytest.mark.parametrize("start", ["fresh", "template"])
 @pytest.mark.parametrize("case", sorted(EXPECTED))
-def test_hostile_case_is_contained(case, start, arena, small_csv, request):
+def test_hostile_case_is_contained(case, arena, small_csv):
     root, victim, victim_hash = arena
     text = (CASES / f"{case}.py").read_text()
-    text = text.replace("__DATA__", str(Path(small_csv).resolve())).replace("__RESULTS__", str(root / "results"))
-    text = text.replace("__ROOT__", str(root)).replace("__HOMES__", str(homes_root()))
+    marker = root / f"{case}.marker"
+    for key, value in {"__DATA_DIR__": Path(small_csv).resolve().parent, "__DATA_NAME__": Path(small_csv).name,
+                       "__DATA__": Path(small_csv).resolve(), "__RESULTS__": root / "results", "__ROOT__": root,
+                       "__HOMES__": homes_root(), "__SITE__": SITE, "__FERCOMP__": PACKAGE, "__MARKER__": marker}.items():
+        text = text.replace(key, str(value))
     path = root / f"{case}.py"
     path.write_text(text)
-    marker = root / f"{case}.marker"
     if case == "pickle_exploit":
         path.with_suffix(".pt").write_bytes(pickle.dumps(Exploit(marker)))
     if case == "huge_weights":
         with open(path.with_suffix(".pt"), "wb") as fh:
             fh.truncate(2 << 30)  # sparse 2 GB
     quick = case.startswith("hang_")
-    config = fast_config(small_csv, root / "results", time_limit=5 if quick else 60, memory_mb=2500)
+    config = fast_config(small_csv, root / "results", time_limit=8 if quick else 60, memory_mb=2500, sandbox="required")
 
-    record = score_submission(path, config, template=request.getfixturevalue("template") if start == "template" else None)
+    record = score_submission(path, config)
 
-    assert record.environment.get("start_mode", start) == start  # (none when the hand-in failed before a worker)
     outcome, reason = EXPECTED[case]
     detail = (record.failure or {}).get("detail", "")
     got = record.status if not (record.status == "scored" and record.flags) else "flagged"
@@ -133,7 +154,13 @@ def test_hostile_case_is_contained(case, start, arena, small_csv, request):
         and hashlib.sha256(victim.read_bytes()).hexdigest() == victim_hash
         and not marker.exists()
         and (root / "results" / f"{case}.PrivateTest.json").exists()
+        and (root / "ci" / "seal.sh").read_text() == "#!/bin/sh\necho sealed\n"
+        and not any(p.exists() for p in HOST_TRACES)
     )
-    OUTCOMES[f"{case} ({start})"] = (got, str(got_reason), "yes" if contained else "NO")
+    OUTCOMES[case] = (got, str(got_reason), "yes" if contained else "NO")
     assert (got, got_reason) == (outcome, reason), (record.failure, record.flags)
     assert contained, (detail, record.flags)
+    if record.status == "scored":
+        assert record.sandbox["kind"] == "nsjail" and record.isolation == ["nsjail", "seccomp"]
+    if case in HONEST_GFLOPS:
+        assert record.gflops == pytest.approx(HONEST_GFLOPS[case], rel=0, abs=1e-15), record.flops

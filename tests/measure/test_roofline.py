@@ -24,17 +24,18 @@ def test_the_verdict_needs_both_the_ratio_and_the_margin():
     assert honest["verdict"] == "accounted" and 1 < honest["ratio"] < 2
 
 
-def test_compute_hidden_from_every_counter_is_flagged(tmp_path, small_csv):
+def test_compute_hidden_from_every_counter_is_flagged_from_the_graph(tmp_path, small_csv):
+    """Matrix products spelled as multiply + sum: the multiply-add counters agree on 2,304, but the exported
+    graph's elementwise multiplications give it away, with no timing involved (so no load can change it)."""
     config = fast_config(small_csv, tmp_path / "results", batch_size=32)
     hidden = score_submission(FIXTURES / "hidden_compute.py", config)
     assert hidden.status == "scored", hidden.failure
-    assert hidden.flops["check"] == "agree"  # the three counters agree with each other: 2,304 multiply-adds
-    check = hidden.roofline
-    assert check["verdict"] == "unaccounted" and check["counted_macs"] == 2304, check
-    assert any(f.startswith("compute_unaccounted") for f in hidden.flags)
-    assert hidden.flops["micronet"]["mults"] > 1000 * 2304  # the MicroNet counter does see the elementwise work
+    assert hidden.flops["fvcore_flops"] == 2304 and hidden.flops["flop_counter_mode_flops"] == 2 * 2304
+    assert hidden.flops["micronet"]["mults"] > 1000 * 2304  # the MicroNet counter sees the elementwise work
+    assert hidden.flops["check"] == "disagree" and any("hidden_compute" in f for f in hidden.flags), hidden.flags
+    assert hidden.roofline["verdict"] == "unaccounted"  # advisory: recorded, no flag, no mark withheld
     honest = score_submission(FIXTURES / "rule_model.py", config)
-    assert honest.roofline["verdict"] == "accounted" and not honest.flags, honest.flags
+    assert not honest.flags, honest.flags
 
 
 def test_a_scored_record_carries_its_predictions_and_intervals(tmp_path, small_csv):

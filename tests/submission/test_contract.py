@@ -168,19 +168,19 @@ def test_oversized_weights_refused_before_reading(tmp_path):
     assert info.value.reason == "weights_too_large"
 
 
-def test_worker_dies_with_its_parent():
-    """A grading run that is killed leaves no submission running behind it (PR_SET_PDEATHSIG)."""
+def test_jail_dies_with_its_parent():
+    """A grading run that is killed leaves no jail running behind it (nsjail under setpriv --pdeathsig KILL)."""
     import os
     import subprocess
     import sys
     import time
 
-    code = ("import time\nfrom pathlib import Path\nfrom fercomp.submission.runner import Limits, WorkerProcess\n"
-            "from fercomp.submission.staging import Handin\n"
-            "w = WorkerProcess(Limits(), 'cpu', [], Handin('x.py', Path('/nonexistent'))).__enter__()\n"
-            "print(w.proc.pid, flush=True)\ntime.sleep(60)\n")
+    code = ("import time\nfrom fercomp.submission.runner import JailedProcess, Limits\n"
+            "p = JailedProcess('fercomp.submission.measurer', Limits(sandbox='required'), {'device': 'cpu'}, True).start()\n"
+            "print(p.proc.pid, flush=True)\ntime.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     pid = int(parent.stdout.readline())
+    assert os.path.exists(f"/proc/{pid}")
     parent.kill()
     parent.wait()
     deadline = time.monotonic() + 10
@@ -192,18 +192,21 @@ def test_worker_dies_with_its_parent():
     assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
 
 
-def test_a_pythonpath_folder_holding_the_hand_ins_is_not_made_readable(tmp_path, monkeypatch):
-    """PYTHONPATH=$PWD in a course repository must not open submissions/ to the audit hook."""
+def test_a_pythonpath_folder_holding_the_hand_ins_is_not_bound_into_the_jail(tmp_path, monkeypatch):
+    """PYTHONPATH=$PWD in a course repository must not bind submissions/ into the jail."""
     import os
 
-    from fercomp.submission.runner import _readable_roots
+    from fercomp.submission import jail
 
     course, libs = tmp_path / "course", tmp_path / "libs"
     (course / "submissions").mkdir(parents=True)
     libs.mkdir()
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(course), str(libs)]))
-    roots = _readable_roots([str(course / "submissions")])
+    roots = jail.library_roots([str(course / "submissions")])
     assert str(libs) in roots and str(course) not in roots
+    spec = jail.JailSpec(argv=("true",), home=str(tmp_path), private=(str(course / "submissions"),))
+    binds = [arg for arg in jail.command(spec) if arg.startswith(str(tmp_path))]
+    assert str(libs) in binds and not any(b.startswith(str(course)) for b in binds)
 
 
 def test_weight_files_are_memory_mapped_where_the_format_allows(tmp_path, monkeypatch):
