@@ -11,10 +11,17 @@ from fercomp.data.synth import SynthSpec, generate, write_csv, write_folder
 SMALL = SynthSpec(n_train=600, n_public=150, n_private=150, seed=7)
 
 
+@pytest.fixture(scope="session")
+def _exported_programs(tmp_path_factory):
+    return tmp_path_factory.mktemp("exported")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own data cache, so no test sees another's entries."""
+def _isolated_cache(tmp_path_factory, monkeypatch, _exported_programs):
+    """Every test gets its own data cache, so no test sees another's entries. Exported programs are keyed by
+    the hand-in's content, so one folder serves the session (a fixture scored again is not exported again)."""
     monkeypatch.setenv("FERCOMP_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(_exported_programs))
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ CHEAP_OPS = {
     "pow", "where", "masked_fill", "one_hot", "argmax", "argmin", "amax", "amin", "min", "floor_divide",
     "upsample_nearest2d", "dropout_", "batch_norm", "layer_norm", "scalar_tensor", "type_as", "detach",
     "index_fill", "index_fill_", "zeros_like", "ones_like", "fill_", "copy_", "full", "full_like", "arange",
+    "lift_fresh_copy", "alias", "_assert_tensor_metadata", "sym_size", "clone",
 }
 
 DEFAULT_TOLERANCE = 0.10

