@@ -25,7 +25,7 @@ LAYOUT = {
     "fercomp.toml": CONFIG_NAME, "gitignore": ".gitignore", "submissions/README.md": "submissions/README.md",
     "github/grade.yml": ".github/workflows/grade.yml", "ci/allow-userns.sh": "ci/allow-userns.sh",
     "ci/fetch-data.sh": "ci/fetch-data.sh", "ci/check.sh": "ci/check.sh", "ci/score-shard.sh": "ci/score-shard.sh",
-    "ci/merge.sh": "ci/merge.sh", "ci/seal.sh": "ci/seal.sh",
+    "ci/pack-shard.sh": "ci/pack-shard.sh", "ci/merge.sh": "ci/merge.sh", "ci/seal.sh": "ci/seal.sh",
 }
 SLURM = {"slurm/score.sbatch": "slurm/score.sbatch", "slurm/merge.sbatch": "slurm/merge.sbatch",
          "slurm/submit.sh": "slurm/submit.sh"}

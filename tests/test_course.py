@@ -117,7 +117,9 @@ def test_public_phase_matrix_equals_a_local_board(course, cli_module):
                  "FER_DATA_SHA256": hashlib.sha256((server.root / "fer2013.csv").read_bytes()).hexdigest()})
     assert fetched.returncode == 0, fetched.stderr
     for shard in (1, 2):  # two runners: separate processes, separate upload folders
-        run = sh(root, "ci/score-shard.sh", str(shard), "2", "public", f"upload-{shard}")
+        run = sh(root, "ci/score-shard.sh", str(shard), "2", "public", f"records-{shard}")
+        assert run.returncode == 0, run.stdout + run.stderr
+        run = sh(root, "ci/pack-shard.sh", "public", f"records-{shard}", f"upload-{shard}")
         assert run.returncode == 0, run.stdout + run.stderr
         shutil.copytree(root / f"upload-{shard}", root / "shards" / f"results-public-{shard}")  # download-artifact
     merged = sh(root, "ci/merge.sh", "public", "shards", "leaderboard")
@@ -140,10 +142,14 @@ def test_public_phase_matrix_equals_a_local_board(course, cli_module):
 def test_final_phase_travels_sealed(course):
     root, _ = course
     secret = {"GRADES_PASSPHRASE": "correct horse battery staple"}
-    assert "GRADES_PASSPHRASE" in sh(root, "ci/score-shard.sh", "1", "2", "final", "up").stderr  # refused without it
+    refused = sh(root, "ci/score-shard.sh", "1", "2", "final", "rec", env=secret)  # the step running hand-ins holds no secret
+    assert refused.returncode == 2 and "GRADES_PASSPHRASE is set in a step that runs hand-ins" in refused.stderr
     shards = root / "final-shards"
     for shard in (1, 2):
-        run = sh(root, "ci/score-shard.sh", str(shard), "2", "final", f"final-up-{shard}", env=secret)
+        run = sh(root, "ci/score-shard.sh", str(shard), "2", "final", f"final-rec-{shard}")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "GRADES_PASSPHRASE" in sh(root, "ci/pack-shard.sh", "final", f"final-rec-{shard}", "up").stderr  # needs it
+        run = sh(root, "ci/pack-shard.sh", "final", f"final-rec-{shard}", f"final-up-{shard}", env=secret)
         assert run.returncode == 0, run.stdout + run.stderr
         assert [p.name for p in (root / f"final-up-{shard}").iterdir()] == ["records.tar.gz.enc"]  # nothing readable
         shutil.copytree(root / f"final-up-{shard}", shards / f"results-final-{shard}")

@@ -1,8 +1,9 @@
 """The submission contract, worker side: import the file, build the model, load its weights.
 
 Runs only inside the sandboxed worker. Accepted model forms, in order: `build_model(**kwargs)`,
-a module-level `model` instance, or exactly one nn.Module subclass defined in the file whose
-constructor takes no arguments (or `num_classes=7`).
+a module-level `model` instance, or the nn.Module subclass defined in the file whose constructor takes no
+arguments (or `num_classes=7`): helper blocks that need arguments are not candidates, and among several
+candidates the one no other class of the file builds is the model.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-FORMS = ("build_model() returning an nn.Module, a module-level `model = ...` instance, or exactly one nn.Module subclass "
+FORMS = ("build_model() returning an nn.Module, a module-level `model = ...` instance, or an nn.Module subclass "
          "constructible with no arguments")
 
 
@@ -80,17 +81,44 @@ def build_model(module: types.ModuleType, kwargs: dict) -> nn.Module:
         obj for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__ == module.__name__
     ]
-    if len(classes) != 1:
-        found = ", ".join(c.__name__ for c in classes) or "none"
-        raise ContractError("no_model", f"expected {FORMS}; found nn.Module subclasses: {found}")
-    cls = classes[0]
+    if not classes:
+        raise ContractError("no_model", f"expected {FORMS}; found no nn.Module subclass")
+    buildable = {cls: args for cls in classes if (args := _no_argument_call(cls)) is not None}
+    if not buildable:
+        cls = classes[0]
+        needed = [p.name for p in _required(cls)]
+        raise ContractError("no_model", f"{cls.__name__}() needs arguments {needed}; add a build_model() function")
+    chosen = list(buildable)
+    if len(chosen) > 1:  # a network and its no-argument helper blocks: the one no other class builds
+        chosen = [cls for cls in chosen if not any(cls.__name__ in _names_used(other) for other in classes if other is not cls)]
+    if len(chosen) != 1:
+        names = ", ".join(c.__name__ for c in (chosen or buildable))
+        first = (chosen or list(buildable))[0].__name__
+        raise ContractError("no_model", f"several nn.Module classes could be the model ({names}); say which: add "
+                            f"`def build_model(): return {first}()`")
+    return chosen[0](**buildable[chosen[0]])
+
+
+def _required(cls: type) -> list[inspect.Parameter]:
     params = inspect.signature(cls.__init__).parameters
-    required = [p for n, p in params.items() if n != "self" and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if not required:
-        return cls()
-    if [p.name for p in required] == ["num_classes"]:
-        return cls(num_classes=7)
-    raise ContractError("no_model", f"{cls.__name__}() needs arguments {[p.name for p in required]}; add a build_model() function")
+    return [p for n, p in params.items() if n != "self" and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _no_argument_call(cls: type) -> dict | None:
+    """The keyword arguments that build `cls` the contract's way ({} or num_classes=7), or None if it needs others."""
+    required = [p.name for p in _required(cls)]
+    return {} if not required else {"num_classes": 7} if required == ["num_classes"] else None
+
+
+def _names_used(cls: type) -> set[str]:
+    """Every global name the class's own methods mention (nested code included): which classes it builds."""
+    names: set[str] = set()
+    todo = [f.__code__ for f in vars(cls).values() if inspect.isfunction(f)]
+    while todo:
+        code = todo.pop()
+        names.update(code.co_names)
+        todo += [c for c in code.co_consts if inspect.iscode(c)]
+    return names
 
 
 def _state_dict_from(obj, trust_pickle: bool) -> dict:

@@ -221,3 +221,9 @@ def unavailable() -> str | None:
         return (f"nsjail cannot create its namespaces here ({why}): user namespaces may be disabled "
                 "(sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 kernel.apparmor_restrict_unprivileged_userns=0)")
     return None
+
+
+if __name__ == "__main__":  # python -m fercomp.submission.jail: can this machine jail a hand-in?
+    reason = unavailable()
+    print(f"nsjail: unavailable: {reason}" if reason else f"nsjail: available (uid {jail_ids()[0]}, policy sha256 {POLICY_SHA256[:16]}…)")
+    sys.exit(1 if reason else 0)

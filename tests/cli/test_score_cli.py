@@ -23,7 +23,8 @@ def test_score_json_and_failed_submission_exit_1(cli, tmp_path, small_csv):
     code, out, _ = cli("score", tmp_path / "broken.py", "--data", small_csv, "--out", tmp_path / "res", "--json", *FAST)
     record = json.loads(out)
     assert code == 1 and record["status"] == "failed"
-    assert record["failure"]["reason"] == "no_model" and "found nn.Module subclasses: A, B" in record["failure"]["detail"]
+    assert record["failure"]["reason"] == "no_model" and "could be the model (A, B)" in record["failure"]["detail"]
+    assert "add `def build_model(): return A()`" in record["failure"]["detail"]
 
 
 def test_score_usage_and_data_errors_exit_2(cli, tmp_path, small_csv):

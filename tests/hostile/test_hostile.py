@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 import fercomp
-from tests.conftest import write_folder
-
 from fercomp.scoring import score_submission
 from fercomp.submission.staging import homes_root
+from tests.conftest import write_folder
 from tests.hostile.conftest import OUTCOMES
 from tests.scoring_helpers import FIXTURES, fast_config
 
@@ -164,3 +163,37 @@ def test_hostile_case_is_contained(case, arena, small_csv):
         assert record.sandbox["kind"] == "nsjail" and record.isolation == ["nsjail", "seccomp"]
     if case in HONEST_GFLOPS:
         assert record.gflops == pytest.approx(HONEST_GFLOPS[case], rel=0, abs=1e-15), record.flops
+
+
+def test_a_hand_in_leaves_nothing_for_the_next(tmp_path, small_csv):
+    """Modules, globals, environment, threads, files in its home, /tmp and /dev/shm: all die with its jail."""
+    config = fast_config(small_csv, tmp_path / "results", sandbox="required")
+    control = score_submission(FIXTURES / "detect_traces.py", config)
+    assert control.status == "scored", control.failure  # nothing to find before
+    left = score_submission(FIXTURES / "leave_traces.py", config)
+    assert left.status == "scored", left.failure  # it did set every trace: its import would have raised otherwise
+    after = score_submission(FIXTURES / "detect_traces.py", config)
+    assert after.status == "scored", after.failure
+    assert not Path("/tmp/fercomp-leftover").exists() and not Path("/dev/shm/fercomp-leftover").exists()
+
+
+def test_a_hand_in_that_kills_everything_it_can_does_not_stop_the_board(cli, tmp_path, small_csv):
+    """`fercomp score FOLDER` with a killer in the middle writes every other record, and they equal a run
+    without it (same predictions, accuracy, FLOPs)."""
+    import json
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "rule_model.py", folder / "a_first.py")
+    shutil.copy(CASES / "kill_runner.py", folder / "b_killer.py")
+    shutil.copy(FIXTURES / "rule_model.py", folder / "c_last.py")
+    code, out, err = cli("score", folder, "--data", small_csv, "--out", tmp_path / "res", "--sandbox", "required",
+                         "--latency-queries", "5", "--latency-seconds", "0.05", "--json")
+    assert code in (0, 1), err
+    records = {r["submission"]["name"]: r for r in json.loads(out)}
+    assert sorted(records) == ["a_first", "b_killer", "c_last"]
+    alone = score_submission(FIXTURES / "rule_model.py", fast_config(small_csv, tmp_path / "alone", sandbox="required"))
+    for name in ("a_first", "c_last"):
+        assert records[name]["status"] == "scored"
+        assert records[name]["predictions"]["sha256"] == alone.predictions["sha256"]
+        assert records[name]["accuracy"] == alone.accuracy and records[name]["gflops"] == alone.gflops

@@ -52,7 +52,7 @@ def test_build_model_kwargs_and_bad_forms(tmp_path):
     module = module_of(write(tmp_path, NET + "\ndef build_model(dropout=0.0):\n    m = Net()\n    m.p = dropout\n    return m\n"))
     assert build.build_model(module, {"dropout": 0.3}).p == 0.3
     two = module_of(write(tmp_path, NET + "\nclass Other(nn.Module):\n    pass\n", "two.py"))
-    with pytest.raises(build.ContractError, match="found nn.Module subclasses: Net, Other"):
+    with pytest.raises(build.ContractError, match=r"several nn.Module classes could be the model \(Net, Other\); say which"):
         build.build_model(two, {})
     none = module_of(write(tmp_path, "x = 1\n", "none.py"))
     with pytest.raises(build.ContractError, match="expected build_model"):
@@ -60,6 +60,49 @@ def test_build_model_kwargs_and_bad_forms(tmp_path):
     wrong = module_of(write(tmp_path, "def build_model():\n    return 3\n", "wrong.py"))
     with pytest.raises(build.ContractError, match="returned int, not an nn.Module"):
         build.build_model(wrong, {})
+
+
+HELPER_AND_NET = """import torch
+from torch import nn
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 7)
+
+    def forward(self, x):
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = ConvBlock(1, 8)
+        self.head = Head()
+
+    def forward(self, x):
+        return self.head(self.block(x))
+"""
+
+
+def test_a_network_with_helper_blocks_is_found(tmp_path):
+    """The commonest way to write a model: a block that takes arguments, a no-argument helper, and the network
+    that builds them. Net is the only class no other class builds."""
+    model = build.build_model(module_of(write(tmp_path, HELPER_AND_NET, "blocks.py")), {})
+    assert type(model).__name__ == "Net" and model(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
+    alone = module_of(write(tmp_path, HELPER_AND_NET.split("class Head")[0], "block_only.py"))
+    with pytest.raises(build.ContractError, match=r"ConvBlock\(\) needs arguments \['cin', 'cout'\]; add a build_model"):
+        build.build_model(alone, {})
 
 
 def _bytes(obj) -> bytes:

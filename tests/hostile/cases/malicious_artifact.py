@@ -1,5 +1,5 @@
-"""Rewrites its exported program after fercomp writes it: one weight becomes a pickle whose loading runs
-os._exit (torch.export.load unpickles weights flagged use_pickle with weights_only=False)."""
+"""Rewrites its exported program after fercomp writes it: it plants an "opaque object" constant, which
+torch.export.load reads with plain pickle.loads, whose loading runs os._exit in the measurer."""
 import json
 import os
 import pickle
@@ -31,13 +31,12 @@ def save(program, path, *args, **kwargs):
     with zipfile.ZipFile(path) as archive:
         entries = {info.filename: archive.read(info) for info in archive.infolist()}
     for name in list(entries):
-        if name.endswith("model_weights_config.json"):
+        if name.endswith("model_constants_config.json"):
             config = json.loads(entries[name])
-            first = next(iter(config["config"].values()))
-            first["use_pickle"] = True
+            config["config"]["planted"] = {"path_name": "opaque_obj_0", "is_param": False, "use_pickle": True,
+                                           "tensor_meta": None}
             entries[name] = json.dumps(config).encode()
-            folder = name.rsplit("/", 1)[0]
-            entries[f"{folder}/{first['path_name']}"] = pickle.dumps(Exploit())
+            entries[f"{name.rsplit('/', 1)[0]}/opaque_obj_0"] = pickle.dumps(Exploit())
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in entries.items():
             archive.writestr(name, data)

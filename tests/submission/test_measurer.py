@@ -1,0 +1,102 @@
+"""The measurer decides every figure: it never imports submitted code and loads an exported program safely."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import torch
+from torch import nn
+from torch.export import Dim
+
+from fercomp.submission import measurer
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(48 * 48, 7)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+def exported(tmp_path, model=None):
+    program = torch.export.export((model or Tiny()).eval(), (torch.zeros(2, 1, 48, 48),),
+                                  dynamic_shapes=({0: Dim("batch", min=1, max=64)},), strict=False)
+    path = tmp_path / "model.pt2"
+    torch.export.save(program, path)
+    return path
+
+
+class Marker:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_a_clean_export_loads_and_runs(tmp_path):
+    program = measurer.load_program(str(exported(tmp_path)))
+    out = measurer.runnable(program)(torch.zeros(3, 1, 48, 48))
+    assert out.shape == (3, 7)
+
+
+def plant(path, payload) -> None:
+    """Doctor an exported archive as a worker could: an "opaque object" constant, which torch.export.load
+    reads with plain pickle.loads (a weight flagged use_pickle goes through torch.load)."""
+    from torch.export.pt2_archive.constants import OPAQUE_OBJ_FILENAME_PREFIX
+
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    name = next(n for n in entries if n.endswith("model_constants_config.json"))
+    config = json.loads(entries[name])
+    config["config"]["planted"] = {"path_name": f"{OPAQUE_OBJ_FILENAME_PREFIX}0", "is_param": False, "use_pickle": True,
+                                   "tensor_meta": None}
+    entries[name] = json.dumps(config).encode()
+    entries[f"{name.rsplit('/', 1)[0]}/{OPAQUE_OBJ_FILENAME_PREFIX}0"] = payload
+    with zipfile.ZipFile(path, "w") as archive:
+        for key, data in entries.items():
+            archive.writestr(key, data)
+
+
+LOAD = "import sys\nfrom fercomp.submission import measurer\n" + \
+       "try:\n    measurer.load_program(sys.argv[1])\nexcept measurer.MeasureError as e:\n    print(e.reason)\n"
+PLAIN = "import sys, torch\ntry:\n    torch.export.load(sys.argv[1])\nexcept Exception:\n    pass\n"
+
+
+def test_a_pickle_planted_in_the_archive_is_refused_and_never_runs(tmp_path):
+    path = exported(tmp_path)
+    marker = tmp_path / "ran"
+    plant(path, pickle.dumps(Marker(marker)))
+    done = subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "artifact_refused", done.stderr[-2000:]
+    assert not marker.exists()
+    subprocess.run([sys.executable, "-c", PLAIN, str(path)], capture_output=True, timeout=120)
+    assert marker.exists()  # what a plain torch.export.load of the same file does
+
+
+def test_only_aten_operators_may_be_measured(tmp_path):
+    class Reads(nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :7] + torch.ops.aten.scalar_tensor(1.0)
+
+    program = measurer.load_program(str(exported(tmp_path, Reads())))  # plain ATen: fine
+    node = next(n for n in program.graph.nodes if n.op == "call_function")
+    node.target = torch.ops.aten.from_file.default
+    with pytest.raises(measurer.MeasureError, match="aten.from_file, which a model may not use"):
+        measurer.check_graph(program)
+    node.target = print
+    with pytest.raises(measurer.MeasureError, match="not an ATen operator"):
+        measurer.check_graph(program)
+
+
+def test_the_measurer_never_imports_the_code_that_runs_hand_ins():
+    code = ("import sys\nfrom fercomp.submission import measurer\nmeasurer.Measurer({'threads': 1, 'device': 'cpu'})\n"
+            "print(sorted(m for m in sys.modules if m in ('fercomp.submission.build', 'fercomp.submission.worker')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
