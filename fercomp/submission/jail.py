@@ -210,7 +210,8 @@ def unavailable() -> str | None:
 
     with tempfile.TemporaryDirectory(prefix="fercomp-jail-probe-") as home:
         prepare_home(Path(home))
-        spec = JailSpec(argv=(sys.executable, "-S", "-c", "pass"), home=home, time_limit_s=30)
+        python = os.path.normpath(os.path.abspath(sys.executable))
+        spec = JailSpec(argv=(python, "-S", "-c", "pass"), home=home, time_limit_s=30)
         try:
             done = subprocess.run(command(spec), capture_output=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -218,8 +219,10 @@ def unavailable() -> str | None:
     if done.returncode != 0:
         lines = [line for line in done.stderr.decode(errors="replace").splitlines() if "[E]" in line or "[F]" in line]
         why = lines[0].split("] ", 2)[-1] if lines else f"exit status {done.returncode}"
-        return (f"nsjail cannot create its namespaces here ({why}): user namespaces may be disabled "
-                "(sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 kernel.apparmor_restrict_unprivileged_userns=0)")
+        if "clone" in why.lower() or "namespace" in why.lower() or "uid_map" in why or "Operation not permitted" in why:
+            return (f"nsjail cannot create its namespaces here ({why}): user namespaces may be disabled "
+                    "(sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 kernel.apparmor_restrict_unprivileged_userns=0)")
+        return f"nsjail could not start the interpreter in a jail ({why})"
     return None
 
 

@@ -142,7 +142,7 @@ class Measurer:
         """What the trusted side records about the measuring environment."""
         torch = self.torch
         info = {"torch": torch.__version__, "device": str(self.device), "threads": torch.get_num_threads(),
-                "start_mode": "jail", "cpu_affinity": sorted(os.sched_getaffinity(0))}
+                "cpu_affinity": sorted(os.sched_getaffinity(0))}
         if self.device.type == "cuda":
             info["gpu_name"] = torch.cuda.get_device_name(self.device)
             info["tf32"] = torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32

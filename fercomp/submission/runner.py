@@ -98,7 +98,7 @@ class JailedProcess:
         self.deadline = time.monotonic() + self.limits.time_limit_s
         inside_home = jail.HOME if self.jailed else self.home
         env = _env(self.limits.threads, inside_home)
-        argv = [sys.executable, "-m", self.module, str(cmd_r), str(resp_w)]
+        argv = [interpreter(), "-m", self.module, str(cmd_r), str(resp_w)]
         if self.jailed:
             jail.prepare_home(Path(self.home))
             spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
@@ -217,6 +217,12 @@ class JailedProcess:
             time.sleep(0.02)
 
 
+def interpreter() -> str:
+    """This interpreter by a path the jail can exec: normalised (a `benchmarks/../.venv/bin/python` names a
+    folder the jail does not have), but not resolved (the venv's python is a link that finds the venv)."""
+    return os.path.normpath(os.path.abspath(sys.executable))
+
+
 def _dies_with_us(argv: list[str]) -> list[str]:
     """nsjail under `setpriv --pdeathsig KILL` (util-linux): killed with the thread that started it, so a grading
     run that is killed leaves no jail behind (nsjail's own death kills everything in its PID namespace)."""
@@ -295,7 +301,7 @@ class HandinJails:
             self.inside_weights = str(inside / weights.relative_to(home)) if weights else None
             readable = [*jail.library_roots(), *jail.SYSTEM_READ_ONLY, "/dev/null", "/dev/urandom", "/dev/random",
                         "/proc/self", "/proc/cpuinfo", "/proc/meminfo"]
-            home_process.setup = {"readable": readable, "writable": [str(inside)]}
+            home_process.setup = {"readable": readable, "writable": [str(inside)], "audit_hook": self.limits.sandbox != "off"}
             self._worker = home_process.start()
         return self._worker
 
