@@ -52,7 +52,7 @@ class MarksSection:
     efficiency: float = 10.0  # maximum efficiency mark
     report: float = 30.0  # maximum report mark (from --report-marks)
     scale: str = "linear"  # linear: by improvement over the baseline; rank: by position among improvers
-    exclude_flagged_efficiency: bool = True  # FLOP counts flagged (disagreeing, compute unaccounted) get no efficiency mark
+    exclude_flagged_efficiency: bool = True  # FLOP counts flagged (disagreeing, hidden compute) get no efficiency mark
     # acc_per_gflop (official: accuracy % ÷ fvcore GFLOPs), micronet (parameters and operations relative to the
     # baseline, lower is better) or acc_per_ms (accuracy % ÷ batch-1 p50 latency in ms)
     efficiency_scheme: str = "acc_per_gflop"
@@ -60,6 +60,7 @@ class MarksSection:
     ties: str = "raw"  # raw: marks from raw accuracy; group: each tie group gets its best accuracy mark
     beat_baseline: str = "raw"  # raw: any accuracy above the baseline's; significant: only a significant one
     alpha: float = 0.05  # significance level of the paired tests (Holm-corrected along the board)
+    decimals: int = 2  # marks are rounded to this many decimals; the final mark is the sum of the rounded parts
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ def _section(cls, values: object, table: str, where: str):
             raise UsageError(f"{where}: [{table}] {key} = {value!r} must be one of {', '.join(choices)}")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise UsageError(f"{where}: [{table}] {key} = {value!r} must not be negative")
+        if (table, key) == ("marks", "decimals") and value > 6:
+            raise UsageError(f"{where}: [marks] decimals = {value!r} must be 0–6, e.g. 2")
         if (table, key) == ("marks", "alpha") and not 0 < value < 1:
             raise UsageError(f"{where}: [marks] alpha = {value!r} must be between 0 and 1, e.g. 0.05")
         out[key] = float(value) if expected is float else value

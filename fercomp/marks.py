@@ -188,8 +188,18 @@ def compute_marks(
             if r.report_mark is None:
                 r.notes.append("no report mark")
     for r in rows.values():
-        r.final_mark = r.accuracy_mark + r.efficiency_mark + (r.report_mark or 0.0)
+        _round_marks(r, settings.decimals)
     return rank_rows(rows, order)
+
+
+def _round_marks(row: TeamMarks, decimals: int) -> None:
+    """Each mark to `decimals` places, and the final mark the sum of those rounded parts: what a person reads
+    and a gradebook imports adds up (no 9.999999999999998, no total that differs from its parts by 0.01)."""
+    row.accuracy_mark = round(row.accuracy_mark, decimals) + 0.0  # + 0.0 turns a rounded -0.0 into 0.0
+    row.efficiency_mark = round(row.efficiency_mark, decimals) + 0.0
+    if row.report_mark is not None:
+        row.report_mark = round(row.report_mark, decimals) + 0.0
+    row.final_mark = round(row.accuracy_mark + row.efficiency_mark + (row.report_mark or 0.0), decimals) + 0.0
 
 
 def _accuracy_for_marks(scored: dict[str, TeamMarks], baseline: ScoreRecord, settings: MarksSection,

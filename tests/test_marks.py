@@ -65,9 +65,24 @@ def test_accuracy_and_efficiency_marks_by_hand():
     assert rows["a"].accuracy_mark == pytest.approx(10) and rows["b"].accuracy_mark == pytest.approx(5)
     assert rows["c"].accuracy_mark == 0 and "accuracy not above the baseline" in rows["c"].notes
     assert rows["c"].efficiency_mark == pytest.approx(10)
-    assert rows["b"].efficiency_mark == pytest.approx(10 * (300 - 100) / (400 - 100))
+    assert rows["b"].efficiency_mark == 6.67  # 10 × (300 − 100) / (400 − 100) = 6.666…, to [marks] decimals = 2
     assert rows["a"].efficiency_mark == 0
     assert [r.team for r in compute_marks(teams, base, MarksSection())] == ["a", "b", "c"]
+
+
+def test_marks_are_rounded_and_the_parts_add_up_to_the_total():
+    """No 9.999999999999998 in a gradebook: each part to `decimals`, the total the sum of the rounded parts."""
+    base = record("base", 0.195, gflops=0.33)
+    teams = {"top": record("top", 0.6, gflops=0.1), "mid": record("mid", 0.3975, gflops=0.07), "low": record("low", 0.3, gflops=0.3)}
+    reports = {"top": 27.456, "mid": 19.994, "low": 21.005}
+    for decimals in (2, 1, 0):
+        for r in compute_marks(teams, base, MarksSection(decimals=decimals), reports):
+            for mark in (r.accuracy_mark, r.efficiency_mark, r.report_mark, r.final_mark):
+                assert mark == round(mark, decimals) and len(repr(mark).split(".")[1]) <= max(decimals, 1)
+            assert r.final_mark == round(r.accuracy_mark + r.efficiency_mark + r.report_mark, decimals)
+    rows = by_team(compute_marks(teams, base, MarksSection(), reports))
+    assert rows["top"].accuracy_mark == 10.0 and rows["mid"].accuracy_mark == 5.0  # 10 × 0.2025 / 0.405: 4.999999999999999 unrounded
+    assert rows["top"].report_mark == 27.46 and rows["top"].final_mark == round(10.0 + rows["top"].efficiency_mark + 27.46, 2)
 
 
 def test_failed_team_gets_zero_with_reason_and_ranks_last():
@@ -104,7 +119,7 @@ def test_rank_scale():
     rows = by_team(compute_marks(teams, record("base", 0.5), MarksSection(scale="rank")))
     # three improvers: rank 1 → 10, rank 2 (shared) → 10 × 2/3, below baseline → 0
     assert rows["a"].accuracy_mark == 10
-    assert rows["b"].accuracy_mark == rows["c"].accuracy_mark == pytest.approx(20 / 3)
+    assert rows["b"].accuracy_mark == rows["c"].accuracy_mark == 6.67  # 20 / 3 to two decimals
     assert rows["d"].accuracy_mark == 0
 
 

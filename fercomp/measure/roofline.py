@@ -1,15 +1,16 @@
 """Roofline cross-check: is the time a model takes explained by the compute the counters found?
 
-The worker measures this machine's multiply-add rate once (an fp32 matrix product at the scoring thread
-count, before any submission is imported; cached per machine, threads and torch version). The accuracy
+The measurer measures this machine's multiply-add rate once (an fp32 matrix product at the scoring thread
+count, before it loads a program; cached per machine, threads and torch version). The accuracy
 pass gives the *marginal* seconds per image: each batch's forward time less one batch-1 call (the
 per-call overhead), divided by the images after the first, the smallest over the batches (a batch slowed
 by another process sharing the cores is not evidence). Their product is the most multiply-adds that
 time could hold: a model whose time holds far more than any multiply-add counter found (`RATIO` times,
 and `MARGIN_MACS` per image more) runs compute no counter sees (a compiled extension, a custom operator,
-numpy inside forward, a matrix product spelled as elementwise operations) and is flagged
-`compute_unaccounted`. CPU only: a GPU at batch 128 runs these small models so far below its peak that
-time says nothing about compute.
+numpy inside forward, a matrix product spelled as elementwise operations): the verdict `unaccounted`.
+Advisory only: it is kept in the record's `roofline` for a person to look at, never a flag, since a time
+depends on the machine's load and a mark may not. CPU only: a GPU at batch 128 runs these small models so
+far below its peak that time says nothing about compute.
 """
 
 from __future__ import annotations

@@ -34,12 +34,13 @@ def explanation(board: Leaderboard) -> str:
         rules.append("every team in a tie group that beats the baseline gets the group's best accuracy mark")
     return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split, 95 % CI by the "
             f"Wilson score interval; macro-F1 and efficiency intervals by percentile bootstrap ({resampling}). "
-            "GFLOPs by fvcore on one preprocessed input (1 multiply-add = 1 FLOP). " + scheme_sentence(board) + " "
+            "GFLOPs by fvcore on the exported graph, one preprocessed input (1 multiply-add = 1 FLOP). " + scheme_sentence(board) + " "
             "Tie group: teams ranked next to each other whose accuracies do not differ significantly (exact McNemar "
             f"test on per-image correctness, Holm-corrected along the board, α = {m.alpha:g}) share a group. "
-            "Sandbox = the worker's layers (ns namespaces, audit hook, rl rlimits). "
-            f"Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}" + ("; " + "; ".join(rules) if rules else "") + ". "
-            "⚑ = FLOP counters disagree or the time holds compute no counter found"
+            "Sandbox = the layers that held the hand-in (jail nsjail, sc its seccomp policy). "
+            f"Marks /{m.accuracy:g} and /{m.efficiency:g}, {scale}" + ("; " + "; ".join(rules) if rules else "") + "; "
+            f"each mark rounded to {m.decimals} decimals, the final mark the sum of the rounded parts. "
+            "⚑ = the FLOP counters disagree on the exported graph, or it hides products as elementwise work"
             + (" (efficiency mark withheld)" if m.exclude_flagged_efficiency else "") + ".")
 
 

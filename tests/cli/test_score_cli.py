@@ -62,6 +62,21 @@ def test_check_passes_good_and_fails_bad(cli, tmp_path):
     assert code == 1 and "FAIL output is [N, 7] finite logits — non_finite_output" in out
 
 
+def test_check_and_score_a_network_with_helper_blocks_and_one_that_cannot_export(cli, tmp_path, small_csv):
+    from tests.submission.test_contract import HELPER_AND_NET
+
+    (tmp_path / "blocks.py").write_text(HELPER_AND_NET)
+    code, out, err = cli("score", tmp_path / "blocks.py", "--data", small_csv, "--out", tmp_path / "res", "--allow-random-init",
+                         "--json", *FAST)
+    record = json.loads(out)
+    assert code == 0 and record["status"] == "scored" and record["params_total"] == 8 * 9 + 8 + 8 * 7 + 7, err
+    (tmp_path / "branchy.py").write_text("import torch\nfrom torch import nn\n\nclass N(nn.Module):\n    def forward(self, x):\n"
+                                         "        if x.mean() > 0:\n            return x.flatten(1)[:, :7]\n"
+                                         "        return -x.flatten(1)[:, :7]\n")
+    code, out, _ = cli("check", tmp_path / "branchy.py")
+    assert code == 1 and "FAIL exports with torch.export — not_exportable:" in out and "use torch.where" in out
+
+
 def test_shards_cover_every_submission_once(cli, tmp_path, small_csv):
     folder = tmp_path / "subs"
     folder.mkdir()
