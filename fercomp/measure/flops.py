@@ -180,27 +180,29 @@ def _cross_check(result: dict, reference: int | None, tolerance: float) -> list[
     counted = others["FlopCounterMode"]
     if counted is not None and fvcore_macs and counted < fvcore_macs * (1 - tolerance):
         problems.append(f"FlopCounterMode ran only {counted / 1e9:.4f} G multiply-adds of fvcore's {fvcore_macs / 1e9:.4f} G")
-    hidden = elementwise_multiplications(result.get("micronet") or {})
+    hidden = elementwise_operations(result.get("micronet") or {})
     if hidden > ELEMENTWISE_RATIO * reference:
-        problems.append(f"hidden_compute: the graph makes {hidden / 1e9:.4f} G elementwise multiplications beside "
+        problems.append(f"hidden_compute: the graph makes {hidden / 1e9:.4f} G elementwise operations beside "
                         f"{reference / 1e9:.4f} G counted multiply-adds (more than {ELEMENTWISE_RATIO:g}×): a matrix "
-                        "product spelled as multiply and sum is still a matrix product")
+                        "product spelled as multiply and sum, a distance or a lookup table is still compute")
     return problems
 
 
-#: An honest network makes at most a few elementwise multiplications (batch norm, SiLU, a scale) per output
-#: element, and each output element of a convolution or linear layer took many multiply-adds; measured on
-#: the baseline and the zoo the ratio stays below 0.1. Four is far above any of them and far below a matrix
-#: product spelled elementwise (tests/fixtures/hidden_compute.py: about 4,000).
+#: An honest network makes a few elementwise operations (batch norm, ReLU, pooling, a residual add) per
+#: output element, and each output element of a convolution or linear layer took many multiply-adds: the
+#: ratio is 0.002 for the baseline, 0.02 small_cnn, 0.1 depthwise_net, 0.08 EfficientNet-B0, 0.004 ResNet-9
+#: (MicroNet counts on one input); a 1×1-convolution rule model makes 2. Four is above all of them and far
+#: below compute spelled elementwise (tests/fixtures/hidden_compute.py: about 8,000; an L1 nearest-neighbour
+#: lookup or a table of partial products in tests/hostile: hundreds and more).
 ELEMENTWISE_RATIO = 4.0
 
 
-def elementwise_multiplications(micronet: dict) -> int:
-    """MicroNet's multiplications outside multiply-add operators, on the exported graph."""
+def elementwise_operations(micronet: dict) -> int:
+    """MicroNet's multiplications and additions outside multiply-add operators, on the exported graph."""
     from fercomp.measure.micronet import MULTIPLY_ADD
 
     mac_ops = {op.strip("_") for op in MULTIPLY_ADD}
-    return int(sum(mults for op, (mults, _) in (micronet.get("by_operator") or {}).items() if op not in mac_ops))
+    return int(sum(mults + adds for op, (mults, adds) in (micronet.get("by_operator") or {}).items() if op not in mac_ops))
 
 
 def _half(value: int | None) -> int | None:

@@ -5,7 +5,8 @@ baseline operations, where every multiplication and every addition counts (so Re
 and residual additions cost, unlike in fvcore's multiply-add count). This counter walks the same jit
 trace fvcore does, with its own handle per operator:
 - a multiply-add (convolution, linear, matmul, einsum) is one multiplication and one addition;
-- a comparison (ReLU, max, max-pooling) counts as an addition;
+- a comparison (ReLU, max, max-pooling, `>`, `where`) counts as an addition, and so does each element an
+  indexing gathers (a table lookup is not free);
 - a transcendental (exp, sigmoid, tanh, …) counts as one multiplication;
 - per output element otherwise, as in ELEMENTWISE; reshapes, copies and indexing are free.
 An operator it has no rule for adds nothing and is listed in `unsupported_ops`. These are estimates
@@ -27,11 +28,14 @@ ELEMENTWISE = {
     "rsub": (0, 1), "mul": (1, 0), "mul_": (1, 0), "div": (1, 0), "div_": (1, 0), "clamp": (0, 2), "clamp_": (0, 2),
     "clamp_min": (0, 1), "exp": (1, 0), "log": (1, 0), "sqrt": (1, 0), "rsqrt": (1, 0), "pow": (1, 0),
     "neg": (0, 0), "abs": (0, 0), "batch_norm": (1, 1), "upsample_bilinear2d": (4, 3), "upsample_nearest2d": (0, 0),
+    # comparisons and selections: an addition each (so a lookup spelled as compare-and-pick is not free)
+    "gt": (0, 1), "lt": (0, 1), "ge": (0, 1), "le": (0, 1), "eq": (0, 1), "ne": (0, 1), "maximum": (0, 1),
+    "minimum": (0, 1), "where": (0, 1), "index": (0, 1),
 }
 #: operators whose cost scales with the input: (multiplications, additions) per input element
 PER_INPUT = {"softmax": (2, 2), "log_softmax": (2, 2), "layer_norm": (2, 3), "group_norm": (2, 3),
              "instance_norm": (2, 3), "sum": (0, 1), "adaptive_max_pool2d": (0, 1), "adaptive_avg_pool2d": (0, 1),
-             "amax": (0, 1)}
+             "amax": (0, 1), "amin": (0, 1), "argmax": (0, 1), "argmin": (0, 1), "max": (0, 1), "min": (0, 1)}
 MULTIPLY_ADD = ("_convolution", "addmm", "linear", "matmul", "mm", "bmm", "einsum")
 FREE = ("view", "reshape", "flatten", "size", "contiguous", "permute", "transpose", "t", "squeeze", "unsqueeze",
         "expand", "select", "slice", "cat", "stack", "dropout", "dropout_", "feature_dropout", "to", "type_as",

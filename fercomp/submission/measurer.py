@@ -7,23 +7,23 @@ So the graph that is counted is the graph that is scored, and nothing a hand-in 
 time can reach a counter: none of its Python exists here.
 
 The artifact was written by the worker, that is, by the attacker. torch.export.load unpickles parts of it
-(weights with `weights_only=False`, some constants with plain pickle), so loading is made safe here:
-TORCH_FORCE_WEIGHTS_ONLY_LOAD makes every torch.load a weights-only one, plain unpickling is refused while
-the artifact loads, and the graph may call only ATen operators (no custom or higher-order ones, no file
-readers). It runs in a jail of its own as well (defence in depth), fresh per hand-in.
+(weights with `weights_only=False`, "opaque object" constants with plain pickle.loads), so loading is made
+safe here: TORCH_FORCE_WEIGHTS_ONLY_LOAD makes every torch.load a weights-only one and plain unpickling is
+refused while the artifact loads; the graph may call only ATen operators (no custom or higher-order ones, no
+file readers), and every tensor in it must have a static, dense shape but for the batch dimension (a size
+that depends on the data would let the count on one example differ from the work on another). It runs in
+a jail of its own as well (defence in depth), fresh per hand-in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import traceback
 
-os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"  # before torch is imported: every torch.load is weights-only
-
-import traceback  # noqa: E402
-
-from fercomp import devices  # noqa: E402
-from fercomp.submission import protocol  # noqa: E402
+from fercomp import devices
+from fercomp.submission import protocol
 
 #: ATen operators an exported FER model may not call although they are ATen: they read files or the clock.
 FORBIDDEN_OPS = {"from_file", "_local_scalar_dense", "save", "load", "_print"}
@@ -41,33 +41,51 @@ def _refuse_pickle(*args, **kwargs):
     raise MeasureError("artifact_refused", "the exported program holds pickled objects other than tensors")
 
 
-def load_program(path: str):
-    """The exported program at `path`, loaded without running any pickled code, its graph checked."""
+@contextlib.contextmanager
+def _weights_only():
+    """Every torch.load weights-only (torch reads TORCH_FORCE_WEIGHTS_ONLY_LOAD at each call, over an explicit
+    weights_only=False), and plain unpickling refused, while an archive loads; restored afterwards."""
     import pickle
 
     import torch
 
-    saved = pickle.loads, torch._C._pickle_load_obj
+    saved = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD"), pickle.loads, torch._C._pickle_load_obj
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
     pickle.loads, torch._C._pickle_load_obj = _refuse_pickle, _refuse_pickle
     try:
-        program = torch.export.load(path)
+        yield
+    finally:
+        pickle.loads, torch._C._pickle_load_obj = saved[1], saved[2]
+        if saved[0] is None:
+            os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
+        else:
+            os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = saved[0]
+
+
+def load_program(path: str):
+    """The exported program at `path`, loaded without running any pickled code, its graph checked."""
+    import torch
+
+    try:
+        with _weights_only():
+            program = torch.export.load(path)
     except MeasureError:
         raise
     except Exception as exc:  # noqa: BLE001 - a crafted or truncated archive
         raise MeasureError("artifact_refused", f"the exported program could not be loaded safely: {type(exc).__name__}: "
                            f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from None
-    finally:
-        pickle.loads, torch._C._pickle_load_obj = saved
     check_graph(program)
     return program
 
 
 def check_graph(program) -> None:
-    """Only ATen operators (and getitem on their tuple outputs) may be called by the graph."""
+    """Only ATen operators (and getitem on their tuple outputs) may be called by the graph, and every tensor
+    has a dense layout and a static shape but for the batch dimension."""
     import operator
 
     import torch
 
+    _static_shapes(program)
     for node in program.graph.nodes:
         if node.op in ("placeholder", "output", "get_attr"):
             continue
@@ -81,6 +99,41 @@ def check_graph(program) -> None:
                                "(custom and higher-order operators cannot be measured)")
         if target._opname in FORBIDDEN_OPS:
             raise MeasureError("not_exportable", f"the exported graph calls aten.{target._opname}, which a model may not use")
+
+
+def _symbols(value) -> set[str]:
+    import torch
+
+    found: set[str] = set()
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        sizes = list(item.shape) if isinstance(item, torch.Tensor) else [item] if isinstance(item, torch.SymInt) else []
+        for size in sizes:
+            if not isinstance(size, int):
+                found |= {str(s) for s in size.node.expr.free_symbols}
+    return found
+
+
+def _static_shapes(program) -> None:
+    """Refuse a graph whose tensors' sizes depend on anything but the batch size: FLOPs are counted on one
+    example, so a width chosen by the data (nonzero, masked_select, boolean indexing) would count one
+    network and predict with another. Sparse layouts likewise cost what their values make them cost."""
+    import torch
+
+    inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in program.graph_signature.user_inputs]
+    if len(inputs) != 1 or not isinstance(inputs[0].meta.get("val"), torch.Tensor):
+        raise MeasureError("not_exportable", "the exported graph must take exactly one tensor input")
+    batch = _symbols(inputs[0].meta["val"].shape[0])
+    if _symbols(list(inputs[0].meta["val"].shape[1:])):
+        raise MeasureError("not_exportable", "only the batch dimension of the input may vary")
+    for node in program.graph.nodes:
+        value = node.meta.get("val")
+        extra = _symbols(value) - batch
+        if extra:
+            raise MeasureError("not_exportable", f"the size of {node.name} ({node.target}) depends on the data "
+                               f"({', '.join(sorted(extra))}): every tensor but the batch dimension must have a fixed size")
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, torch.Tensor) and item.layout != torch.strided:
+                raise MeasureError("not_exportable", f"{node.name} has the {item.layout} layout; only dense tensors are measured")
 
 
 def _main_dtype(tensors) -> str | None:

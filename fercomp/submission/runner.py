@@ -89,8 +89,9 @@ class JailedProcess:
         self.home = tempfile.mkdtemp(prefix=f"{module.rsplit('.', 1)[-1]}-", dir=homes_root())
 
     def start(self) -> "JailedProcess":
-        self.log_path = Path(self.home) / "process.log"
-        self._log = open(self.log_path, "wb")
+        # The log lives outside the home: the jail can replace anything in its home (a link to a host file
+        # that the parent, as root, would read back into the record), but not this unlinked file.
+        self._log = tempfile.TemporaryFile(dir=homes_root())
         cmd_r, self._cmd_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         for fd in (cmd_r, self._resp_r):
@@ -190,9 +191,8 @@ class JailedProcess:
     def log_tail(self) -> str:
         try:
             self._log.flush()
-            with open(self.log_path, "rb") as fh:
-                fh.seek(max(self.log_path.stat().st_size - LOG_TAIL_BYTES, 0))
-                return fh.read().decode("utf-8", "replace")
+            size = os.fstat(self._log.fileno()).st_size
+            return os.pread(self._log.fileno(), LOG_TAIL_BYTES, max(size - LOG_TAIL_BYTES, 0)).decode("utf-8", "replace")
         except (OSError, ValueError):
             return ""
 

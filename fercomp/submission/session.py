@@ -98,9 +98,10 @@ def _build_in_worker(jails: HandinJails, files: SubmissionFiles, trust_pickle: b
 
 
 def _artifact_bytes(path: Path, worker) -> bytes:
-    """The worker's exported program: a regular file in its home (never a link it planted), bounded in size."""
+    """The worker's exported program: a regular file in its home (never a link it planted, nor a FIFO that
+    would block the parent: opened non-blocking and checked before a byte is read), bounded in size."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         raise WorkerFailure("not_exportable", f"the worker left no exported program ({exc.strerror})", worker.log_tail(),
                             "export") from None
@@ -109,7 +110,7 @@ def _artifact_bytes(path: Path, worker) -> bytes:
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ARTIFACT_BYTES:
             raise WorkerFailure("artifact_refused", "the exported program is not a regular file of a sane size",
                                 worker.log_tail(), "export")
-        return fh.read()
+        return fh.read(MAX_ARTIFACT_BYTES + 1)
 
 
 def to_canonical(outputs: np.ndarray, files: SubmissionFiles) -> np.ndarray:

@@ -74,6 +74,12 @@ EXPECTED = {
     "data_dependent_flow": ("failed", "not_exportable"),
     "malicious_artifact": ("failed", "artifact_refused"),
     "fft_conv": ("flagged", "flops_disagree"),
+    "l1_nearest_neighbour": ("flagged", "flops_disagree"),  # hidden_compute: elementwise work ≫ counted multiply-adds
+    "comparison_votes": ("flagged", "flops_disagree"),
+    "lookup_table": ("flagged", "flops_disagree"),
+    "dynamic_width_stripped": ("failed", "not_exportable"),  # a size that depends on the data
+    "fifo_artifact": ("failed", "artifact_refused"),
+    "log_symlink": ("failed", "exited"),
     "custom_autograd": ("flagged", "flops_disagree"),  # the graph runs 50 products; fvcore counts the one used
 }
 #: a frozen Linear(2304, 7): what the forgeries had to be counted at (cheap_when_traced is scored on its cheap path)
@@ -148,8 +154,10 @@ def test_hostile_case_is_contained(case, arena, small_csv):
     flags = [flag.split(":")[0] for flag in record.flags]
     got_reason = (record.failure or {}).get("reason") if record.status == "failed" else (
         reason if reason in flags else ",".join(flags) or None)
+    log_tail = (record.failure or {}).get("log_tail", "")
     contained = (
         "LEAKED" not in detail
+        and victim.read_text()[-300:-50] not in log_tail and Path(small_csv).read_text()[-300:-50] not in log_tail
         and hashlib.sha256(victim.read_bytes()).hexdigest() == victim_hash
         and not marker.exists()
         and (root / "results" / f"{case}.PrivateTest.json").exists()
@@ -178,20 +186,22 @@ def test_a_hand_in_leaves_nothing_for_the_next(tmp_path, small_csv):
 
 
 def test_a_hand_in_that_kills_everything_it_can_does_not_stop_the_board(cli, tmp_path, small_csv):
-    """`fercomp score FOLDER` with a killer in the middle writes every other record, and they equal a run
-    without it (same predictions, accuracy, FLOPs)."""
+    """`fercomp score FOLDER` with a killer and a FIFO in place of an exported program in the middle writes
+    every other record, and they equal a run without them (same predictions, accuracy, FLOPs)."""
     import json
 
     folder = tmp_path / "subs"
     folder.mkdir()
     shutil.copy(FIXTURES / "rule_model.py", folder / "a_first.py")
     shutil.copy(CASES / "kill_runner.py", folder / "b_killer.py")
+    shutil.copy(CASES / "fifo_artifact.py", folder / "b_stuck.py")
     shutil.copy(FIXTURES / "rule_model.py", folder / "c_last.py")
     code, out, err = cli("score", folder, "--data", small_csv, "--out", tmp_path / "res", "--sandbox", "required",
                          "--latency-queries", "5", "--latency-seconds", "0.05", "--json")
     assert code in (0, 1), err
     records = {r["submission"]["name"]: r for r in json.loads(out)}
-    assert sorted(records) == ["a_first", "b_killer", "c_last"]
+    assert sorted(records) == ["a_first", "b_killer", "b_stuck", "c_last"]
+    assert records["b_stuck"]["failure"]["reason"] == "artifact_refused"
     alone = score_submission(FIXTURES / "rule_model.py", fast_config(small_csv, tmp_path / "alone", sandbox="required"))
     for name in ("a_first", "c_last"):
         assert records[name]["status"] == "scored"
