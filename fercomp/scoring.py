@@ -235,6 +235,7 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
     worker.ready()
     lap("worker_ready_wait_s")
     machine_rate = _machine_rate(worker)
+    reference = session.reference_seconds(worker) if machine_rate is not None else None
     lap("probe_s")
     loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
                           build_kwargs=dict(config.model_kwargs))
@@ -261,7 +262,7 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
     latency["config"] = config.latency.to_dict()
     latency["threads"], latency["device"] = worker.info.get("threads"), worker.info.get("device")
     return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers, "notes": notes,
-            "peak_rss_mb": peak, "timings": timings, "machine_rate": machine_rate}
+            "peak_rss_mb": peak, "timings": timings, "machine_rate": machine_rate, "reference_seconds": reference}
 
 
 def _machine_rate(worker: HandinJails) -> float | None:
@@ -286,7 +287,7 @@ def _roofline(measured: dict) -> dict | None:
     if rate is None or seconds is None:
         return None
     counts = [flops.get("fvcore_flops"), flops.get("ptflops_macs"), (flops.get("flop_counter_mode_flops") or 0) // 2]
-    return roofline.check(rate, seconds, max(c or 0 for c in counts))
+    return roofline.check(rate, seconds, max(c or 0 for c in counts), measured.get("reference_seconds") or 0.0)
 
 
 def throughput(batch_sizes: list[int], seconds: list[float], wall: float) -> dict:

@@ -227,6 +227,10 @@ class Measurer:
             raise MeasureError("protocol", "the machine probe runs only before a program is loaded")
         return {"macs_per_s": self.roofline.sgemm_macs_per_s(self.torch)}
 
+    def reference(self, header: dict, payload: bytes) -> dict:
+        """The reference graph's seconds per image, timed now, in this process (for the roofline check)."""
+        return {"seconds_per_image": self.roofline.reference_seconds_per_image(self.torch)}
+
     def example(self, n: int = 1):
         gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)
         return self.preprocess.apply(gray, self.spec)
@@ -297,7 +301,7 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
         return
     protocol.send(resp_fd, {"ok": True, "info": measurer.info()})
     handlers = {"load": measurer.load, "flops": measurer.count_flops, "predict": measurer.predict,
-                "latency": measurer.measure_latency, "probe": measurer.probe}
+                "latency": measurer.measure_latency, "probe": measurer.probe, "reference": measurer.reference}
     while True:
         try:
             header, payload = protocol.receive(cmd_fd)

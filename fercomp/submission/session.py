@@ -164,6 +164,11 @@ def summary(jails: HandinJails) -> list[dict]:
     return list(answer["layers"])
 
 
+def reference_seconds(jails: HandinJails) -> float:
+    """Seconds per image of fercomp's own reference graph, timed by the measurer in this run."""
+    return float(jails.measurer.call("reference", {}, max_payload=0)[0]["seconds_per_image"])
+
+
 def probe(jails: HandinJails) -> float:
     """The measurer's CPU multiply-adds per second (a short fp32 matrix product at the scoring thread count)."""
     return float(jails.measurer.call("probe", {}, max_payload=0)[0]["macs_per_s"])
