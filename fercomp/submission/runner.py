@@ -29,7 +29,7 @@ from fercomp import allocator
 from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S
 from fercomp.errors import UsageError
 from fercomp.submission import jail, protocol
-from fercomp.submission.staging import Handin, homes_root, stage, staged_weights
+from fercomp.submission.staging import Handin, homes_root, new_home, stage, staged_weights
 
 LOG_TAIL_BYTES = 2000
 _FRAME_KEYS = {"ok", "blocked", "nbytes"}
@@ -86,7 +86,7 @@ class JailedProcess:
         self.phase = "start"
         self._memory_exceeded = False
         self._ready = False
-        self.home = tempfile.mkdtemp(prefix=f"{module.rsplit('.', 1)[-1]}-", dir=homes_root())
+        self.home = str(new_home(module.rsplit(".", 1)[-1]))
 
     def start(self) -> "JailedProcess":
         # The log lives outside the home: the jail can replace anything in its home (a link to a host file

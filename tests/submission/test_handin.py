@@ -2,6 +2,7 @@
 extra FILES staged beside the .py, and one named error for each way a hand-in can be incomplete."""
 
 import hashlib
+import os
 
 import pytest
 import torch
@@ -129,3 +130,22 @@ def test_a_hand_in_cannot_declare_another_teams_files(tmp_path, meta):
     with pytest.raises(SubmissionError) as err:
         read_submission(path)
     assert err.value.reason == "not_own_file" and "is not this team's file" in err.value.message
+
+
+def test_homes_left_by_a_killed_grading_run_are_removed(tmp_path):
+    """A grading run killed mid-cohort cannot clean its jails' homes; the next run removes them (and only them)."""
+    import subprocess
+    import sys
+
+    from fercomp.submission.staging import homes_root, new_home
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    stale = homes_root() / f"worker-{dead}-abc123"
+    (stale / "handin").mkdir(parents=True)
+    (stale / "handin" / "team.py").write_text("left behind")
+    alive = homes_root() / f"worker-{os.getppid()}-def456"  # a live process's (this test's parent's) home stays
+    alive.mkdir()
+    mine = new_home("measurer")
+    assert not stale.exists() and alive.exists() and mine.is_dir() and f"-{os.getpid()}-" in mine.name
+    alive.rmdir()
+    mine.rmdir()
