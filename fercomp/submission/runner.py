@@ -5,7 +5,7 @@ A hand-in meets two processes, each in a fresh nsjail (jail.py) of its own:
 - the **measurer** (measurer.py), which never imports a submitted file: it loads the exported graph and
   measures everything a mark depends on.
 `HandinJails` holds both for one hand-in. Every way either can go wrong ends as a WorkerFailure with a stable
-`reason`: timeout, memory_limit, crashed (a signal), exited, sandbox_violation (a system call the jail's
+`reason`: timeout, memory_limit, disk_limit, crashed (a signal), exited, sandbox_violation (a system call the jail's
 seccomp policy forbids, or a refusal of the audit hook), protocol_error, or the contract reason reported.
 The parent only reads bounded frames from pipes, never unpickles, and kills each jail whole at the end.
 
@@ -41,6 +41,7 @@ class Limits:
 
     time_limit_s: float = DEFAULT_TIME_S
     memory_limit_mb: int = DEFAULT_MEMORY_MB
+    disk_limit_mb: int = 4096  # what a jail may keep in its home (a host folder): staged hand-in, export, scratch
     sandbox: str = "auto"  # auto: the jail where it can run, else plain processes (recorded); required; off
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
 
@@ -84,7 +85,7 @@ class JailedProcess:
         self.peak_rss_mb = 0.0
         self.info: dict = {}
         self.phase = "start"
-        self._memory_exceeded = False
+        self._exceeded = ""  # which limit the watchdog killed the process for: memory_limit or disk_limit
         self._ready = False
         self.home = str(new_home(module.rsplit(".", 1)[-1]))
 
@@ -157,8 +158,8 @@ class JailedProcess:
             return protocol.receive(self._resp_r, self.deadline, max_payload)
         except protocol.Deadline:
             self._kill()
-            if self._memory_exceeded:
-                raise self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB") from None
+            if self._exceeded:
+                raise self._watchdog_failure() from None
             raise self._failure("timeout", f"no answer within the {self.limits.time_limit_s:g} s limit") from None
         except (protocol.ProtocolError, OSError) as exc:
             raise self._ended(str(exc)) from None
@@ -169,8 +170,8 @@ class JailedProcess:
         except subprocess.TimeoutExpired:
             self._kill()
             return self._failure("protocol_error", f"the process broke the protocol ({what})")
-        if self._memory_exceeded:
-            return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
+        if self._exceeded:
+            return self._watchdog_failure()
         signo = -code if code < 0 else code - 128 if self.jailed and code > 128 else 0
         if signo == signal.SIGSYS:
             return self._failure("sandbox_violation", "the jail's seccomp policy killed the process: it made a forbidden "
@@ -206,15 +207,43 @@ class JailedProcess:
         except subprocess.TimeoutExpired:
             pass
 
+    def _watchdog_failure(self) -> WorkerFailure:
+        if self._exceeded == "disk_limit":
+            return self._failure("disk_limit", f"its home passed {self.limits.disk_limit_mb} MB on disk")
+        return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
+
     def _watch_memory(self) -> None:
+        """Resident memory of the jail's processes every 20 ms; the home's size on disk every 0.5 s (a hand-in
+        that writes file after file, each under the file-size rlimit, would otherwise fill the host's disk)."""
+        ticks = 0
         while self.proc.poll() is None:
             rss_mb = _tree_rss_mb(self.proc.pid)
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
             if rss_mb > self.limits.memory_limit_mb:
-                self._memory_exceeded = True
+                self._exceeded = "memory_limit"
+            elif ticks % 25 == 0 and _folder_mb(self.home) > self.limits.disk_limit_mb:
+                self._exceeded = "disk_limit"
+            if self._exceeded:
                 self._kill()
                 return
+            ticks += 1
             time.sleep(0.02)
+
+
+def _folder_mb(folder: str) -> float:
+    """Bytes allocated under `folder` (links not followed), in MB."""
+    total, todo = 0, [folder]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+                    else:
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+        except OSError:
+            continue
+    return total / 2**20
 
 
 def interpreter() -> str:

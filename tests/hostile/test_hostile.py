@@ -5,6 +5,7 @@ import hashlib
 import pickle
 import shutil
 import sysconfig
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,7 @@ EXPECTED = {
     "hang_import": ("failed", "timeout"),
     "hang_forward": ("failed", "timeout"),
     "memory_bomb": ("failed", "memory_limit"),
+    "disk_filler": ("failed", "disk_limit"),
     "syntax_error": ("failed", "syntax_error"),
     "missing_package": ("failed", "import_error"),
     "pickle_exploit": ("failed", "pickled_model_refused"),
@@ -145,6 +147,7 @@ def test_hostile_case_is_contained(case, arena, small_csv):
             fh.truncate(2 << 30)  # sparse 2 GB
     quick = case.startswith("hang_")
     config = fast_config(small_csv, root / "results", time_limit=8 if quick else 60, memory_mb=2500, sandbox="required")
+    config = replace(config, limits=replace(config.limits, disk_limit_mb=512))
 
     record = score_submission(path, config)
 
