@@ -51,7 +51,11 @@ class MarksSection:
     accuracy: float = 10.0  # maximum accuracy mark
     efficiency: float = 10.0  # maximum efficiency mark
     report: float = 30.0  # maximum report mark (from --report-marks)
-    scale: str = "linear"  # linear: by improvement over the baseline; rank: by position among improvers
+    scale: str = "linear"  # linear: by improvement over the baseline; rank: by position among improvers; log: efficiency
+    #                       by log(value / baseline) ÷ log(best / baseline) (accuracy stays linear)
+    # Who may earn an efficiency mark: "baseline" (accuracy above the baseline's; with beat_baseline = significant,
+    # significantly above), "none" (anyone: the rule's literal reading), or an accuracy such as "0.6"
+    efficiency_gate: str = "none"
     exclude_flagged_efficiency: bool = True  # FLOP counts flagged (disagreeing, hidden compute) get no efficiency mark
     # acc_per_gflop (official: accuracy % ÷ fvcore GFLOPs), micronet (parameters and operations relative to the
     # baseline, lower is better) or acc_per_ms (accuracy % ÷ batch-1 p50 latency in ms)
@@ -101,9 +105,23 @@ class CompetitionConfig:
 
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-_CHOICES = {("marks", "scale"): ("linear", "rank"), ("limits", "sandbox"): ("auto", "required", "off"),
+_CHOICES = {("marks", "scale"): ("linear", "rank", "log"), ("limits", "sandbox"): ("auto", "required", "off"),
             ("marks", "efficiency_scheme"): ("acc_per_gflop", "micronet", "acc_per_ms"), ("marks", "ties"): ("raw", "group"),
             ("marks", "beat_baseline"): ("raw", "significant")}
+
+
+def _gate(value: object, where: str) -> str:
+    """efficiency_gate: "baseline", "none" or an accuracy (a number 0–1, written as a number or a string)."""
+    if isinstance(value, str) and value in ("baseline", "none"):
+        return value
+    try:
+        accuracy = float(value)
+    except (TypeError, ValueError):
+        accuracy = -1.0
+    if isinstance(value, bool) or not 0 < accuracy <= 1:
+        raise UsageError(f"{where}: [marks] efficiency_gate = {value!r} must be \"baseline\", \"none\" or an accuracy "
+                         "between 0 and 1, e.g. 0.6")
+    return repr(accuracy)
 
 
 def _section(cls, values: object, table: str, where: str):
@@ -114,6 +132,9 @@ def _section(cls, values: object, table: str, where: str):
     for key, value in values.items():
         if key not in known:
             raise UsageError(f"{where}: unknown key '{key}' in [{table}]; known keys: {', '.join(known)}")
+        if (table, key) == ("marks", "efficiency_gate"):  # a word or a number
+            out[key] = _gate(value, where)
+            continue
         expected = type(known[key].default)
         ok = isinstance(value, expected) or (expected is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok or (expected is int and isinstance(value, bool)):

@@ -24,7 +24,7 @@ from fercomp.config import CompetitionConfig
 from fercomp.cores import split_cores
 from fercomp.errors import RecordError, SubmissionError, UsageError
 from fercomp.hashing import sha256_file
-from fercomp.marks import board_order, compute_marks, read_report_marks
+from fercomp.marks import board_order, compute_marks, dominance_warning, read_report_marks
 from fercomp.records import SCHEMA, ScoreRecord, read_record, record_path
 from fercomp.roster import StudentGrade, read_roster, student_grades
 
@@ -254,6 +254,9 @@ def build(
     comparisons, stat_notes = compare_board(ordered, baseline, config.marks.alpha)
     notes += stat_notes
     marks = compute_marks(teams, baseline, config.marks, report_marks, comparisons)
+    warning = dominance_warning(marks, config.marks)
+    if warning:
+        notes.append(warning)
     grades: list[StudentGrade] = []
     if roster_path is not None:
         grades, roster_notes = student_grades(read_roster(roster_path), marks)

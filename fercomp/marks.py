@@ -16,6 +16,8 @@ No torch, no submissions: this module reads numbers only.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from fercomp.config import MarksSection
@@ -132,11 +134,48 @@ def rank_marks(values: dict[str, float], baseline: float, maximum: float) -> dic
     return out
 
 
+def log_mark(value: float | None, baseline: float, best: float, maximum: float) -> float:
+    """max × log(value / baseline) / log(best / baseline), clipped to [0, max]: each doubling of a ratio metric
+    over the baseline is worth the same, so one extreme value cannot squeeze every other improver to nothing.
+    For positive figures only; 0 when best ≤ baseline."""
+    if value is None or best <= baseline or baseline <= 0 or value <= 0:
+        return 0.0
+    return min(max(maximum * math.log(value / baseline) / math.log(best / baseline), 0.0), maximum)
+
+
 def _metric_marks(values: dict[str, float], baseline: float, maximum: float, scale: str) -> dict[str, float]:
     if scale == "rank":
         return rank_marks(values, baseline, maximum)
     best = max(values.values(), default=baseline)
     return {team: linear_mark(v, baseline, best, maximum) for team, v in values.items()}
+
+
+def _efficiency_marks(values: dict[str, float], baseline: float, maximum: float, scale: str, higher: bool) -> dict[str, float]:
+    """The efficiency marks: under `log`, of value ÷ baseline (baseline ÷ value for a lower-is-better scheme)."""
+    if scale != "log":
+        return _metric_marks({n: v if higher else -v for n, v in values.items()}, baseline if higher else -baseline,
+                             maximum, scale)
+    ratios = {n: (v / baseline if higher else baseline / v) if v > 0 and baseline > 0 else 0.0 for n, v in values.items()}
+    best = max(ratios.values(), default=1.0)
+    return {n: log_mark(r, 1.0, best, maximum) for n, r in ratios.items()}
+
+
+def efficiency_gate(settings: MarksSection, baseline: ScoreRecord) -> float | None:
+    """The accuracy a team must reach for an efficiency mark (None: no gate); "baseline" means above the baseline's."""
+    if settings.efficiency_gate == "none":
+        return None
+    return baseline.accuracy if settings.efficiency_gate == "baseline" else float(settings.efficiency_gate)
+
+
+def dominance_warning(rows: list[TeamMarks], settings: MarksSection) -> str | None:
+    """A warning when one team's efficiency is so far ahead that every other improving team gets under 1 mark."""
+    marked = sorted((r for r in rows if r.efficiency_mark > 0), key=lambda r: -r.efficiency_mark)
+    if len(marked) < 2 or marked[1].efficiency_mark >= 1.0:
+        return None
+    top = marked[0]
+    return (f"efficiency: {top.team}'s {top.efficiency:.4g} is so far ahead that every other improving team gets under 1 "
+            f"of {settings.efficiency:g} marks (next: {marked[1].team}, {marked[1].efficiency:.4g} → "
+            f"{marked[1].efficiency_mark:.2f}); consider [marks] efficiency_gate = \"baseline\" or scale = \"log\"")
 
 
 def board_order(teams: dict[str, ScoreRecord], baseline: ScoreRecord, settings: MarksSection) -> list[str]:
@@ -162,6 +201,8 @@ def compute_marks(
     scheme, higher = settings.efficiency_scheme, EFFICIENCY_SCHEMES[settings.efficiency_scheme][1]
     rows = {name: _row(name, record, baseline, settings) for name, record in teams.items()}
     scored = {n: r for n, r in rows.items() if r.status == "scored"}
+    accuracy = _accuracy_for_marks(scored, baseline, settings, comparisons or [])
+    gate = efficiency_gate(settings, baseline)
     eligible = {}
     for n, r in scored.items():
         flagged = any(f.startswith(FLOP_FLAGS) for f in teams[n].flags)
@@ -169,13 +210,16 @@ def compute_marks(
             r.notes.append(f"no efficiency: its {scheme} figure is undefined")
         elif flagged and settings.exclude_flagged_efficiency:
             r.notes.append("efficiency mark withheld: FLOP count flagged until resolved")
+        elif gate is not None and not (accuracy[n] > gate if settings.efficiency_gate == "baseline" else accuracy[n] >= gate):
+            r.notes.append(f"no efficiency mark: accuracy {100 * r.accuracy:.2f} % does not pass the efficiency gate "
+                           f"({_gate_words(settings, gate)})")
         else:
-            eligible[n] = r.efficiency if higher else -r.efficiency
+            eligible[n] = r.efficiency
     base_eff = efficiency_of(baseline, baseline, scheme, settings.micronet_precision_credit) or 0.0
-    accuracy = _accuracy_for_marks(scored, baseline, settings, comparisons or [])
-    for n, mark in _metric_marks(accuracy, baseline.accuracy, settings.accuracy, settings.scale).items():
+    for n, mark in _metric_marks(accuracy, baseline.accuracy, settings.accuracy, settings.scale if settings.scale != "log"
+                                 else "linear").items():
         rows[n].accuracy_mark = mark
-    for n, mark in _metric_marks(eligible, base_eff if higher else -base_eff, settings.efficiency, settings.scale).items():
+    for n, mark in _efficiency_marks(eligible, base_eff, settings.efficiency, settings.scale, higher).items():
         rows[n].efficiency_mark = mark
     for n, r in scored.items():
         if r.accuracy <= baseline.accuracy:
@@ -190,6 +234,13 @@ def compute_marks(
     for r in rows.values():
         _round_marks(r, settings.decimals)
     return rank_rows(rows, order)
+
+
+def _gate_words(settings: MarksSection, gate: float) -> str:
+    if settings.efficiency_gate == "baseline":
+        significantly = " significantly" if settings.beat_baseline == "significant" else ""
+        return f"accuracy{significantly} above the baseline's {100 * gate:.2f} %"
+    return f"accuracy of at least {100 * gate:.2f} %"
 
 
 def _round_marks(row: TeamMarks, decimals: int) -> None:

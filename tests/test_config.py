@@ -26,7 +26,9 @@ def test_file_in_working_directory_overrides(tmp_path, monkeypatch):
     [
         ("[marks]\nacuracy = 10\n", "unknown key 'acuracy' in [marks]"),
         ("[mark]\n", "unknown table [mark]"),
-        ('[marks]\nscale = "log"\n', "scale = 'log' must be one of linear, rank"),
+        ('[marks]\nscale = "logarithmic"\n', "scale = 'logarithmic' must be one of linear, rank, log"),
+        ('[marks]\nefficiency_gate = "top"\n', "efficiency_gate = 'top' must be \"baseline\", \"none\" or an accuracy"),
+        ('[marks]\nefficiency_gate = 1.5\n', "efficiency_gate = 1.5 must be"),
         ('[limits]\nmemory_mb = "lots"\n', "memory_mb = 'lots' must be an integer"),
         ("[marks]\naccuracy = -1\n", "must not be negative"),
         ("[marks\n", "not valid TOML"),

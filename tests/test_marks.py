@@ -85,6 +85,41 @@ def test_marks_are_rounded_and_the_parts_add_up_to_the_total():
     assert rows["top"].report_mark == 27.46 and rows["top"].final_mark == round(10.0 + rows["top"].efficiency_mark + 27.46, 2)
 
 
+def test_the_efficiency_gate_and_the_log_scale_worked_example():
+    """#23's cohort: a tiny, bad linear model and a memoriser-sized outlier beside honest CNNs. README worked example."""
+    import math
+
+    from fercomp.marks import dominance_warning
+
+    base = record("base", 0.50, gflops=0.3)  # efficiency 166.67
+    teams = {"cnn": record("cnn", 0.65, gflops=0.02),  # 3,250
+             "mid": record("mid", 0.60, gflops=0.05),  # 1,200
+             "linear": record("linear", 0.35, gflops=0.000016),  # 2,187,500, below the baseline's accuracy
+             "lookup": record("lookup", 0.9994, gflops=0.000214)}  # 467,009
+    honest = {n: r for n, r in teams.items() if n != "lookup"}
+    literal = by_team(compute_marks(honest, base, MarksSection()))
+    assert literal["linear"].efficiency_mark == 10 and literal["cnn"].efficiency_mark == 0.01  # 10 × 3,083 / 2,187,333
+    warning = dominance_warning(list(literal.values()), MarksSection())
+    assert warning.startswith("efficiency: linear's 2.188e+06 is so far ahead") and "(next: cnn, 3250 → 0.01)" in warning
+
+    gated = by_team(compute_marks(teams, base, MarksSection(efficiency_gate="baseline")))
+    assert gated["linear"].efficiency_mark == 0
+    assert "no efficiency mark: accuracy 35.00 % does not pass the efficiency gate (accuracy above the baseline's 50.00 %)" in gated["linear"].notes
+    lookup = 99.94 / 0.000214
+    assert gated["lookup"].efficiency_mark == 10 and gated["cnn"].efficiency_mark == round(10 * (3250 - 500 / 3) / (lookup - 500 / 3), 2)
+    assert dominance_warning(list(gated.values()), MarksSection()).startswith("efficiency: lookup's")
+
+    logged = by_team(compute_marks(teams, base, MarksSection(efficiency_gate="baseline", scale="log")))
+    best = math.log((99.94 / 0.000214) / (50 / 0.3))
+    assert logged["cnn"].efficiency_mark == round(10 * math.log(3250 / (50 / 0.3)) / best, 2) == 3.74
+    assert logged["mid"].efficiency_mark == round(10 * math.log(1200 / (50 / 0.3)) / best, 2) == 2.49
+    assert logged["cnn"].accuracy_mark == round(10 * 0.15 / 0.4994, 2)  # accuracy stays linear under log
+    assert dominance_warning(list(logged.values()), MarksSection()) is None
+
+    numeric = by_team(compute_marks(teams, base, MarksSection(efficiency_gate="0.62")))
+    assert numeric["mid"].efficiency_mark == 0 and numeric["cnn"].efficiency_mark > 0
+
+
 def test_failed_team_gets_zero_with_reason_and_ranks_last():
     rows = compute_marks({"ok": record("ok", 0.6), "bad": record("bad", status="failed")}, record("base", 0.5), MarksSection())
     assert [r.team for r in rows] == ["ok", "bad"]

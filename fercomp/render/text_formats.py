@@ -22,14 +22,19 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 def explanation(board: Leaderboard) -> str:
     """How every number was obtained, in one paragraph under each table."""
     m = board.config.marks
-    scale = ("linear: max × (value − baseline) / (best − baseline), clipped to [0, max]" if m.scale == "linear"
-             else "rank: improvers ranked, rank r of n gets max × (n − r + 1) / n")
+    scale = {"linear": "linear: max × (value − baseline) / (best − baseline), clipped to [0, max]",
+             "rank": "rank: improvers ranked, rank r of n gets max × (n − r + 1) / n",
+             "log": "accuracy linear: max × (value − baseline) / (best − baseline); efficiency log: max × log(value / "
+                    "baseline) / log(best / baseline); both clipped to [0, max]"}[m.scale]
     intervals = board.baseline.intervals
     resampling = (f"{intervals.get('resamples', 2000)} resamples of the images, seed {intervals.get('seed', 0)}")
     rules = []
     if m.beat_baseline == "significant":
         rules.append("an accuracy above the baseline's earns a mark only when it is significantly above it "
                      "(exact McNemar against the baseline, Holm-corrected over the teams)")
+    if m.efficiency_gate != "none":
+        gate = "accuracy above the baseline's" if m.efficiency_gate == "baseline" else f"accuracy ≥ {100 * float(m.efficiency_gate):g} %"
+        rules.append(f"an efficiency mark needs {gate} (efficiency gate; the teams it held back say so in their notes)")
     if m.ties == "group":
         rules.append("every team in a tie group that beats the baseline gets the group's best accuracy mark")
     return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split, 95 % CI by the "
