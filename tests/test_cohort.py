@@ -1,8 +1,8 @@
-"""A cohort of 22 synthetic hand-ins through the course's whole path, as the README walk-through runs it:
+"""A cohort of 14 synthetic hand-ins through the course's whole path, as the README walk-through runs it:
 check → public-phase board → final phase (after its reveal guard) → per-team and per-student grades, then
 a merge of CI shards with a forged and a malformed record.
 
-The cohort: 16 constant-class teams, two teams whose weights come by URL with a pinned hash (a local
+The cohort: 8 constant-class teams, two teams whose weights come by URL with a pinned hash (a local
 HTTP server), one whose weights by URL are over GitHub's 100 MB file limit, one with weights beside its
 .py (the victim), one hostile team that reads the victim's weights, and one broken file.
 """
@@ -22,7 +22,7 @@ from fercomp.data.source import load_data
 from tests.http_server import LocalServer
 from tests.scoring_helpers import FIXTURES
 
-CONSTANT = {f"team_{i:02d}": (i % 7, 1 + i % 5) for i in range(16)}  # class, conv width
+CONSTANT = {f"team_{i:02d}": (i % 7, 1 + i % 5) for i in range(8)}  # class, conv width
 LINEAR = '''
 import torch
 from torch import nn
@@ -63,7 +63,7 @@ def _state(favourite: int, big: bool = False) -> dict:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, small_csv):
-    """The course folder: fercomp.toml, baseline, 22 hand-ins, a roster; the weights server."""
+    """The course folder: fercomp.toml, baseline, 14 hand-ins, a roster; the weights server."""
     root = tmp_path_factory.mktemp("course")
     subs, www = root / "submissions", root / "www"
     for folder in (subs, root / "baselines", www):
@@ -125,7 +125,7 @@ def test_a_cohort_from_check_to_grades(cli, course, small_csv):
     assert "Leaderboard — public phase (PublicTest)" in out and "scored url_big (" in err and "/23)" in err
     assert not list(results.glob("*.PrivateTest.json"))  # the held-out split was never scored
     public = {r["team"]: r for r in csv.DictReader(io.StringIO((root / "reports/leaderboard/leaderboard-PublicTest.csv").read_text()))}
-    assert len(public) == 22
+    assert len(public) == 14
     share = shares(small_csv, "PublicTest")
     assert float(public["url_happy"]["accuracy"]) == pytest.approx(share[3])
     assert float(public["url_big"]["accuracy"]) == pytest.approx(share[4])
@@ -152,7 +152,7 @@ def test_a_cohort_from_check_to_grades(cli, course, small_csv):
     assert list(grades[0]) == ["student_id", "name", "email", "team", "status", "accuracy_mark", "efficiency_mark",
                                "report_mark", "final_mark", "phase", "split"]
     by_id = {g["student_id"]: g for g in grades}
-    assert len(grades) == 19 and by_id["s100"]["name"] == "Zoë Ångström"
+    assert len(grades) == 11 and by_id["s100"]["name"] == "Zoë Ångström"
     for g in grades:
         if g["team"] in final:
             assert g["accuracy_mark"] == final[g["team"]]["accuracy_mark"] and g["final_mark"] == final[g["team"]]["final_mark"]
@@ -195,5 +195,5 @@ def test_merged_shards_refuse_forged_and_malformed_records_by_name(cli, course, 
     assert any("team_04.PrivateTest.json" in r and "field data.split is missing" in r for r in refused)
     assert any("team_05.PrivateTest.json" in r and "schema 'fercomp.score/9'" in r for r in refused)
     teams = [m["team"] for m in json.loads((tmp_path / "board" / "leaderboard-PrivateTest.json").read_text())["marks"]]
-    assert "ghost" not in teams and "team_04" not in teams and len(teams) == 20
+    assert "ghost" not in teams and "team_04" not in teams and len(teams) == 12
     assert "Traceback" not in err
