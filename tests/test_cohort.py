@@ -122,7 +122,7 @@ def test_a_cohort_from_check_to_grades(cli, course, small_csv):
     # The live board: the public split only, with a progress line per team in a log.
     code, out, err = in_course(cli, root, "leaderboard", "--jobs", "2", "--format", "csv", "--format", "json")
     assert code == 0, err
-    assert "Leaderboard — public phase (PublicTest)" in out and "scored url_big (" in err and "/23)" in err
+    assert "Leaderboard — public phase (PublicTest)" in out and "scored url_big (" in err and "/15)" in err
     assert not list(results.glob("*.PrivateTest.json"))  # the held-out split was never scored
     public = {r["team"]: r for r in csv.DictReader(io.StringIO((root / "reports/leaderboard/leaderboard-PublicTest.csv").read_text()))}
     assert len(public) == 14

@@ -63,7 +63,7 @@ def marginal_seconds_per_image(batch_sizes: list[int], seconds: list[float], bat
     return min(found) if found else None
 
 
-def reference_seconds_per_image(torch, batch: int = 128, repeats: int = 3) -> float:
+def seconds_per_image_reference(torch, batch: int = 128, repeats: int = 3) -> float:
     """The marginal seconds per image of a reference graph fercomp builds itself (flatten + a 2304→7 linear
     layer: 16 k multiply-adds), timed like the accuracy pass, in the same process and run as the hand-in's:
     the per-image cost of moving an image through any graph on this machine under its load right now."""
@@ -88,7 +88,7 @@ def check(rate: float, seconds_per_image: float, counted_macs: int, reference_se
     run): no absolute margin. Advisory: it never flags a record or withholds a mark."""
     implied = rate * max(0.0, seconds_per_image - reference_seconds)
     unaccounted = implied > RATIO * max(counted_macs, 1)
-    return {"machine_macs_per_s": rate, "seconds_per_image": seconds_per_image, "reference_seconds_per_image": reference_seconds,
+    return {"machine_macs_per_s": rate, "seconds_per_image": seconds_per_image, "seconds_per_image_reference": reference_seconds,
             "implied_macs": implied, "counted_macs": counted_macs, "ratio": implied / counted_macs if counted_macs else None,
             "verdict": "unaccounted" if unaccounted else "accounted",
             "rule": f"unaccounted when (seconds/image − the reference graph's) × machine MAC/s > {RATIO:g} × counted MACs; "

@@ -76,7 +76,7 @@ def print_score_record(record, out_dir=None) -> None:
             rows.append(("MicroNet operations", f"{micronet['ops'] / 1e9:.4f} G",
                          f"{micronet['mults'] / 1e9:.4f} G mults + {micronet['adds'] / 1e9:.4f} G adds, elementwise work included"))
         if roof:
-            beyond = roof["seconds_per_image"] - roof.get("reference_seconds_per_image", 0.0)
+            beyond = roof["seconds_per_image"] - roof.get("seconds_per_image_reference", 0.0)
             rows.append(("roofline (advisory)", roof["verdict"], f"{1e3 * beyond:.3f} ms/image beyond the reference graph × "
                          f"{roof['machine_macs_per_s'] / 1e9:.1f} G MAC/s = {roof['implied_macs'] / 1e9:.4f} G vs "
                          f"{roof['counted_macs'] / 1e9:.4f} G counted"))

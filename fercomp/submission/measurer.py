@@ -229,7 +229,7 @@ class Measurer:
 
     def reference(self, header: dict, payload: bytes) -> dict:
         """The reference graph's seconds per image, timed now, in this process (for the roofline check)."""
-        return {"seconds_per_image": self.roofline.reference_seconds_per_image(self.torch)}
+        return {"seconds_per_image": self.roofline.seconds_per_image_reference(self.torch)}
 
     def example(self, n: int = 1):
         gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)

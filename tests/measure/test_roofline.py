@@ -26,7 +26,7 @@ def test_the_verdict_is_relative_to_the_machine_and_the_reference_graph():
     assert honest["verdict"] == "accounted" and 1 < honest["ratio"] < 2
     import torch
 
-    assert 0 <= roofline.reference_seconds_per_image(torch) < 0.01
+    assert 0 <= roofline.seconds_per_image_reference(torch) < 0.01
 
 
 def test_compute_hidden_from_every_counter_is_flagged_from_the_graph(tmp_path, small_csv):
