@@ -25,3 +25,4 @@ class Leaderboard:
     refused: list[str] = field(default_factory=list)  # records left out, one named line each
     grades: list[StudentGrade] = field(default_factory=list)  # per student, when a roster was given
     comparisons: list[Comparison] = field(default_factory=list)  # neighbours and against the baseline, Holm-adjusted
+    under_review: list[str] = field(default_factory=list)  # teams the audit flagged (fercomp/audit)

@@ -44,6 +44,9 @@ class CompetitionSection:
     submissions: str = "submissions"  # folder of team submissions (<team>.py and weights)
     results: str = "reports/results"  # where score records are kept
     device: str = "auto"  # auto, cpu, cuda, cuda:N
+    # instructor-held faces (a fer2013-style CSV or a folder) that are never published: the final phase scores them
+    # for the audit, the one check a memoriser of every public image cannot pass. "" for none.
+    private_supplement: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,12 +97,31 @@ class SlurmSection:
 
 
 @dataclass(frozen=True)
+class AuditSection:
+    """The final phase's audit (fercomp/audit): what it scores and when it flags. Flags never change marks unless
+    `withhold` is set."""
+
+    enabled: bool = True  # the final phase scores the audit views and writes audit.{md,html,json}
+    training_sample: int = 2000  # Training images scored per team for the generalisation check
+    ceiling: float = 0.80  # plausibility: the best published FER-2013 results are about 73–77 % (see README)
+    train_margin: float = 0.02  # held-out may beat the Training sample by this much before it is tested
+    alpha: float = 0.001  # per check, after Holm across the teams (or pairs) it tests
+    weights_cosine: float = 0.9  # near-copied weights at or above this sketch cosine
+    code_similarity: float = 0.6  # copied code when both files share at least this much of their fingerprints
+    withhold: bool = False  # true: a team under review gets no marks until the instructor clears it
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class CompetitionConfig:
     competition: CompetitionSection = field(default_factory=CompetitionSection)
     marks: MarksSection = field(default_factory=MarksSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
     phases: PhasesSection = field(default_factory=PhasesSection)
     slurm: SlurmSection = field(default_factory=SlurmSection)
+    audit: AuditSection = field(default_factory=AuditSection)
     latency: LatencyConfig = field(default_factory=LatencyConfig)  # the [latency] table: its fields as keys
     source: str = "(defaults)"
 
@@ -146,6 +168,8 @@ def _section(cls, values: object, table: str, where: str):
             raise UsageError(f"{where}: [{table}] {key} = {value!r} must not be negative")
         if (table, key) == ("marks", "decimals") and value > 6:
             raise UsageError(f"{where}: [marks] decimals = {value!r} must be 0–6, e.g. 2")
+        if table == "audit" and key in ("ceiling", "alpha", "weights_cosine", "code_similarity") and not 0 < value <= 1:
+            raise UsageError(f"{where}: [audit] {key} = {value!r} must be between 0 and 1")
         if (table, key) == ("marks", "alpha") and not 0 < value < 1:
             raise UsageError(f"{where}: [marks] alpha = {value!r} must be between 0 and 1, e.g. 0.05")
         out[key] = float(value) if expected is float else value

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
+from fercomp.audit import Audit
 from fercomp.board import Leaderboard
 from fercomp.comparisons import compare_board
 from fercomp.config import CompetitionConfig
@@ -228,9 +229,10 @@ def _verify(record: ScoreRecord, path: Path, split: str, submissions: Path | Non
 def build(
     records: dict[str, ScoreRecord], baseline_name: str, config: CompetitionConfig, split: str,
     report_marks_path: Path | None = None, notes: list[str] | None = None, phase: str = "final",
-    refused: list[str] | None = None, roster_path: Path | None = None,
+    refused: list[str] | None = None, roster_path: Path | None = None, audit: Audit | None = None,
 ) -> Leaderboard:
-    """Marks and ranking from records: the baseline is taken out and shown, not ranked."""
+    """Marks and ranking from records: the baseline is taken out and shown, not ranked. Teams the `audit`
+    flagged are marked "under review" (and, with [audit] withhold, get no marks until cleared)."""
     notes = list(notes or [])
     if baseline_name not in records:
         raise UsageError(f"no {split} record for the baseline '{baseline_name}'; "
@@ -253,7 +255,14 @@ def build(
     ordered = [teams[n] for n in board_order(teams, baseline, config.marks)]
     comparisons, stat_notes = compare_board(ordered, baseline, config.marks.alpha)
     notes += stat_notes
-    marks = compute_marks(teams, baseline, config.marks, report_marks, comparisons)
+    review = {team: "under review (audit: " + ", ".join(audit.reasons(team)) + ")" for team in audit.under_review} if audit else {}
+    marks = compute_marks(teams, baseline, config.marks, report_marks, comparisons,
+                          withheld=review if config.audit.withhold else None)
+    for row in marks:
+        if row.team in review and not config.audit.withhold:
+            row.notes.append(review[row.team])
+    if audit is not None:
+        notes.append(audit_note(audit, config.audit.withhold))
     warning = dominance_warning(marks, config.marks)
     if warning:
         notes.append(warning)
@@ -262,4 +271,14 @@ def build(
         grades, roster_notes = student_grades(read_roster(roster_path), marks)
         notes += roster_notes
     return Leaderboard(split=split, baseline=baseline, teams=teams, marks=marks, config=config, notes=notes,
-                       phase=phase, refused=list(refused or []), grades=grades, comparisons=comparisons)
+                       phase=phase, refused=list(refused or []), grades=grades, comparisons=comparisons,
+                       under_review=sorted(review))
+
+
+def audit_note(audit: Audit, withhold: bool) -> str:
+    """The board's one line about the audit: who is under review and why, or that nobody is."""
+    if not audit.under_review:
+        return f"audit: no team flagged by the {sum(1 for c in audit.checks if not c.not_run)} checks that ran"
+    teams = "; ".join(f"{t} ({', '.join(audit.reasons(t))})" for t in audit.under_review)
+    then = "their marks are withheld until cleared" if withhold else "marks unchanged ([audit] withhold = false)"
+    return f"audit: under review: {teams}; {then}; evidence in audit-{audit.split}.md"

@@ -193,8 +193,11 @@ def board_order(teams: dict[str, ScoreRecord], baseline: ScoreRecord, settings: 
 def compute_marks(
     teams: dict[str, ScoreRecord], baseline: ScoreRecord, settings: MarksSection,
     report_marks: dict[str, float] | None = None, comparisons: list[Comparison] | None = None,
+    withheld: dict[str, str] | None = None,
 ) -> list[TeamMarks]:
-    """Marks for every team, in board order (failed teams last, unranked)."""
+    """Marks for every team, in board order (failed teams last, unranked). A team in `withheld` (team → why) gets
+    no accuracy or efficiency mark and does not set either scale for the others."""
+    withheld = withheld or {}
     if baseline.status != "scored" or baseline.accuracy is None:
         reason = (baseline.failure or {}).get("reason", "no accuracy")
         raise ValueError(f"the baseline record is not scored ({reason}); marks need a scored baseline")
@@ -206,7 +209,9 @@ def compute_marks(
     eligible = {}
     for n, r in scored.items():
         flagged = any(f.startswith(FLOP_FLAGS) for f in teams[n].flags)
-        if r.efficiency is None:
+        if n in withheld:
+            r.notes.append(f"marks withheld: {withheld[n]}")
+        elif r.efficiency is None:
             r.notes.append(f"no efficiency: its {scheme} figure is undefined")
         elif flagged and settings.exclude_flagged_efficiency:
             r.notes.append("efficiency mark withheld: FLOP count flagged until resolved")
@@ -216,7 +221,8 @@ def compute_marks(
         else:
             eligible[n] = r.efficiency
     base_eff = efficiency_of(baseline, baseline, scheme, settings.micronet_precision_credit) or 0.0
-    for n, mark in _metric_marks(accuracy, baseline.accuracy, settings.accuracy, settings.scale if settings.scale != "log"
+    markable = {n: a for n, a in accuracy.items() if n not in withheld}
+    for n, mark in _metric_marks(markable, baseline.accuracy, settings.accuracy, settings.scale if settings.scale != "log"
                                  else "linear").items():
         rows[n].accuracy_mark = mark
     for n, mark in _efficiency_marks(eligible, base_eff, settings.efficiency, settings.scale, higher).items():

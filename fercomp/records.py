@@ -5,9 +5,11 @@ else; a record of another schema version is refused with a clear message, never 
 added `higher_is_better`, `precision`, `weights_dtype`, `settings`, `settings_sha256` and
 `isolation_notes`, and fercomp's git revision in `environment`. Version 3 added the per-image
 `predictions` (so paired tests need no re-scoring), `intervals`, `params_bits` and `roofline`, and the
-MicroNet count in `flops`. Version 4 (this one) measures the exported graph: `measured` says how (and the
-graph's sha256), `sandbox` which jail and seccomp policy held the hand-in. Older records still read (new
-fields take their defaults) and are stale.
+MicroNet count in `flops`. Version 4 measures the exported graph: `measured` says how (and the
+graph's sha256), `sandbox` which jail and seccomp policy held the hand-in. Version 5 (this one) adds what
+the audit reads: each image's true-class log-probability, a sketch of the weights, and the final phase's
+audit passes (the same graph on the public split, a Training sample, the private supplement, perturbed
+copies). Older records still read (new fields take their defaults) and are stale.
 Records are immutable: scoring builds one with `dataclasses.replace`. The published JSON Schema is
 generated from this class (fercomp/schema.py).
 No torch, no submissions: marks, leaderboards and renderers import only this.
@@ -27,14 +29,16 @@ from fercomp.atomic import write_text
 from fercomp.errors import RecordError
 from fercomp.hashing import sha256_bytes, sha256_text
 
-SCHEMA = "fercomp.score/4"
-READABLE_SCHEMAS = ("fercomp.score/1", "fercomp.score/2", "fercomp.score/3", SCHEMA)
+SCHEMA = "fercomp.score/5"
+READABLE_SCHEMAS = ("fercomp.score/1", "fercomp.score/2", "fercomp.score/3", "fercomp.score/4", SCHEMA)
 
 #: Which direction is better for each headline metric (so every reader ranks the same way).
 HIGHER_IS_BETTER = {"accuracy": True, "top2_accuracy": True, "efficiency": True, "gflops": False,
                     "latency_ms_p50": False, "params_total": False, "macro_f1": True}
 PREDICTIONS_ENCODING = ("fercomp.predictions/1: base64 of zlib of uint8 rows [true class, top-1, top-2], one per image "
                         "in the split's sample order, classes in the canonical order 0 Angry … 6 Neutral")
+LOG_PROB_ENCODING = ("fercomp.logprob/1: base64 of zlib of little-endian float16, one per image in the split's sample "
+                     "order: the natural log of the softmax probability the model gave the true class")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,13 @@ class ScoreRecord:
     measured: dict = field(default_factory=dict)
     # the jail: kind ("nsjail", or "none" with why_not), the seccomp policy's sha256, the uid inside
     sandbox: dict = field(default_factory=dict)
+    # per image, the log-probability of the true class (LOG_PROB_ENCODING): the audit's per-image loss
+    true_class_log_prob: dict | None = None
+    # the exported program's weights, sketched (fercomp/measure/sketch.py): how the audit finds near-copies
+    weights_sketch: dict | None = None
+    # final phase only: the same graph on other images, by view (public, training_sample, supplement, perturbed):
+    # images, correct, accuracy, nll_mean, nll_sd and what the view is (fercomp/audit_passes.py)
+    audit_views: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -102,6 +113,25 @@ def encode_predictions(labels: np.ndarray, top1: np.ndarray, top2: np.ndarray, i
     raw = rows.tobytes()
     return {"encoding": PREDICTIONS_ENCODING, "images": len(rows), "ids_sha256": ids_sha256(ids),
             "sha256": sha256_bytes(raw), "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
+
+
+def encode_log_probs(values: np.ndarray) -> dict:
+    """Per-image true-class log-probabilities as float16 (about 5 KB for 3,589 images)."""
+    raw = np.asarray(values, dtype="<f2").tobytes()
+    return {"encoding": LOG_PROB_ENCODING, "images": len(values), "sha256": sha256_bytes(raw),
+            "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
+
+
+def decode_log_probs(record: "ScoreRecord") -> np.ndarray | None:
+    """The per-image true-class log-probabilities, or None when the record has none or they were altered."""
+    blob = record.true_class_log_prob
+    try:
+        raw = zlib.decompress(base64.b64decode(blob["data"], validate=True))
+    except (KeyError, TypeError, ValueError, zlib.error):
+        return None
+    if sha256_bytes(raw) != blob.get("sha256"):
+        return None
+    return np.frombuffer(raw, dtype="<f2").astype(np.float64)
 
 
 def ids_sha256(ids) -> str:

@@ -1,6 +1,6 @@
 """JSON Schemas of fercomp's outputs, generated from the dataclasses that define them: the score record
-(`records.ScoreRecord`) and the leaderboard JSON (`board.Leaderboard` as `render.text_formats.to_json`
-writes it). Published in docs/schema/ (`python -m fercomp.schema docs/schema`); the tests keep the
+(`records.ScoreRecord`), the leaderboard JSON (`board.Leaderboard` as `render.text_formats.to_json`
+writes it) and the audit JSON (`audit.Audit`). Published in docs/schema/ (`python -m fercomp.schema docs/schema`); the tests keep the
 published copies current and validate real outputs against them."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import types
 import typing
 from pathlib import Path
 
+from fercomp.audit import CHECKS, Audit, Check, Finding
+from fercomp.audit.model import SCHEMA as AUDIT_SCHEMA
 from fercomp.board import Leaderboard
 from fercomp.config import CompetitionConfig
 from fercomp.marks import Comparison, TeamMarks
@@ -72,13 +74,26 @@ def leaderboard_schema() -> dict:
             "name": {"enum": ["acc_per_gflop", "micronet", "acc_per_ms"]}, "formula": {"type": "string"}}},
         "explanation": {"type": "string"},
         "comparisons": {"type": "array", "items": dataclass_schema(Comparison)},
+        "under_review": {"type": "array", "items": {"type": "string"}},
     }
     return {"$schema": DRAFT, "$id": "fercomp.leaderboard/2", "title": Leaderboard.__name__,
             "description": "A fercomp leaderboard as leaderboard-<split>.json.", "type": "object",
             "properties": properties, "required": sorted(properties), "additionalProperties": False}
 
 
-SCHEMAS = {"score-record.schema.json": record_schema, "leaderboard.schema.json": leaderboard_schema}
+def audit_schema() -> dict:
+    body = dataclass_schema(Audit)
+    body["properties"]["schema"] = {"const": AUDIT_SCHEMA}
+    body["properties"]["checks"] = {"type": "array", "items": dataclass_schema(Check)}
+    body["properties"]["checks"]["items"]["properties"]["findings"] = {"type": "array", "items": dataclass_schema(Finding)}
+    body["properties"]["checks"]["items"]["properties"]["id"] = {"enum": list(CHECKS)}
+    body["properties"]["under_review"] = {"type": "array", "items": {"type": "string"}}
+    body["required"] = sorted(set(body["required"]) | {"schema", "under_review"})
+    return {"$schema": DRAFT, "$id": AUDIT_SCHEMA, "description": "A fercomp audit as audit-<split>.json.", **body}
+
+
+SCHEMAS = {"score-record.schema.json": record_schema, "leaderboard.schema.json": leaderboard_schema,
+           "audit.schema.json": audit_schema}
 
 
 def write(folder: Path) -> list[Path]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fercomp import devices
+from fercomp.audit_passes import AuditPasses, View, cohort_views, score_views, true_class_log_probs
 from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S, LatencyConfig
 from fercomp.data.cache import cache_dir
 from fercomp.data.dataset import FERData
@@ -28,7 +29,7 @@ from fercomp.hashing import sha256_file, sha256_json
 from fercomp.measure import metrics, roofline, stats
 from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.phases import guard_public
-from fercomp.records import SCHEMA, ScoreRecord, encode_predictions, write_record
+from fercomp.records import SCHEMA, ScoreRecord, encode_log_probs, encode_predictions, write_record
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission
 from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
@@ -56,6 +57,7 @@ class ScoreConfig:
     max_weights_mb: int = 1024
     model_kwargs: tuple[tuple[str, object], ...] = ()  # passed to build_model(**kwargs), e.g. by an ablation row
     phase: str | None = None  # "public" refuses the held-out split (see fercomp.phases)
+    audit: AuditPasses | None = None  # the final phase's extra views for the audit (fercomp/audit_passes.py)
 
     @classmethod
     def from_options(cls, *, data, device: str = "auto", out=None, split: str | None = None, held_out: str | None = None,
@@ -80,8 +82,12 @@ class ScoreConfig:
         """The scoring settings a `fercomp.toml` (CompetitionConfig) asks for, on `split` of `data`."""
         comp = cfg.competition
         limits = Limits(time_limit_s=cfg.limits.time_s, memory_limit_mb=cfg.limits.memory_mb, sandbox=cfg.limits.sandbox)
+        audit = None
+        if phase == "final" and cfg.audit.enabled:  # the audit's views are scored in the final phase only
+            audit = AuditPasses(public_split=comp.public_split, training_sample=cfg.audit.training_sample,
+                                supplement=comp.private_supplement)
         return cls(data=Path(data), split=split, device=comp.device, out_dir=Path(comp.results), limits=limits,
-                   latency=cfg.latency, phase=phase)
+                   latency=cfg.latency, phase=phase, audit=audit)
 
 
 def settings_of(config: ScoreConfig) -> dict:
@@ -91,7 +97,7 @@ def settings_of(config: ScoreConfig) -> dict:
             "latency": config.latency.to_dict(), "time_limit_s": limits.time_limit_s, "memory_limit_mb": limits.memory_limit_mb,
             "sandbox": limits.sandbox, "flops_tolerance": config.flops_tolerance, "max_weights_mb": config.max_weights_mb,
             "trust_pickle": config.trust_pickle, "require_weights": config.require_weights,
-            "model_kwargs": dict(config.model_kwargs)}
+            "model_kwargs": dict(config.model_kwargs), **({"audit": config.audit.settings()} if config.audit else {})}
 
 
 def settings_sha256(settings: dict) -> str:
@@ -154,7 +160,7 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
     try:
         files = read_submission(path, config.weights, config.max_weights_mb)
     except SubmissionError as exc:
-        subset, split = _held_subset(config, data)
+        data, subset, split = _held_subset(config, data)
         base = _base_record(path, subset, split, config)
         return _finish(_failed(base, exc.reason, exc.message, "contract"), config)
     protected = _protected_paths(config, data)
@@ -162,12 +168,12 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
         with HandinJails(config.limits, config.device, files.handin(), cores, [str(p) for p in protected]) as jails:
             session.prestart(jails, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
                              build_kwargs=dict(config.model_kwargs))
-            subset, split = _held_subset(config, data)
+            data, subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
             base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": dict(config.model_kwargs)},
                            sandbox=jails.sandbox)
             try:
-                measured = _measure(jails, files, subset, config, latency_lock)
+                measured = _measure(jails, files, subset, config, latency_lock, cohort_views(config.audit, data, subset))
             finally:
                 started = {"start_mode": jails.start_mode, "cpu_affinity": jails.cores}
                 base = replace(base, environment=environment(config.device, config.limits.threads, {**started, **jails.info}))
@@ -186,10 +192,10 @@ def scoring_split(config: ScoreConfig, data: FERData) -> str:
     return split
 
 
-def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, str]:
+def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, FERData, str]:
     data = data or load_data(config.data, held_out=config.held_out)
     split = scoring_split(config, data)
-    return data.select(split), split
+    return data, data.select(split), split
 
 
 def _identity(files: SubmissionFiles) -> dict:
@@ -222,7 +228,7 @@ def _protected_paths(config: ScoreConfig, data: FERData | None) -> list[Path]:
 
 
 def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, config: ScoreConfig,
-             latency_lock: threading.Lock | None = None) -> dict:
+             latency_lock: threading.Lock | None = None, views: tuple[list[View], list[str]] = ([], [])) -> dict:
     """Run the worker through load → flops → predict → latency; return what it measured."""
     clock, timings = time.monotonic(), {}
 
@@ -245,6 +251,8 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
     lap("flops_s")
     outputs, forward_s = session.predict_all(worker, subset.images, config.batch_size, files)
     lap("predict_s")
+    audit_views = score_views(worker, files, subset, outputs, config.batch_size, views)
+    lap("audit_views_s")
     sizes = [len(subset.images[i : i + config.batch_size]) for i in range(0, len(subset.images), config.batch_size)]
     rate = throughput(sizes, forward_s, timings["predict_s"])
     rate["batch_forward_seconds"] = [[n, t] for n, t in zip(sizes, forward_s)]
@@ -262,7 +270,8 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
     latency["config"] = config.latency.to_dict()
     latency["threads"], latency["device"] = worker.info.get("threads"), worker.info.get("device")
     return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers, "notes": notes,
-            "peak_rss_mb": peak, "timings": timings, "machine_rate": machine_rate, "reference_seconds": reference}
+            "peak_rss_mb": peak, "timings": timings, "machine_rate": machine_rate, "reference_seconds": reference,
+            "audit_views": audit_views}
 
 
 def _machine_rate(worker: HandinJails) -> float | None:
@@ -360,6 +369,8 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
         params_trainable=loaded["params_trainable"], weight_bytes=loaded["weight_bytes"],
         weights_dtype=loaded.get("weights_dtype"), params_bits=loaded.get("params_bits"), gflops=gflops, flops=flops,
         predictions=encode_predictions(subset.labels, top[:, 0], top[:, 1], subset.ids), intervals=intervals,
+        true_class_log_prob=encode_log_probs(true_class_log_probs(outputs, subset.labels)),
+        weights_sketch=loaded.get("weights_sketch"), audit_views=measured.get("audit_views") or {},
         roofline=check or {},
         efficiency=100 * accuracy / gflops if gflops else None,
         efficiency_inputs={"accuracy_percent": 100 * accuracy, "gflops": gflops,

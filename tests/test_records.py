@@ -76,7 +76,7 @@ def test_a_version_2_record_reads_but_is_stale(tmp_path):
     record = read_record(file)
     assert record.predictions is None and record.intervals == {}
     reason = staleness(record, tmp_path / "team_a.py", record.data.get("sha256"), record.settings_sha256, record.settings)
-    assert reason == "scored by an older fercomp (fercomp.score/2, now fercomp.score/4)"
+    assert reason == "scored by an older fercomp (fercomp.score/2, now fercomp.score/5)"
 
 
 #: numbers without a physical unit: fractions of the split, counts of things, and the competition's own

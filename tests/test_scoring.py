@@ -63,7 +63,7 @@ def test_record_is_written_atomically_and_reads_back(rule_scores):
     path = record_path(root / "results", "rule", "PrivateTest")
     assert read_record(path) == records["rule"]
     raw = json.loads(path.read_text())
-    assert raw["schema"] == "fercomp.score/4" and raw["isolation"] == ["nsjail", "seccomp"]
+    assert raw["schema"] == "fercomp.score/5" and raw["isolation"] == ["nsjail", "seccomp"]
     assert raw["sandbox"]["kind"] == "nsjail" and raw["sandbox"]["uid"] == 65534 and len(raw["sandbox"]["policy_sha256"]) == 64
     assert raw["measured"]["graph"] == "exported" and len(raw["measured"]["exported_sha256"]) == 64
     assert not [p for p in (root / "results").iterdir() if p.name.startswith(".")]

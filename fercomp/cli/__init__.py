@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, compare, data, demo, init, leaderboard, predict, report, scoring, train
+    from fercomp.cli import ablate, audit, compare, data, demo, init, leaderboard, predict, report, scoring, train
 
     app.add_typer(data.app, name="data")
     scoring.register(app)
@@ -30,6 +30,7 @@ def _register() -> None:
     init.register(app)
     predict.register(app)
     compare.register(app)
+    audit.register(app)
 
 
 

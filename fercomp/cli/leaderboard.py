@@ -63,8 +63,14 @@ def leaderboard(
         with scoring_progress() as progress:
             records, notes = lb.collect_and_score(paths, Path(comp.results), score_config, jobs, set(rescore or ()), progress,
                                                   latency)
-    board = lb.build(records, baseline_path.stem, cfg, split, report_marks, notes, phase, refused, roster)
-    written = files.write_all(board, formats, out)
+    audit = None
+    if phase == "final" and cfg.audit.enabled:
+        from fercomp.audit.run import run_audit
+        from fercomp.render.audit import FORMATS, write_audit
+
+        audit = run_audit(records, baseline_path.stem, cfg.audit, split, folder, baseline_path)
+    board = lb.build(records, baseline_path.stem, cfg, split, report_marks, notes, phase, refused, roster, audit)
+    written = files.write_all(board, formats, out) + (write_audit(audit, list(FORMATS), out) if audit else [])
     if as_json:
         typer.echo(files.render(board, "json"), nl=False)
     else:

@@ -193,3 +193,20 @@ def print_comparison(result: dict) -> None:
     console.print(table)
     console.print(f"{a} and {b} are {result['verdict']} at α = {result['alpha']:g}.", highlight=False)
     console.print(result["method"], highlight=False)
+
+
+def print_audit(audit, notes: list[str] = ()) -> None:
+    """One line per check: flagged findings with their numbers, or what the check found for the cohort."""
+    console.print(f"[bold]Audit — {audit.split}[/bold]: under review: {', '.join(audit.under_review) or 'nobody'}",
+                  highlight=False)
+    for check in audit.checks:
+        if check.not_run:
+            console.print(f"  {check.id}: not run ({check.not_run})", highlight=False)
+            continue
+        flagged = check.flagged
+        console.print(f"  {check.id}: " + (f"[red]{len(flagged)} flagged[/red]" if flagged else "nothing flagged"),
+                      highlight=False)
+        for finding in flagged:
+            console.print(f"    {' & '.join(finding.teams)}: {finding.detail}", highlight=False, markup=False)
+    for note in [*audit.notes, *notes]:
+        console.print(f"  note: {note}", highlight=False, markup=False)

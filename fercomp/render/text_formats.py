@@ -119,5 +119,5 @@ def to_json(board: Leaderboard) -> str:
         "explanation": explanation(board),
         "marks": [asdict(m) for m in board.marks], "comparisons": [asdict(c) for c in board.comparisons],
         "notes": board.notes, "refused": board.refused,
-        "grades": [asdict(g) for g in board.grades],
+        "grades": [asdict(g) for g in board.grades], "under_review": board.under_review,
     }, indent=2) + "\n"

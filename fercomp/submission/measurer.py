@@ -173,10 +173,11 @@ class Measurer:
         import torch._export.serde.serialize  # noqa: F401 - torch.export.load's machinery: imported while the worker exports
         import torch.export  # noqa: F401
 
-        from fercomp.measure import flops, latency, roofline
+        from fercomp.measure import flops, latency, roofline, sketch
         from fercomp.submission import preprocess
 
         self.torch, self.flops, self.latency, self.roofline, self.preprocess = torch, flops, latency, roofline, preprocess
+        self.sketch = sketch
         torch.set_num_threads(int(setup["threads"]))
         if setup.get("cores"):
             os.sched_setaffinity(0, setup["cores"])
@@ -211,7 +212,10 @@ class Measurer:
         # Tensors lifted as constants (a table in the weights that is no parameter) are weights all the same.
         constants = [t for t in program.constants.values() if isinstance(t, self.torch.Tensor)]
         tensors = params + buffers + constants
+        named = [(name, program.state_dict[name]) for name in signature.parameters]
+        named += [(name, t) for name, t in program.constants.items() if isinstance(t, self.torch.Tensor)]
         return {
+            "weights_sketch": self.sketch.sketch_tensors(self.torch, named),
             "params_total": int(sum(p.numel() for p in params)),
             "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
             "weight_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),

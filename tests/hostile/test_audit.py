@@ -1,0 +1,139 @@
+"""The audit on a real cohort: every cheat flagged by the check meant for it, no honest team flagged.
+
+The cohort (tests/hostile/audit_cohort.py) is trained here, scored through the jails in the final phase with
+the audit's views (public split, a Training sample, a private supplement, perturbed copies under a secret),
+and audited from the records alone. Without the audit each cheat is scored as an ordinary record (the
+memorisers at ~100 %), so these are hostile hand-ins that pass without it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from fercomp import leaderboard as lb
+from fercomp.audit.run import run_audit
+from fercomp.audit_passes import SECRET_ENV, AuditPasses
+from fercomp.config import AuditSection, CompetitionConfig
+from fercomp.data.synth import SynthSpec, generate, write_csv
+from fercomp.render.audit import to_html, to_json, to_markdown
+from tests.hostile.audit_cohort import make_cohort
+from tests.scoring_helpers import fast_config
+
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+HONEST = [f"honest_{i:02d}" for i in range(16)]
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    root = tmp_path_factory.mktemp("audit")
+    images, labels, split = generate(SynthSpec(n_train=1000, n_public=400, n_private=400, seed=11))
+    write_csv(root / "fer.csv", images, labels, split)
+    write_csv(root / "supplement.csv", *generate(SynthSpec(n_train=0, n_public=0, n_private=400, seed=99)))
+    starter = make_cohort(root / "subs", images, labels, split, SPLITS)
+    mp = pytest.MonkeyPatch()
+    mp.setenv(SECRET_ENV, "a secret kept outside the repository")
+    mp.setenv("FERCOMP_CACHE_DIR", str(root / "cache"))  # module scope: the per-test isolated cache is not set up yet
+    mp.setenv("FERCOMP_EXPORT_CACHE_DIR", str(root / "exported"))
+    try:
+        config = replace(fast_config(root / "fer.csv", root / "results"), phase="final",
+                         audit=AuditPasses(training_sample=400, supplement=str(root / "supplement.csv")))
+        records, _ = lb.collect_and_score(lb.discover(root / "subs") + [starter], root / "results", config, jobs=2)
+    finally:
+        mp.undo()
+    audit = run_audit(records, "starter", AuditSection(), "PrivateTest", root / "subs", starter)
+    return {"root": root, "records": records, "audit": audit, "starter": starter}
+
+
+def flagged(audit, check_id: str) -> set[tuple[str, ...]]:
+    check = next(c for c in audit.checks if c.id == check_id)
+    assert check.not_run is None, f"{check_id} did not run: {check.not_run}"
+    return {f.teams for f in check.flagged}
+
+
+def test_every_hand_in_was_scored_and_the_memorisers_score_near_perfectly(cohort):
+    records = cohort["records"]
+    assert all(r.status == "scored" for r in records.values()), {n: r.failure for n, r in records.items() if r.failure}
+    assert records["memo_heldout"].accuracy > 0.99 and records["memo_all"].accuracy > 0.99
+    assert max(records[t].accuracy for t in HONEST) < 0.9
+
+
+def test_a_memoriser_of_the_held_out_split_is_flagged_by_the_split_gap_and_the_perturbation_probe(cohort):
+    audit = cohort["audit"]
+    assert ("memo_heldout",) in flagged(audit, "split_gap")
+    assert ("memo_heldout",) in flagged(audit, "perturbation_drop")
+    finding = next(f for c in audit.checks if c.id == "split_gap" for f in c.findings if f.teams == ("memo_heldout",))
+    assert finding.value > 0.5 and finding.p_value < 1e-6 and "public" in finding.detail
+
+
+def test_a_memoriser_of_both_test_splits_is_flagged_by_the_training_gap(cohort):
+    audit = cohort["audit"]
+    assert ("memo_both",) not in flagged(audit, "split_gap")  # both splits memorised: exchangeable
+    assert ("memo_both",) in flagged(audit, "train_gap")
+    assert ("memo_both",) in flagged(audit, "ceiling")
+
+
+def test_only_the_private_supplement_separates_a_memoriser_of_every_public_image(cohort):
+    audit = cohort["audit"]
+    assert ("memo_all",) not in flagged(audit, "split_gap") and ("memo_all",) not in flagged(audit, "train_gap")
+    assert ("memo_all",) in flagged(audit, "supplement_gap")
+
+
+def test_copied_pairs_are_flagged_by_the_checks_meant_for_them(cohort):
+    audit = cohort["audit"]
+    assert ("copy_a", "copy_b") in flagged(audit, "identical_files")
+    assert ("copy_a", "copy_b") in flagged(audit, "weights_cosine")
+    assert ("copy_a", "copy_b") in flagged(audit, "behaviour")
+    assert ("honest_03", "tuned") in flagged(audit, "weights_cosine")
+    assert ("twin_a", "twin_b") in flagged(audit, "code_similarity")
+    assert ("twin_a", "twin_b") in flagged(audit, "identical_files")
+    assert ("copy_a", "copy_b") in flagged(audit, "code_similarity")  # renamed names do not hide copied code
+
+
+def test_no_honest_team_is_flagged(cohort):
+    audit = cohort["audit"]
+    for check in audit.checks:
+        for finding in check.flagged:
+            honest = [t for t in finding.teams if t in HONEST]
+            # honest_03 is flagged only as the original of the fine-tuned copy, beside it
+            assert not honest or finding.teams == ("honest_03", "tuned"), (check.id, finding)
+    assert set(audit.under_review) == {"memo_heldout", "memo_both", "memo_all", "copy_a", "copy_b", "tuned", "honest_03",
+                                       "twin_a", "twin_b"}
+
+
+def test_the_outputs_carry_the_cohort_beside_each_value(cohort, tmp_path):
+    audit = cohort["audit"]
+    md = to_markdown(audit)
+    assert "## Held-out split against the public split (`split_gap`)" in md and "cohort: median" in md
+    assert "memo_heldout" in to_html(audit)
+    doc = json.loads(to_json(audit))
+    assert doc["schema"] == "fercomp.audit/1" and "memo_all" in doc["under_review"]
+
+
+def test_the_board_marks_teams_under_review_and_withholds_only_when_asked(cohort):
+    records, audit = cohort["records"], cohort["audit"]
+    board = lb.build(records, "starter", CompetitionConfig(), "PrivateTest", audit=audit)
+    row = next(m for m in board.marks if m.team == "memo_heldout")
+    assert row.accuracy_mark > 0 and any("under review (audit: split_gap" in n for n in row.notes)
+    assert board.under_review == audit.under_review
+    strict = replace(CompetitionConfig(), audit=AuditSection(withhold=True))
+    held = lb.build(records, "starter", strict, "PrivateTest", audit=audit)
+    rows = {m.team: m for m in held.marks}
+    assert rows["memo_heldout"].accuracy_mark == 0 and rows["memo_heldout"].efficiency_mark == 0
+    # the withheld memoriser no longer sets the accuracy scale: the best honest team gets the full mark
+    best = max(HONEST, key=lambda t: records[t].accuracy)
+    assert rows[best].accuracy_mark == pytest.approx(10.0)
+
+
+def test_the_audit_command_reads_the_records_and_writes_every_format(cohort, cli, tmp_path):
+    root = cohort["root"]
+    args = ["audit", "--results", str(root / "results"), "--submissions", str(root / "subs"), "--baseline",
+            str(cohort["starter"]), "--out", str(tmp_path)]
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert "under review" in out and (tmp_path / "audit-PrivateTest.html").is_file()
+    assert cli(*args, "--strict")[0] == 1
+    code, _, err = cli("audit", "--results", str(tmp_path / "nothing"))
+    assert code == 2 and err.count("\n") == 1 and "no such results folder" in err
