@@ -4,7 +4,8 @@ boards compared field by field.
 The routes: `fercomp leaderboard --jobs 1` (one job with every core's thread), `--jobs 2` (two jobs pinned to their
 share of the cores, one thread each here), and shards (`fercomp score --shard I/N --threads 1` into one folder per
 shard, then `fercomp leaderboard --results …`, as the CI matrix and the Slurm array of `fercomp init` run them) scored
-beside busy-looping processes, one per core: a loaded machine. The issue also named "fresh or template" start modes:
+beside busy-looping processes, one per core: a loaded machine; and a board merged from one shard's one-thread records
+and the local all-core records of the other teams (two thread counts on one board). The issue also named "fresh or template" start modes:
 the template mode no longer exists (every hand-in gets two fresh jails, runner.HandinJails), so there is no second
 start mode to compare.
 
@@ -45,8 +46,11 @@ from fercomp.scoring import _clock_check, flags_of
 REPO = Path(__file__).parents[1]
 #: measured, not marked: the latency-based efficiency figure (the acc_per_ms scheme's), which moves with load
 MEASURED_COLUMNS = {"acc_per_ms"}
-#: busy-looping processes beside the loaded route: one per core this process may use (2 here), at most 8
+#: busy-looping processes beside the loaded route: one per core this process may use (2 here), at most 8; each
+#: ends by itself when this process does or after 10 minutes, should the test be killed before it kills them
 HOGS = min(8, max(2, len(os.sched_getaffinity(0))))
+HOG = ("import os, time\nparent, end = os.getppid(), time.monotonic() + 600\n"
+       "while os.getppid() == parent and time.monotonic() < end:\n    sum(range(100_000))\n")
 TOML = """[competition]
 data = "{data}"
 baseline = "baselines/baseline.py"
@@ -179,6 +183,22 @@ def _route_shards(root: Path, name: str) -> Path:
     return root / "boards" / name
 
 
+def _route_mixed(root: Path, name: str) -> Path:
+    """Shard 2's one-thread records merged with the local board's all-core records of everyone else (a shard re-run
+    on another machine): records of two thread counts, so two settings hashes, on one board."""
+    local = root / "records" / "jobs1-without-shard-2"
+    local.mkdir()
+    shard = {p.name for p in (root / "shards" / "2").glob("*.json")}
+    for path in (root / "records" / "jobs1").glob("*.json"):
+        if path.name not in shard:
+            shutil.copy(path, local / path.name)
+    assert _fercomp(*BOARD, "--results", local, "--results", "shards/2", "--out", f"boards/{name}") == 0
+    (root / "records" / name).mkdir()
+    for path in [*local.glob("*.json"), *(root / "shards" / "2").glob("*.json")]:
+        shutil.copy(path, root / "records" / name / path.name)
+    return root / "boards" / name
+
+
 @pytest.fixture(scope="module")
 def routes(tmp_path_factory, small_csv, _exported_programs) -> dict[str, Path]:
     """route → the folder of its board (leaderboard-PrivateTest.csv/.json); its records in <course>/records/<route>.
@@ -192,7 +212,7 @@ def routes(tmp_path_factory, small_csv, _exported_programs) -> dict[str, Path]:
         os.chdir(root)
         try:
             boards = {"jobs 1": _route_jobs(root, 1, "jobs1"), "jobs 2": _route_jobs(root, 2, "jobs2")}
-            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(HOGS)]
+            hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(HOGS)]
             try:
                 boards["loaded shards"] = _route_shards(root, "shards")
                 assert all(h.poll() is None for h in hogs), "a CPU hog ended before the loaded route did"
@@ -200,6 +220,7 @@ def routes(tmp_path_factory, small_csv, _exported_programs) -> dict[str, Path]:
                 for hog in hogs:
                     hog.kill()
                     hog.wait()
+            boards["mixed threads"] = _route_mixed(root, "mixed")
         finally:
             os.chdir(cwd)
     return boards
@@ -228,10 +249,11 @@ def test_the_cohort_is_worth_comparing(routes):
     assert rows["linear"]["rank"] == rows["elementwise"]["rank"] != rows["depthwise_net"]["rank"]
     threads = {route: {r["settings"]["threads"] for r in _records(b).values()} for route, b in routes.items()}
     assert threads["loaded shards"] == {1} and threads["jobs 1"] == {os.cpu_count()}
+    assert threads["mixed threads"] == {1, os.cpu_count()} or os.cpu_count() == 1
     assert threads["jobs 2"] == {max(1, len(available_cores()) // 2)}
 
 
-@pytest.mark.parametrize("route", ["jobs 2", "loaded shards"])
+@pytest.mark.parametrize("route", ["jobs 2", "loaded shards", "mixed threads"])
 def test_every_route_gives_the_same_board(routes, route):
     """Marks, flags, ranks, accuracy, GFLOPs, efficiency, intervals, p-values, notes: every column but a time."""
     reference, other = _rows(routes["jobs 1"]), _rows(routes[route])
@@ -244,7 +266,7 @@ def test_every_route_gives_the_same_board(routes, route):
     assert board["comparisons"] == first["comparisons"] and board["explanation"] == first["explanation"]
 
 
-@pytest.mark.parametrize("route", ["jobs 2", "loaded shards"])
+@pytest.mark.parametrize("route", ["jobs 2", "loaded shards", "mixed threads"])
 def test_every_route_measures_the_same_graph(routes, route):
     """Beneath the board: the same per-image predictions, counts and flags in every team's record."""
     reference, other = _records(routes["jobs 1"]), _records(routes[route])
