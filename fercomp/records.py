@@ -62,7 +62,7 @@ class ScoreRecord:
     flops: dict = field(default_factory=dict)  # every counter's figure, unsupported ops, check, check_detail
     efficiency: float | None = None  # accuracy % ÷ gflops
     efficiency_inputs: dict = field(default_factory=dict)  # accuracy_percent, gflops, formula
-    latency: dict = field(default_factory=dict)  # latency_ms_p50/p90, queries, throughput, config, check
+    latency: dict = field(default_factory=dict)  # latency_ms_p50/p90, queries, throughput, config, check, clock_check (advisory)
     flags: list[str] = field(default_factory=list)  # reasons to distrust a figure (FLOP disagreement, …)
     failure: dict | None = None  # reason, detail, phase, log_tail (bounded) when status == "failed"
     peak_rss_mb: float | None = None  # worker's peak resident memory

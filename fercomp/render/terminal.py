@@ -68,7 +68,8 @@ def print_score_record(record, out_dir=None) -> None:
             ("parameters", f"{record.params_total / 1e6:.3f} M",
              f"{record.params_trainable / 1e6:.3f} M trainable, {record.weight_bytes / 2**20:.1f} MiB"),
             ("latency p50 / p90", f"{lat['latency_ms_p50']:.2f} / {lat['latency_ms_p90']:.2f} ms",
-             f"batch 1, {lat['queries']} queries, {lat['threads']} threads, {lat['device']}; check: {lat['check']}"),
+             f"batch 1, {lat['queries']} queries, {lat['threads']} threads, {lat['device']}; check: {lat['check']}"
+             + (f"; clocks (advisory): {lat['clock_check']['verdict']}" if lat.get("clock_check") else "")),
             ("throughput", f"{lat['throughput_images_per_s']:.0f} img/s" if lat.get("throughput_images_per_s") else "n/a",
              f"batch {lat['throughput_batch']}; {lat.get('throughput_source', 'timed batches')}"),
         ]
@@ -85,6 +86,8 @@ def print_score_record(record, out_dir=None) -> None:
         console.print(table)
         for flag in record.flags:
             console.print(f"[yellow]flag:[/] {flag}")
+        for detail in (lat.get("clock_check") or {}).get("detail", []):
+            console.print(f"review (a time, never a flag): {detail}")
         console.print(f"isolation: {', '.join(record.isolation) or 'none'}")
     if out_dir is not None:
         console.print(f"record: {record_path(out_dir, record.name, record.data['split'])}")
