@@ -53,6 +53,17 @@ class AuditPasses:
                 "secret_sha256": sha256_text("fercomp-audit:" + secret)[:16] if secret else None}
 
 
+def for_phase(cfg, phase: str | None) -> AuditPasses | None:
+    """The passes a competition config asks for in `phase`: the final phase only, unless [audit] enabled = false.
+    `fercomp leaderboard --phase final` and the CI/Slurm shards (`fercomp score --phase final`) both use this,
+    so their records carry the same views under the same settings."""
+    if phase != "final" or not cfg.audit.enabled:
+        return None
+    comp = cfg.competition
+    return AuditPasses(public_split=comp.public_split, training_sample=cfg.audit.training_sample,
+                       supplement=comp.private_supplement)
+
+
 @dataclass(frozen=True)
 class View:
     name: str

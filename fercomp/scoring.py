@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fercomp import devices
-from fercomp.audit_passes import AuditPasses, View, cohort_views, score_views, true_class_log_probs
+from fercomp.audit_passes import AuditPasses, View, cohort_views, for_phase, score_views, true_class_log_probs
 from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S, LatencyConfig
 from fercomp.data.cache import cache_dir
 from fercomp.data.dataset import FERData
@@ -82,12 +82,8 @@ class ScoreConfig:
         """The scoring settings a `fercomp.toml` (CompetitionConfig) asks for, on `split` of `data`."""
         comp = cfg.competition
         limits = Limits(time_limit_s=cfg.limits.time_s, memory_limit_mb=cfg.limits.memory_mb, sandbox=cfg.limits.sandbox)
-        audit = None
-        if phase == "final" and cfg.audit.enabled:  # the audit's views are scored in the final phase only
-            audit = AuditPasses(public_split=comp.public_split, training_sample=cfg.audit.training_sample,
-                                supplement=comp.private_supplement)
         return cls(data=Path(data), split=split, device=comp.device, out_dir=Path(comp.results), limits=limits,
-                   latency=cfg.latency, phase=phase, audit=audit)
+                   latency=cfg.latency, phase=phase, audit=for_phase(cfg, phase))
 
 
 def settings_of(config: ScoreConfig) -> dict:

@@ -86,6 +86,12 @@ def score(
         options = _from_competition(ctx, competition, options)
         out = options["out"]
     config = _config(**options, phase=phase)
+    if phase is not None:  # the final phase's shards score the audit's views, as `fercomp leaderboard` does
+        from dataclasses import replace
+
+        from fercomp.audit_passes import for_phase
+
+        config = replace(config, audit=for_phase(competition, phase))
     paths = [p for s in submissions for p in (discover(s) if s.is_dir() else [s])]
     if not paths:
         raise UsageError(f"no submissions (*.py) in {', '.join(map(str, submissions))}")

@@ -19,6 +19,7 @@ from fercomp.audit_passes import SECRET_ENV, AuditPasses
 from fercomp.config import AuditSection, CompetitionConfig
 from fercomp.data.synth import SynthSpec, generate, write_csv
 from fercomp.render.audit import to_html, to_json, to_markdown
+from fercomp.scoring import score_submission
 from tests.hostile.audit_cohort import make_cohort
 from tests.scoring_helpers import fast_config
 
@@ -137,3 +138,35 @@ def test_the_audit_command_reads_the_records_and_writes_every_format(cohort, cli
     assert cli(*args, "--strict")[0] == 1
     code, _, err = cli("audit", "--results", str(tmp_path / "nothing"))
     assert code == 2 and err.count("\n") == 1 and "no such results folder" in err
+
+
+SECRET_READER = '''import os
+import torch
+from torch import nn
+
+PREPROCESS = {"size": 48, "channels": 1, "mean": [0.5], "std": [0.5]}
+SEEN = {k: v for k, v in os.environ.items() if "AUDIT" in k or "SECRET" in k}
+if SEEN:  # with the secret a memoriser could undo the perturbations it chose; fail loudly if it ever leaks
+    raise RuntimeError(f"the audit secret reached the hand-in: {sorted(SEEN)}")
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2304, 7)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+'''
+
+
+def test_the_perturbation_secret_never_reaches_a_jailed_process(tmp_path, monkeypatch, small_csv):
+    import torch
+
+    (tmp_path / "reader.py").write_text(SECRET_READER)
+    torch.save({"fc.weight": torch.zeros(7, 2304), "fc.bias": torch.zeros(7)}, tmp_path / "reader.pt")
+    monkeypatch.setenv(SECRET_ENV, "kept by the trusted parent")
+    config = replace(fast_config(small_csv, tmp_path / "out"), phase="final", audit=AuditPasses(training_sample=50))
+    record = score_submission(tmp_path / "reader.py", config)
+    assert record.status == "scored", record.failure
+    assert record.audit_views["perturbed"]["images"] == record.data["size"]  # the probe ran, with the secret
