@@ -126,13 +126,12 @@ def parse_nodes(text: str) -> list[Node]:
 
 def check_request(request: Request, nodes: list[Node]) -> str:
     """Refuse (UsageError) a request no node of its partition can ever run; else say what it fits."""
-    wanted = request.partition or "the default partition"
+    wanted = f"partition {request.partition}" if request.partition else "default partition"
     nodes = [n for n in nodes if n.partition.rstrip("*") == request.partition] if request.partition else \
         [n for n in nodes if n.partition.endswith("*")]
     if not nodes:
-        raise UsageError(f"{request.script}: sinfo lists no {wanted}"
-                         + ("" if request.partition else "; name one in fercomp.toml [slurm] partition")
-                         + ", then run fercomp init . --slurm")
+        raise UsageError(f"{request.script}: sinfo lists no {wanted}: name one it lists in fercomp.toml [slurm] partition, "
+                         "then run fercomp init . --slurm")
     name = nodes[0].partition.rstrip("*")
     fix = "lower it in fercomp.toml [slurm] (or pick another partition), then run fercomp init . --slurm"
     largest = {"cpus": max(n.cpus for n in nodes), "mem_mb": max(n.mem_mb for n in nodes), "gpus": max(n.gpus for n in nodes)}

@@ -105,7 +105,7 @@ def score(
         records.append(kept or score_submission(path, config, data=loaded))
         if kept and not as_json:
             typer.echo(f"{path.stem}: kept its fresh record in {out} (same file, weights, data and settings; "
-                       f"{kept.status}); --reuse-fresh off scores it again")
+                       f"{kept.status}); without --reuse-fresh it is scored again")
         elif not as_json:
             print_score_record(records[-1], out)
     if as_json:  # one JSON document: the record, or an array of them for several submissions
