@@ -16,12 +16,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from fercomp.config import CONFIG_NAME, CompetitionConfig, load_config
 from fercomp.errors import FercompError, UsageError
 from fercomp.phases import phase_split
-from fercomp.records import read_record, record_path
+from fercomp.records import read_record
 from fercomp.submission.contract import declared_hashes
 
 SCRIPTS = ("slurm/score.sbatch", "slurm/merge.sbatch")
@@ -162,21 +162,23 @@ def check_reveal(config: CompetitionConfig, phase: str, before_reveal: bool) -> 
                          f"{OVERRIDE} slurm/submit.sh final builds it earlier (its outputs are private)") from None
 
 
-def check_baseline(config: CompetitionConfig, root: Path, records: Path | None, split: str) -> str:
-    """`fercomp check` on the baseline, on this machine's CPU, unless its scored record in `records` shows this very
-    file and weights passed before. The first failing item of the check is the refusal."""
+def check_baseline(config: CompetitionConfig, root: Path, records: Sequence[Path]) -> str:
+    """`fercomp check` on the baseline, on this machine's CPU, unless a scored record of it in `records` (either
+    phase's) shows this very file and weights scored before. The first failing item of the check is the refusal."""
     from fercomp.checking import check_submission
     from fercomp.scoring import ScoreConfig
 
     path = root / config.competition.baseline
-    kept = record_path(records, path.stem, split) if records is not None else None
-    if kept is not None and kept.is_file():
+    try:
+        hashes = declared_hashes(path)
+    except FercompError:
+        hashes = None  # the check below names what is wrong
+    for kept in sorted(p for folder in records for p in folder.glob(f"{path.stem}.*.json")) if hashes else ():
         try:
-            record, hashes = read_record(kept), declared_hashes(path)
+            record = read_record(kept)
         except FercompError:
-            record = None
-        if record is not None and record.status == "scored" and \
-                hashes == (record.submission.get("sha256"), record.submission.get("weights_sha256")):
+            continue
+        if record.status == "scored" and hashes == (record.submission.get("sha256"), record.submission.get("weights_sha256")):
             return f"baseline {config.competition.baseline}: unchanged since its scored record {kept}"
     score_config = ScoreConfig.from_options(data=None, device="cpu", out=None, batch_size=16, time_limit=300.0,
                                             memory_limit=config.limits.memory_mb, latency_queries=20, latency_seconds=0.3)
@@ -188,10 +190,10 @@ def check_baseline(config: CompetitionConfig, root: Path, records: Path | None, 
     return f"baseline {config.competition.baseline}: passes fercomp check"
 
 
-def preflight(root: Path, phase: str, before_reveal: bool, records: Path | None = None,
+def preflight(root: Path, phase: str, before_reveal: bool, records: Sequence[Path] = (),
               sinfo: Callable[[str], str] = run_sinfo) -> list[str]:
-    """Every check, cheapest first; a line per check passed, UsageError at the first that fails. `records`: where
-    the array keeps this phase's records (a fresh scored baseline record there spares the baseline's check)."""
+    """Every check, cheapest first; a line per check passed, UsageError at the first that fails. `records`: the
+    folders where the array keeps records (a scored record of this very baseline there spares its check)."""
     config = load_config(root / CONFIG_NAME)
     split = check_reveal(config, phase, before_reveal)
     early = " before the reveal date (REVEAL_OK=1)" if phase == "final" and before_reveal and config.phases.reveal else ""
@@ -204,7 +206,7 @@ def preflight(root: Path, phase: str, before_reveal: bool, records: Path | None 
             raise UsageError(f"{root / script}: missing; run fercomp init . --slurm")
         request = read_request(root / script)
         lines.append(check_request(request, parse_nodes(sinfo(request.partition))))
-    lines.append(check_baseline(config, root, root / records if records else None, split))
+    lines.append(check_baseline(config, root, [root / r for r in records]))
     return lines
 
 
@@ -214,7 +216,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m fercomp.slurm", description=__doc__.splitlines()[0])
     parser.add_argument("--phase", default="public")
     parser.add_argument("--before-reveal", action="store_true")
-    parser.add_argument("--records", type=Path, help="where the array keeps this phase's records")
+    parser.add_argument("--records", type=Path, action="append", default=[], help="where the array keeps records")
     parser.add_argument("--root", type=Path, default=Path("."))
     args = parser.parse_args(argv)
     try:

@@ -1,6 +1,8 @@
 """fercomp.slurm, the checks slurm/submit.sh runs before it queues anything: Slurm's formats, and what sinfo reports
 against what the job scripts ask (the real cluster is in test_slurm_cluster.py)."""
 
+import subprocess
+
 import pytest
 
 from fercomp.errors import UsageError
@@ -55,6 +57,9 @@ def test_the_job_scripts_requests_are_read_from_their_sbatch_lines(cli, tmp_path
     merge = read_request(root / "slurm" / "merge.sbatch")  # the merge: [slurm]'s time, memory and partition, 1 CPU, no GPU
     assert (merge.cpus, merge.mem_mb, merge.minutes, merge.gpus, merge.partition) == (1, 16384, 120, 0, "gpu")
     assert "torch torchvision  # CUDA" in (root / "slurm" / "setup.sh").read_text()
+    for script in ("setup.sh", "submit.sh", "score.sbatch", "merge.sbatch"):  # every generated script parses
+        parsed = subprocess.run(["bash", "-n", str(root / "slurm" / script)], capture_output=True, text=True)
+        assert parsed.returncode == 0, parsed.stderr
 
 
 def test_preflight_refuses_the_final_phase_before_the_reveal_and_missing_data(cli, tmp_path):

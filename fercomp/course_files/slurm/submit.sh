@@ -33,7 +33,7 @@ fi
 python="$(dirname "$(readlink -f "$found")")/python"  # fercomp's own interpreter (a venv's, conda's, pipx's)
 [ -x "$python" ] || python=python3
 reveal=(); [ "${REVEAL_OK:-0}" = 1 ] && reveal=(--before-reveal)
-"$python" -m fercomp.slurm --phase "$phase" "${reveal[@]}" --records "reports/slurm/$phase/records"
+"$python" -m fercomp.slurm --phase "$phase" "${reveal[@]}" --records reports/slurm/public/records --records reports/slurm/final/records
 if [ "$phase" = final ]; then
   umask 077  # sbatch passes it on: the jobs' logs and outputs are created private
   mkdir -p reports/slurm/final
