@@ -9,6 +9,7 @@ proctrack/linuxproc, task/none, jobacct_gather/none.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -146,12 +147,10 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime={PARTITION_MINUTES} St
 
     def stop(self) -> None:
         """Cancel what is still queued, then end the three daemons this object started (and nothing else)."""
-        if self.procs and all(p.poll() is None for p in self.procs):
-            self.run("scancel", "--full", *self.queued()) if self.queued() else None
-            try:
-                self._wait(lambda: not self.queued(), 30, "empty queue")
-            except RuntimeError:
-                pass
+        if self.procs and all(p.poll() is None for p in self.procs) and self.queued():
+            self.run("scancel", "--full", *self.queued())
+            with contextlib.suppress(RuntimeError):  # stopping slurmd below ends what is left
+                self._wait(lambda: not self.queued(), 30, "an empty queue")
         for proc in reversed(self.procs):  # slurmd, slurmctld, then munged, which they authenticate through
             if proc.poll() is None:
                 proc.terminate()
