@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from fercomp.config import CONFIG_NAME, CompetitionConfig, load_config
+from fercomp.config import CONFIG_NAME, CompetitionConfig, load_config, reveal_time
 from fercomp.errors import FercompError, UsageError
 from fercomp.phases import phase_split
 from fercomp.records import read_record
@@ -116,11 +117,15 @@ def run_sinfo(partition: str) -> str:
 
 
 def parse_nodes(text: str) -> list[Node]:
+    """run_sinfo's lines as nodes; a line of another shape is refused by name rather than guessed at."""
     nodes = []
     for line in text.splitlines():
         if line.strip():
-            part, cpus, mem, gres, limit = line.strip().split("|")
-            nodes.append(Node(part, int(cpus.rstrip("+")), int(mem.rstrip("+")), gpu_count(gres), minutes(limit)))
+            try:
+                part, cpus, mem, gres, limit = line.strip().split("|")
+                nodes.append(Node(part, int(cpus.rstrip("+")), int(mem.rstrip("+")), gpu_count(gres), minutes(limit)))
+            except (ValueError, UsageError):
+                raise UsageError(f"sinfo printed {line.strip()!r}, not partition|CPUs|MB|gres|time limit") from None
     return nodes
 
 
@@ -152,14 +157,12 @@ def check_request(request: Request, nodes: list[Node]) -> str:
 
 
 def check_reveal(config: CompetitionConfig, phase: str, before_reveal: bool) -> str:
-    """The phase's split, by the local reveal rule, with the override named as submit.sh spells it."""
-    try:
-        return phase_split(config, phase, None, before_reveal)
-    except UsageError as exc:
-        if "revealed on" not in exc.message:
-            raise
+    """The phase's split by the local rule (fercomp.phases), its refusal worded with the override submit.sh reads."""
+    reveal = reveal_time(config)
+    if phase == "final" and not before_reveal and reveal is not None and dt.datetime.now(dt.timezone.utc) < reveal:
         raise UsageError(f"the final phase is revealed on {config.phases.reveal} ({config.source}); "
-                         f"{OVERRIDE} slurm/submit.sh final builds it earlier (its outputs are private)") from None
+                         f"{OVERRIDE} slurm/submit.sh final builds it earlier (its outputs are private)")
+    return phase_split(config, phase, None, before_reveal)
 
 
 def check_baseline(config: CompetitionConfig, root: Path, records: Sequence[Path]) -> str:

@@ -76,3 +76,5 @@ def test_preflight_refuses_the_final_phase_before_the_reveal_and_missing_data(cl
 
 def test_nodes_of_a_heterogeneous_partition():
     assert NODES[2] == Node("gpu", 8, 64000, 2, 2880)
+    with pytest.raises(UsageError, match=r"sinfo printed 'debug\*\|2\|N/A\|\(null\)\|1:00:00', not partition"):
+        parse_nodes("debug*|2|N/A|(null)|1:00:00\n")
