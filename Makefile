@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fercomp-installed
 
-.PHONY: demo test bench clean browser jail
+.PHONY: demo test bench clean browser jail slurm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) jail
 	$(BIN)/fercomp demo
 
-test: $(STAMP) browser jail
+test: $(STAMP) browser jail slurm
 	$(BIN)/python -m pytest -q
 
 # The jail runs hand-ins as nobody, who must be able to pass through every folder on the way to Python (a
@@ -28,6 +28,13 @@ jail: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "note: no chromium; the browser test will be skipped (CI fails instead)"; }
+
+# The course's Slurm scripts are tested on a real one-node Slurm (tests/test_slurm_cluster.py starts its daemons
+# itself); install Debian's slurm-wlm and munge when we can.
+slurm:
+	@{ command -v slurmctld && command -v munged; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null) || \
+	  echo "note: no slurm-wlm; the real-Slurm test will be skipped (CI fails instead)"; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data_load.py

@@ -28,7 +28,10 @@ LAYOUT = {
     "ci/pack-shard.sh": "ci/pack-shard.sh", "ci/merge.sh": "ci/merge.sh", "ci/seal.sh": "ci/seal.sh",
 }
 SLURM = {"slurm/score.sbatch": "slurm/score.sbatch", "slurm/merge.sbatch": "slurm/merge.sbatch",
-         "slurm/submit.sh": "slurm/submit.sh"}
+         "slurm/submit.sh": "slurm/submit.sh", "slurm/setup.sh": "slurm/setup.sh"}
+#: CPU-only torch unless the jobs ask for GPUs (as the CI workflow installs it)
+TORCH = {False: ".venv/bin/python -m pip install --quiet torch torchvision --index-url https://download.pytorch.org/whl/cpu",
+         True: ".venv/bin/python -m pip install --quiet torch torchvision  # CUDA builds: [slurm] gpus > 0"}
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,14 @@ def _write_slurm(dest: Path, config: CompetitionConfig) -> list[Path]:
         "TIME": f"{s.time_minutes // 60:02d}:{s.time_minutes % 60:02d}:00", "DEVICE": "cuda" if s.gpus else "cpu",
         "GPU_LINE": f"#SBATCH --gres=gpu:{s.gpus}" if s.gpus else "",
         "PARTITION_LINE": f"#SBATCH --partition={s.partition}" if s.partition else "",
-        "BASELINE": comp.baseline, "SUBMISSIONS": comp.submissions,
+        "BASELINE": comp.baseline, "SUBMISSIONS": comp.submissions, "TORCH_LINE": TORCH[s.gpus > 0],
     }
     if s.shards < 1:
         raise UsageError(f"{dest / CONFIG_NAME}: [slurm] shards = {s.shards} must be at least 1")
     try:
-        return [_render(FILES / name, dest / target, values) for name, target in SLURM.items()]
+        written = [_render(FILES / name, dest / target, values) for name, target in SLURM.items()]
+        # the jobs' --output goes here, so it must exist before the first sbatch, even in a fresh clone
+        return written + [_write(dest / "slurm" / "logs" / ".gitignore", "*\n!.gitignore\n")]
     except OSError as exc:
         raise UsageError(f"{dest}: cannot write the Slurm scripts ({exc.strerror}: {exc.filename})") from None
 

@@ -90,6 +90,22 @@ def _settings_diff(old: dict, new: dict) -> str:
     return ", ".join(changed[:4]) + (" …" if len(changed) > 4 else "") if changed else "recorded before settings were hashed"
 
 
+def fresh_record(path: Path, results: Path, split: str, data_sha256: str, settings: dict) -> tuple[ScoreRecord | None, str]:
+    """(`path`'s record of `split` in `results` if it still describes that hand-in on this data under these
+    settings, else None; why it does not)."""
+    from fercomp.scoring import settings_sha256
+
+    existing = record_path(results, path.stem, split)
+    if not existing.exists():
+        return None, "no record yet"
+    try:
+        record = read_record(existing)
+        reason = staleness(record, path, data_sha256, settings_sha256(settings), settings)
+    except RecordError as exc:
+        return None, exc.message
+    return (record, "fresh") if reason is None else (None, reason)
+
+
 def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int = 1, rescore: set[str] | None = None,
                       progress: Progress | None = None, latency: str = "parallel") -> tuple[dict[str, ScoreRecord], list[str]]:
     """Fresh records for `paths`, scoring (in `jobs` parallel workers) those missing, stale or in `rescore`
@@ -101,7 +117,7 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
     from dataclasses import replace
 
     from fercomp.data.source import load_data
-    from fercomp.scoring import score_submission, scoring_split, settings_of, settings_sha256
+    from fercomp.scoring import score_submission, scoring_split, settings_of
 
     if latency not in ("parallel", "serial"):
         raise UsageError(f"--latency {latency}: expected parallel or serial")
@@ -112,26 +128,19 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
         cores = split_cores(jobs)
         score_config = replace(score_config, limits=replace(score_config.limits, threads=cores.threads))
     settings = settings_of(score_config)
-    digest = settings_sha256(settings)
     rescore = set(rescore or ())
     unknown = rescore - {"all"} - {p.stem for p in paths}
     if unknown:
         raise UsageError(f"--rescore {sorted(unknown)[0]}: no such team among the submissions")
     records, todo = {}, []
     for path in paths:
-        existing = record_path(results, path.stem, split)
-        reason = "no record yet"
         if "all" in rescore or path.stem in rescore:
-            reason = "--rescore"
-        elif existing.exists():
-            try:
-                record = read_record(existing)
-                reason = staleness(record, path, data.source_sha256, digest, settings)
-            except RecordError as exc:
-                reason = exc.message
-            if reason is None:
-                records[path.stem] = record
-                continue
+            record, reason = None, "--rescore"
+        else:
+            record, reason = fresh_record(path, results, split, data.source_sha256, settings)
+        if record is not None:
+            records[path.stem] = record
+            continue
         notes.append(f"{path.stem}: scored ({reason})")
         todo.append(path)
     if todo and cores and cores.note and not (cores.shared and latency == "serial"):

@@ -84,7 +84,7 @@ def cli_module():
 def test_init_writes_a_course_whose_workflow_lints_clean(course):
     root, _ = course
     for name in ("fercomp.toml", ".gitignore", "submissions/README.md", "ci/requirements.txt", ".github/workflows/grade.yml",
-                 "baselines/baseline_cnn.py", "slurm/score.sbatch", "slurm/merge.sbatch", "slurm/submit.sh"):
+                 "baselines/baseline_cnn.py", "slurm/score.sbatch", "slurm/merge.sbatch", "slurm/submit.sh", "slurm/setup.sh"):
         assert (root / name).is_file(), name
     result = subprocess.run([actionlint(), ".github/workflows/grade.yml"], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -182,29 +182,45 @@ def test_check_job_checks_only_changed_hand_ins(course):
 
 
 def test_slurm_array_and_dependent_merge(course, tmp_path):
+    """The quick path, with no Slurm: the array's tasks and the merge run as plain scripts, and stand-ins for
+    sbatch and sinfo record what submit.sh asks. tests/test_slurm_cluster.py runs the same on a real Slurm."""
     root, _ = course
     assert (root / "data" / "fer2013.csv").is_file(), "the public-phase test fetched the data"
     script = (root / "slurm" / "score.sbatch").read_text()
     assert "#SBATCH --array=0-1" in script and "#SBATCH --time=02:00:00" in script and "--gres" not in script
-    for task in (0, 1):
-        run = sh(root, "slurm/score.sbatch", env={"SLURM_ARRAY_TASK_ID": str(task), "SLURM_CPUS_PER_TASK": "1",
-                                                   "SLURM_SUBMIT_DIR": str(root)})
+    assert (root / "slurm" / "logs" / ".gitignore").is_file()  # sbatch's --output folder exists in a fresh clone
+    task = {"SLURM_CPUS_PER_TASK": "1", "SLURM_SUBMIT_DIR": str(root)}
+    for index in (0, 1):
+        run = sh(root, "slurm/score.sbatch", env={**task, "SLURM_ARRAY_TASK_ID": str(index)})
         assert run.returncode == 0, run.stdout + run.stderr
     merged = sh(root, "slurm/merge.sbatch", env={"SLURM_SUBMIT_DIR": str(root)})
     assert merged.returncode == 0, merged.stdout + merged.stderr
-    assert board_rows(root / "reports" / "leaderboard" / "leaderboard-PublicTest.csv") == board_rows(
+    assert board_rows(root / "reports" / "slurm" / "public" / "board" / "leaderboard-PublicTest.csv") == board_rows(
         root / "local" / "leaderboard-PublicTest.csv")
-    # submit.sh hands the chain to the scheduler: a stand-in sbatch records what it was asked.
+    again = sh(root, "slurm/score.sbatch", env={**task, "SLURM_ARRAY_TASK_ID": "1"})
+    assert again.returncode == 0 and again.stdout.count("kept its fresh record") == 1, again.stdout + again.stderr
+    bare = sh(root, "slurm/score.sbatch", env={**task, "SLURM_ARRAY_TASK_ID": "1", "PATH": "/usr/bin:/bin"})
+    assert bare.returncode == 127 and "no fercomp on" in bare.stderr  # not 1 ("a hand-in failed")
+
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "sbatch").write_text('#!/bin/sh\necho "$@" >> "$SBATCH_LOG"\necho 4242\n')
-    (fake / "sbatch").chmod(0o755)
+    (fake / "sinfo").write_text('#!/bin/sh\necho "debug*|8|32000|(null)|infinite"\n')
+    for tool in ("sbatch", "sinfo"):
+        (fake / tool).chmod(0o755)
     log = tmp_path / "sbatch.log"
-    run = sh(root, "slurm/submit.sh", "final", env={"PATH": f"{fake}:{os.environ['PATH']}", "SBATCH_LOG": str(log)})
-    assert run.returncode == 0, run.stderr
+    env = {"PATH": f"{fake}:{Path(sys.executable).parent}:{os.environ['PATH']}", "SBATCH_LOG": str(log)}
+    run = sh(root, "slurm/submit.sh", "public", "--rescore", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "unchanged since its scored record" in run.stdout  # the baseline's fresh record spares its check
     calls = log.read_text().splitlines()
-    assert calls[0].endswith("slurm/score.sbatch") and "PHASE=final" in calls[0]
-    assert "--dependency=afterok:4242" in calls[1] and calls[1].endswith("slurm/merge.sbatch")
+    assert calls[0].endswith("slurm/score.sbatch") and "--export=ALL,PHASE=public,REVEAL_OK=0,RESCORE=1" in calls[0]
+    assert "--dependency=afterok:4242 --kill-on-invalid-dep=yes" in calls[1] and calls[1].endswith("slurm/merge.sbatch")
+    early = sh(root, "slurm/submit.sh", "final", env=env)
+    assert early.returncode == 2 and "REVEAL_OK=1 slurm/submit.sh final builds it earlier" in early.stderr
+    clash = sh(root, "slurm/submit.sh", "public", env={**env, "PHASE": "final"})
+    assert clash.returncode == 2 and "PHASE=final in the environment but 'public'" in clash.stderr
+    assert len(log.read_text().splitlines()) == 2  # neither refusal reached sbatch
 
 
 def test_slurm_gpu_request_comes_from_fercomp_toml(cli_module, tmp_path):

@@ -58,10 +58,12 @@ def score(
     phase: str = typer.Option(None, help="public or final: that phase's split in fercomp.toml (public never scores the held-out one)."),
     config: Path = typer.Option(None, help="Competition config for --phase (default ./fercomp.toml)."),
     before_reveal: bool = typer.Option(False, help="With --phase final: score before [phases] reveal."),
+    reuse_fresh: bool = typer.Option(False, help="Keep a record in --out that is still fresh (same file, weights, data "
+                                     "and settings) instead of scoring again (the Slurm array's default)."),
 ) -> None:
     """Score submissions on the held-out split: accuracy, GFLOPs, efficiency, latency.
 
-    Exit codes: 0 all scored, 1 a submission failed (its record says why), 2 usage or data error.
+    Exit codes: 0 all scored, 1 a submission failed (its record says why; a kept record too), 2 usage or data error.
     """
     if phase is not None:
         from fercomp.config import load_config
@@ -96,11 +98,21 @@ def score(
     if not paths:
         raise UsageError(f"no submissions (*.py) in {', '.join(map(str, submissions))}")
     paths = pick_shard(paths, shard)
-    loaded = load_data(data, held_out=held_out) if len(paths) > 1 else None
+    loaded = load_data(data, held_out=held_out) if len(paths) > 1 or reuse_fresh else None
+    fresh = None
+    if reuse_fresh:
+        from fercomp.leaderboard import fresh_record
+        from fercomp.scoring import scoring_split, settings_of
+
+        fresh = (scoring_split(config, loaded), loaded.source_sha256, settings_of(config))
     records = []
     for path in paths:
-        records.append(score_submission(path, config, data=loaded))
-        if not as_json:
+        kept = fresh_record(path, out, *fresh)[0] if fresh else None
+        records.append(kept or score_submission(path, config, data=loaded))
+        if kept and not as_json:
+            typer.echo(f"{path.stem}: kept its fresh record in {out} (same file, weights, data and settings; "
+                       f"{kept.status}); without --reuse-fresh it is scored again")
+        elif not as_json:
             print_score_record(records[-1], out)
     if as_json:  # one JSON document: the record, or an array of them for several submissions
         docs = [json.loads(r.to_json()) for r in records]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# slurm/setup.sh: the first step on a cluster. Creates .venv/ in the course folder (which the jobs activate) with
+# fercomp as ci/requirements.txt pins it, and proves it works here. Run it once on the login node, in a folder the
+# compute nodes see; PYTHON=python3.11 picks the interpreter (load its module first where the cluster uses them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+"${PYTHON:-python3}" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+@TORCH_LINE@
+.venv/bin/python -m pip install --quiet -r ci/requirements.txt
+.venv/bin/fercomp --version
+.venv/bin/python -m fercomp.submission.jail || echo "setup.sh: hand-ins will run without the jail here; see above" >&2
+echo "setup.sh: .venv/ is ready; next: slurm/submit.sh public"
