@@ -150,6 +150,7 @@ class JailSpec:
     file_size_mb: int = 512
     gpu: bool = False
     private: tuple[str, ...] = ()  # host paths no bind mount may expose (see library_roots)
+    memory_mb: int = 0  # the kernel's hard memory limit for the whole jail (a cgroup), where the machine has one
 
 
 def command(spec: JailSpec) -> list[str]:
@@ -174,11 +175,67 @@ def command(spec: JailSpec) -> list[str]:
     args += ["--bindmount", f"{spec.home}:{HOME}"]
     for host, inside in spec.readonly:
         args += ["--bindmount_ro", f"{host}:{inside}"]
+    if spec.memory_mb and cgroups():
+        args += cgroup_args(cgroups(), spec.memory_mb)
     for fd in spec.pass_fds:
         args += ["--pass_fd", str(fd)]
     for key, value in spec.env:
         args += ["--env", f"{key}={value}"]
     return args + ["--", *spec.argv]
+
+
+PIDS_MAX = 512  # threads count as pids: torch's pools fit many times over; a fork bomb does not
+
+
+@functools.lru_cache(maxsize=1)
+def cgroups() -> str | None:
+    """"v2" or "v1" when nsjail can put each jail in a memory and pids cgroup of its own here (tried once with a
+    real jail), else None: then the watchdog's polling is the only memory limit, as the record's sandbox says."""
+    version = _cgroup_version()
+    if version is None or nsjail_binary() is None:
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fercomp-cgroup-probe-") as home:
+        prepare_home(Path(home))
+        python = os.path.normpath(os.path.abspath(sys.executable))
+        argv = command(JailSpec(argv=(python, "-S", "-c", "pass"), home=home, time_limit_s=30))
+        split = argv.index("--")
+        argv[split:split] = cgroup_args(version, 256)
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    return version if done.returncode == 0 else None
+
+
+def _cgroup_version() -> str | None:
+    """v1 needs the memory and pids hierarchies with nsjail's parent group (NSJAIL) writable in each (created
+    here when we may); v2 a writable unified hierarchy offering both controllers."""
+    root = Path(CGROUP_ROOT)
+    if (root / "cgroup.controllers").is_file():
+        controllers = set((root / "cgroup.controllers").read_text().split())
+        return "v2" if {"memory", "pids"} <= controllers and os.access(root, os.W_OK) else None
+    for controller in ("memory", "pids"):
+        parent = root / controller / "NSJAIL"
+        try:
+            parent.mkdir(exist_ok=True)
+        except OSError:
+            return None
+        if not os.access(parent, os.W_OK):
+            return None
+    return "v1"
+
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def cgroup_args(version: str, memory_mb: int) -> list[str]:
+    """nsjail's options for a memory and pids cgroup per jail (killed by the kernel at the limit)."""
+    args = ["--cgroup_mem_max", str(memory_mb << 20), "--cgroup_pids_max", str(PIDS_MAX)]
+    if version == "v2":
+        return ["--use_cgroupv2", "--cgroupv2_mount", CGROUP_ROOT, *args]
+    return [*args, "--cgroup_mem_mount", f"{CGROUP_ROOT}/memory", "--cgroup_pids_mount", f"{CGROUP_ROOT}/pids"]
 
 
 def prepare_home(home: Path) -> None:

@@ -64,6 +64,12 @@ def use_jail(mode: str) -> tuple[bool, str | None]:
     return why is None, why
 
 
+def hard_memory_mb(limit_mb: int) -> int:
+    """The jail's kernel limit: above the watchdog's, so the watchdog normally stops a hand-in first with a named
+    reason, and the kernel stops what the watchdog's polling cannot see (an allocation faster than a poll)."""
+    return int(limit_mb * 1.25) + 256
+
+
 def _env(threads: int, home: str) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
     # numpy's OpenBLAS would start a thread pool at import that torch does not need
@@ -104,7 +110,8 @@ class JailedProcess:
         if self.jailed:
             jail.prepare_home(Path(self.home))
             spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
-                                 time_limit_s=self.limits.time_limit_s + 5, gpu=self.gpu, private=tuple(self.private))
+                                 time_limit_s=self.limits.time_limit_s + 5, gpu=self.gpu, private=tuple(self.private),
+                                 memory_mb=hard_memory_mb(self.limits.memory_limit_mb))
             argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
             cwd = self.home
@@ -177,6 +184,10 @@ class JailedProcess:
             return self._failure("sandbox_violation", "the jail's seccomp policy killed the process: it made a forbidden "
                                  f"system call (one of {', '.join(jail.DENIED_SYSCALLS[:8])}, …, a non-AF_UNIX socket, "
                                  "a namespace-creating clone)")
+        if signo == signal.SIGKILL and self.jailed and jail.cgroups():
+            return self._failure("memory_limit", "the process was killed (SIGKILL), which in a jail is the kernel's hard "
+                                 f"memory limit of {hard_memory_mb(self.limits.memory_limit_mb)} MB (the limit is "
+                                 f"{self.limits.memory_limit_mb} MB), unless the hand-in killed itself")
         if signo in signal.Signals._value2member_map_:
             return self._failure("crashed", f"the process died of {signal.Signals(signo).name}")
         if code == 0 and self.phase == "start":
@@ -302,6 +313,7 @@ class HandinJails:
         self.notes = [] if self.jailed else [f"no jail: {why}"]
         self.layers = ["nsjail", "seccomp"] if self.jailed else []
         self.sandbox = {"kind": "nsjail" if self.jailed else "none", "policy_sha256": jail.POLICY_SHA256 if self.jailed else None,
+                        "cgroups": (jail.cgroups() or "none") if self.jailed else None,
                         "uid": jail.jail_ids()[0] if self.jailed else os.geteuid(), "why_not": why if not self.jailed else None}
         self._worker: JailedProcess | None = None
         self.start_mode = "jail" if self.jailed else "plain"
