@@ -51,6 +51,7 @@ def course(tmp_path_factory, small_csv):
 
 
 def zip_for(course: Path, tmp_path: Path, final: bool) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     toml = course / "fercomp.toml"
     text = toml.read_text()
     toml.write_text(text.replace("final = false", f"final = {'true' if final else 'false'}"))
@@ -75,22 +76,38 @@ def gradescope_root(tmp_path: Path, zip_path: Path, handin: Path, metadata: dict
     return root
 
 
-def run_autograder(root: Path) -> dict:
+def start_autograder(root: Path) -> subprocess.Popen:
     env = {**os.environ, "FERCOMP_AUTOGRADER_ROOT": str(root), "FERCOMP_PYTHON": sys.executable}
-    done = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return valid(json.loads((root / "results" / "results.json").read_text()))
+    return subprocess.Popen([str(root / "source" / "run_autograder")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
 
 
-def test_good_hand_in_passes_every_check_scores_and_keeps_the_held_out_score_hidden(course, tmp_path):
+@pytest.fixture(scope="module")
+def runs(course, tmp_path_factory):
+    """The three hand-ins, each in a Gradescope root of its own, run side by side (as Gradescope runs
+    submissions, in containers of their own): {name: (root, results.json)}."""
+    tmp = tmp_path_factory.mktemp("gradescope")
+    broken = tmp / "broken.py"
+    broken.write_text("def build_model(:\n")
     earlier = "2026-11-30T08:00:00.000000-07:00"
-    metadata = {"created_at": CREATED, "previous_submissions": [
+    good_metadata = {"created_at": CREATED, "previous_submissions": [
         {"submission_time": earlier, "score": 1.0,
          "results": {"extra_data": {"fercomp": {"counted": True, "counted_runs": [earlier]}}}}]}
-    root = gradescope_root(tmp_path, zip_for(course, tmp_path, final=True), FIXTURES / "rule_model.py", metadata)
+    public_zip, final_zip = zip_for(course, tmp / "public", final=False), zip_for(course, tmp / "final", final=True)
+    roots = {"good": gradescope_root(tmp / "good", final_zip, FIXTURES / "rule_model.py", good_metadata),
+             "broken": gradescope_root(tmp / "broken", public_zip, broken, {"created_at": CREATED}),
+             "hostile": gradescope_root(tmp / "hostile", public_zip, HOSTILE, {"created_at": CREATED})}
+    procs = {name: start_autograder(root) for name, root in roots.items()}
+    out = {}
+    for name, proc in procs.items():
+        log, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, log[-3000:]
+        out[name] = (roots[name], valid(json.loads((roots[name] / "results" / "results.json").read_text())))
+    return out
 
-    results = run_autograder(root)
 
+def test_good_hand_in_passes_every_check_scores_and_keeps_the_held_out_score_hidden(runs):
+    _, results = runs["good"]
     tests = {t["name"]: t for t in results["tests"]}
     assert results["score"] == 1.0 and all(t["status"] == "passed" for t in tests.values()), tests
     assert {n for n in tests if n.startswith("check: ")} >= {"check: output is [N, 7] finite logits", "check: FLOP counters agree"}
@@ -102,33 +119,25 @@ def test_good_hand_in_passes_every_check_scores_and_keeps_the_held_out_score_hid
     assert board["Accuracy (%)"] == {"name": "Accuracy (%)", "value": round(100 * public["accuracy"], 2), "order": "desc"}
     assert board["GFLOPs"]["order"] == "asc" and board["GFLOPs"]["value"] == pytest.approx(2304 / 1e9)
     assert board["Efficiency (accuracy % / GFLOPs)"]["order"] == "desc"
-    assert results["extra_data"]["fercomp"]["counted_runs"] == [earlier, CREATED]
+    assert results["extra_data"]["fercomp"]["counted_runs"] == ["2026-11-30T08:00:00.000000-07:00", CREATED]
 
 
-def test_broken_hand_in_gets_a_readable_failure_that_does_not_count(course, tmp_path):
-    broken = tmp_path / "broken.py"
-    broken.write_text("def build_model(:\n")
-    root = gradescope_root(tmp_path, zip_for(course, tmp_path, final=False), broken, {"created_at": CREATED})
-
-    results = run_autograder(root)
-
+def test_broken_hand_in_gets_a_readable_failure_that_does_not_count(runs):
+    _, results = runs["broken"]
     assert results["score"] == 0.0 and "leaderboard" not in results
     assert results["tests"][0]["status"] == "failed" and "syntax_error" in results["tests"][0]["output"]
     assert "does not count" in results["output"] and results["extra_data"]["fercomp"]["counted_runs"] == []
 
 
-def test_hostile_hand_in_cannot_write_results_json(course, tmp_path):
+def test_hostile_hand_in_cannot_write_results_json(runs):
     """It writes a forged results.json through libc at the real path: the jail has no /autograder."""
-    root = gradescope_root(tmp_path, zip_for(course, tmp_path, final=False), HOSTILE, {"created_at": CREATED})
+    root, results = runs["hostile"]
     assert str(root / "results") in (root / "submission" / "team.py").read_text()
-
-    results = run_autograder(root)
-
     assert "FORGED" not in json.dumps(results) and results["score"] == 1.0
     assert [t["status"] for t in results["tests"]] == ["passed"] * len(results["tests"])
-    with zipfile.ZipFile(tmp_path / "autograder.zip") as zf:  # and without final = true, no held-out image ships
-        assert b"PrivateTest" not in zf.read(bundle.DATA) and "held_out" not in json.loads(zf.read(autograder.MANIFEST)) or \
-            json.loads(zf.read(autograder.MANIFEST))["held_out"] is None
+    with zipfile.ZipFile(root.parents[1] / "public" / "autograder.zip") as zf:  # the zip this run was built from
+        assert b"PrivateTest" not in zf.read(bundle.DATA)  # without final = true, no held-out image ships
+        assert json.loads(zf.read(autograder.MANIFEST))["held_out"] is None
 
 
 def test_without_a_jail_the_hand_in_is_not_run(course, tmp_path, monkeypatch):
@@ -206,3 +215,14 @@ def test_build_refuses_without_the_baseline_record_and_ships_the_scripts_runnabl
     finally:
         record.with_suffix(".bak").rename(record)
     assert not (tmp_path / "again.zip").exists()
+
+
+def test_init_gradescope_adds_the_scripts_to_an_existing_course(cli, tmp_path):
+    assert cli("init", tmp_path / "c")[0] == 0
+    code, out, err = cli("init", tmp_path / "c", "--gradescope")
+    assert code == 0, err
+    assert [line.split("/")[-1] for line in out.split()[1::2]] == ["setup.sh", "run_autograder"]
+    for script in bundle.SCRIPTS:
+        assert os.access(tmp_path / "c" / "gradescope" / script, os.X_OK)
+    code, _, err = cli("gradescope", "build", "--course", tmp_path / "c")
+    assert code == 2 and "data/fer2013.csv" in err and len(err.strip().splitlines()) == 1

@@ -178,4 +178,5 @@ def _figures(record) -> dict:
     """What course staff may want from a run (extra_data is not shown to students)."""
     return {"split": record.split, "status": record.status, "accuracy": record.accuracy, "gflops": record.gflops,
             "efficiency": record.efficiency, "flags": list(record.flags), "submission_sha256": record.submission.get("sha256"),
-            "weights_sha256": record.submission.get("weights_sha256")}
+            "weights_sha256": record.submission.get("weights_sha256"), "peak_rss_mb": record.peak_rss_mb,
+            "timings": dict(record.timings)}
