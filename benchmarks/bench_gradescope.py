@@ -95,8 +95,13 @@ def run(root: Path, zip_path: Path, cgroup_mb: int | None, name: str) -> dict:
     peak = int((groups["memory"] / "memory.max_usage_in_bytes").read_text()) / 2**20
     oom = "oom_kill " in (groups["memory"] / "memory.oom_control").read_text() and \
         int((groups["memory"] / "memory.oom_control").read_text().split("oom_kill ")[1].split()[0]) > 0
-    for g in groups.values():
-        g.rmdir()
+    for g in groups.values():  # a killed jail's processes are reaped a moment after nsjail dies
+        for _ in range(100):
+            try:
+                g.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
     results = json.loads((ag / "results" / "results.json").read_text())
     shutil.rmtree(ag.parent, ignore_errors=True)
     return {"results": results, "wall": wall, "peak_mb": peak, "oom": oom, "rc": done.returncode}
@@ -122,6 +127,7 @@ def main() -> None:
                          "yes" if r["oom"] else "no", f"{public.get('peak_rss_mb') or 0:.0f}",
                          json.dumps({k: round(v, 1) for k, v in (public.get("timings") or {}).items() if k.endswith("_s")}),
                          "; ".join(failed)[:160] or "—"])
+            print(rows[-1], flush=True)
         print(f"baseline hand-in, {args.images} public images, 0.5 CPU (cfs quota 50/100 ms), fresh caches; torch "
               f"{torch.__version__}, {os.cpu_count()} host cores")
         print(tabulate(rows, headers=["run", "cgroup MB / memory_mb", "score", "wall s", "peak cgroup MB", "OOM kill",

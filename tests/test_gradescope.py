@@ -226,3 +226,17 @@ def test_init_gradescope_adds_the_scripts_to_an_existing_course(cli, tmp_path):
         assert os.access(tmp_path / "c" / "gradescope" / script, os.X_OK)
     code, _, err = cli("gradescope", "build", "--course", tmp_path / "c")
     assert code == 2 and "data/fer2013.csv" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_autograder_own_failure_is_a_readable_zero_that_keeps_the_counted_runs(tmp_path):
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)  # no manifest, no fercomp.toml: a broken zip
+    (root / "submission").mkdir()
+    earlier = "2026-11-30T09:00:00-07:00"
+    (root / "submission_metadata.json").write_text(json.dumps({"created_at": CREATED, "previous_submissions": [
+        {"submission_time": earlier, "results": {"extra_data": {"fercomp": {"counted_runs": [earlier]}}}}]}))
+
+    results = valid(autograder.run(root))
+
+    assert results["score"] == 0.0 and "failed on its own side" in results["output"] and "FileNotFoundError" in results["output"]
+    assert results["extra_data"]["fercomp"] == {"counted": False, "counted_runs": [earlier]}
