@@ -120,3 +120,5 @@ def test_leaderboard_writes_the_gradebook_or_nothing(cli, tmp_path):
     code, _, err = cli(*args[:-4], "--out", tmp_path / "out2", "--format", "csv")
     assert code == 2 and "not in the export: s404 (Nobody Known)" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out2").exists()
+    code, _, err = cli("leaderboard", "--config", tmp_path / "fercomp.toml", "--results", results, "--gradebook", "canvas")
+    assert code == 2 and "--gradebook LMS and --roster go together" in err
