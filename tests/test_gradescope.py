@@ -50,11 +50,12 @@ def course(tmp_path_factory, small_csv):
     return root
 
 
-def zip_for(course: Path, tmp_path: Path, final: bool) -> Path:
+def zip_for(course: Path, tmp_path: Path, final: bool, memory_mb: int = 4096) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     toml = course / "fercomp.toml"
     text = toml.read_text()
-    toml.write_text(text.replace("final = false", f"final = {'true' if final else 'false'}"))
+    toml.write_text(text.replace("final = false", f"final = {'true' if final else 'false'}")
+                    .replace("memory_mb = 4096", f"memory_mb = {memory_mb}"))
     try:
         return bundle.build(course, tmp_path / "autograder.zip").path
     finally:
@@ -154,6 +155,16 @@ def test_without_a_jail_the_hand_in_is_not_run(course, tmp_path, monkeypatch):
     assert not marker.exists() and results["score"] == 0.0
     assert "could not start its jail" in results["output"] and "EPERM" in results["tests"][0]["output"]
     assert json.loads((root / "results" / "results.json").read_text()) == results
+
+
+def test_a_container_too_small_for_the_jail_is_the_graders_failure_not_the_students(course, tmp_path):
+    root = gradescope_root(tmp_path, zip_for(course, tmp_path, final=False, memory_mb=300), FIXTURES / "rule_model.py",
+                           {"created_at": CREATED})
+
+    results = valid(autograder.run(root))
+
+    assert results["score"] == 0.0 and "too little memory to start its jail (not your hand-in's fault)" in results["output"]
+    assert "more than 256 MB before your hand-in ran" in results["tests"][0]["output"]
 
 
 def test_rate_limit_counts_scored_runs_in_the_24_hours_before_created_at():

@@ -151,6 +151,14 @@ def _check_and_score(lay: Layout, cfg, manifest: dict, path: Path, work: Path, m
     config = ScoreConfig(data=lay.source / manifest["data"], split=splits[0], device="cpu", out_dir=work / "results",
                          limits=limits, latency=cfg.latency, phase="public")
     report = check_submission(path, config)
+    if any(name == "runs in the sandbox (start)" and detail.startswith("memory_limit") for name, _, detail in report.items):
+        # The jail died importing fercomp and torch, before any of the hand-in ran: the container is too small.
+        print(f"the jails need more memory than [gradescope] memory_mb = {g.memory_mb} leaves them "
+              f"({limits.memory_limit_mb} MB): raise it and the container's memory in Gradescope (see the fercomp README)")
+        return gs.failure("The autograder's container has too little memory to start its jail (not your hand-in's "
+                          "fault); this run does not count. Course staff can see why in the autograder's output.",
+                          detail=f"the jail needed more than {limits.memory_limit_mb} MB before your hand-in ran",
+                          earlier=window)
     tests = gs.check_tests(report.items)
     created = metadata.get("created_at")
     lines = [f"Rate limit: {note}.", "Your hand-in ran in fercomp's jail (nsjail), as in the course's own grading."]
