@@ -216,6 +216,7 @@ def test_build_refuses_without_the_baseline_record_and_ships_the_scripts_runnabl
             assert subprocess.run(["bash", "-n", str(tmp_path / script)]).returncode == 0
         setup = zf.read("setup.sh").decode()
     assert "download.pytorch.org/whl/cpu" in setup and "-r requirements.txt" in setup and "/opt/fercomp" in setup
+    assert "-c /tmp/fercomp-torch.txt -r requirements.txt" in setup  # fercomp's own requirements keep the CPU torch
     assert set(modes) == {*bundle.SCRIPTS, "fercomp.toml", "requirements.txt", autograder.MANIFEST, bundle.DATA,
                           "baseline/baseline_cnn.PublicTest.json"}
     record = course / "reports" / "results" / "baseline_cnn.PublicTest.json"
