@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fercomp.board import Leaderboard
 from fercomp.errors import UsageError
 from fercomp.roster import Student, StudentGrade
 
@@ -116,6 +117,16 @@ def fill(book: Gradebook, grades: list[StudentGrade], decimals: int, points: flo
     encoding = "utf-16" if book.bom.startswith("utf-16") else "utf-8"
     data = out.getvalue().encode(encoding)  # Python's utf-16 writes its BOM itself
     return (b"\xef\xbb\xbf" + data if book.bom == "utf-8" else data), notes
+
+
+def export(book: Gradebook, board: Leaderboard) -> tuple[str, bytes, list[str]]:
+    """(file name, contents, notes) of the gradebook for `board`: final marks out of accuracy + efficiency
+    (+ report, when the board has report marks), which Canvas's Points Possible row gets for a new column."""
+    marks = board.config.marks
+    with_report = any(g.report_mark is not None for g in board.grades)
+    points = marks.accuracy + marks.efficiency + (marks.report if with_report else 0.0)
+    data, notes = fill(book, board.grades, marks.decimals, points)
+    return f"gradebook-{book.lms}-{board.split}.csv", data, notes
 
 
 def _plain_row(lms: str, s: Student) -> list[str]:

@@ -77,11 +77,10 @@ def leaderboard(
     board = lb.build(records, baseline_path.stem, cfg, split, report_marks, notes, phase, refused, roster)
     extra: dict[str, bytes] = {}
     if book is not None:
-        from fercomp.gradebook import fill
+        from fercomp.gradebook import export
 
-        marks = cfg.marks
-        points = marks.accuracy + marks.efficiency + (marks.report if report_marks else 0.0)
-        extra[f"gradebook-{book.lms}-{split}.csv"], gradebook_notes = fill(book, board.grades, marks.decimals, points)
+        name, data, gradebook_notes = export(book, board)
+        extra[name] = data
         board.notes.extend(gradebook_notes)
     written = files.write_all(board, formats, out, extra)
     if as_json:
