@@ -80,12 +80,17 @@ def parse_time(text: str) -> dt.datetime:
 def counted_runs(metadata: dict) -> list[str]:
     """The submission times of earlier runs that counted: carried in the latest previous results, else
     (results fercomp did not write) every earlier submission that was not an autograder error."""
-    previous = [p for p in metadata.get("previous_submissions") or [] if isinstance(p, dict)]
-    latest = max(previous, key=lambda p: parse_time(p["submission_time"]), default=None) if previous else None
-    carried = ((latest or {}).get("results") or {}).get("extra_data", {}).get("fercomp", {}).get("counted_runs")
+    previous = _previous(metadata)
+    latest = max(previous, key=lambda p: parse_time(p["submission_time"]), default=None)
+    carried = (((latest or {}).get("results") or {}).get("extra_data") or {}).get("fercomp", {}).get("counted_runs")
     if isinstance(carried, list):
         return [str(t) for t in carried]
-    return [str(p["submission_time"]) for p in previous if not p.get("autograder_error") and p.get("submission_time")]
+    return [p["submission_time"] for p in previous if not p.get("autograder_error")]
+
+
+def _previous(metadata: dict) -> list[dict]:
+    """The earlier submissions that say when they were made (anything else in the list is ignored)."""
+    return [p for p in metadata.get("previous_submissions") or [] if isinstance(p, dict) and isinstance(p.get("submission_time"), str)]
 
 
 def rate_limit(metadata: dict, daily_limit: int) -> tuple[bool, list[str], str]:
@@ -107,7 +112,7 @@ def rate_limit(metadata: dict, daily_limit: int) -> tuple[bool, list[str], str]:
 def rate_limited(metadata: dict, window: list[str], message: str) -> dict:
     """The latest previous results with the message on top (the student keeps their last score and board
     entry, as Gradescope's guide suggests), or a zero score when there are none."""
-    previous = [p for p in metadata.get("previous_submissions") or [] if isinstance(p, dict) and p.get("results")]
+    previous = [p for p in _previous(metadata) if isinstance(p.get("results"), dict)]
     latest = max(previous, key=lambda p: parse_time(p["submission_time"]), default=None)
     results = copy.deepcopy(latest["results"]) if latest else {"score": 0.0, "tests": []}
     results["output"] = message + ("\n\nYour previous results:\n" + str(results.get("output", "")) if latest else "")
