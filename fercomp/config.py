@@ -115,6 +115,16 @@ class AuditSection:
 
 
 @dataclass(frozen=True)
+class GradescopeSection:
+    # What `fercomp gradescope build` puts in the autograder zip and how its run_autograder behaves.
+    daily_limit: int = 3  # counted runs per 24 h before created_at (0: no limit); failed runs are not counted
+    final: bool = False  # also ship the held-out split and score it there, hidden until grades are published
+    memory_mb: int = 768  # the container's memory (Gradescope's default 768 MB; raise it there and here together)
+    time_s: float = 480.0  # the whole run's budget, inside Gradescope's timeout (10 min by default, 40 at most)
+    points: float = 1.0  # the Gradescope score of a hand-in that passes every check and is scored; else 0
+
+
+@dataclass(frozen=True)
 class CompetitionConfig:
     competition: CompetitionSection = field(default_factory=CompetitionSection)
     marks: MarksSection = field(default_factory=MarksSection)
@@ -123,6 +133,7 @@ class CompetitionConfig:
     slurm: SlurmSection = field(default_factory=SlurmSection)
     audit: AuditSection = field(default_factory=AuditSection)
     latency: LatencyConfig = field(default_factory=LatencyConfig)  # the [latency] table: its fields as keys
+    gradescope: GradescopeSection = field(default_factory=GradescopeSection)
     source: str = "(defaults)"
 
 

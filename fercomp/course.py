@@ -32,6 +32,7 @@ SLURM = {"slurm/score.sbatch": "slurm/score.sbatch", "slurm/merge.sbatch": "slur
 #: CPU-only torch unless the jobs ask for GPUs (as the CI workflow installs it)
 TORCH = {False: ".venv/bin/python -m pip install --quiet torch torchvision --index-url https://download.pytorch.org/whl/cpu",
          True: ".venv/bin/python -m pip install --quiet torch torchvision  # CUDA builds: [slurm] gpus > 0"}
+GRADESCOPE = {"gradescope/setup.sh": "gradescope/setup.sh", "gradescope/run_autograder": "gradescope/run_autograder"}
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,21 @@ class InitOptions:
     baseline_url: str | None = None  # the baseline's weights as a release asset …
     baseline_sha256: str | None = None  # … and their hash
     slurm: bool = False
+    gradescope: bool = False  # also gradescope/ (setup.sh, run_autograder) for `fercomp gradescope build`
     force: bool = False
 
 
 def init_course(dest: Path, options: InitOptions) -> list[Path]:
     """Write the course repository into `dest` (the Slurm scripts too with options.slurm); return the files.
 
-    An existing course (a fercomp.toml in `dest`) is refused unless `force`, except that `slurm` alone
-    (re)writes slurm/ from the course's own fercomp.toml.
+    An existing course (a fercomp.toml in `dest`) is refused unless `force`, except that `slurm` and
+    `gradescope` alone (re)write slurm/ (from the course's own fercomp.toml) and gradescope/.
     """
     dest = Path(dest)
     existing = (dest / CONFIG_NAME).is_file()
-    if existing and options.slurm and not options.force:
-        return _write_slurm(dest, load_config(dest / CONFIG_NAME))
+    if existing and (options.slurm or options.gradescope) and not options.force:
+        slurm = _write_slurm(dest, load_config(dest / CONFIG_NAME)) if options.slurm else []
+        return slurm + (_write_scripts(dest, GRADESCOPE) if options.gradescope else [])
     if existing and not options.force:
         raise UsageError(f"{dest}: already a course (it has {CONFIG_NAME}); --slurm adds the Slurm scripts, "
                          "--force rewrites every file")
@@ -73,6 +76,19 @@ def init_course(dest: Path, options: InitOptions) -> list[Path]:
         raise UsageError(f"{dest}: cannot write the course ({exc.strerror}: {exc.filename})") from None
     if options.slurm:
         written += _write_slurm(dest, config)
+    if options.gradescope:
+        written += _write_scripts(dest, GRADESCOPE)
+    return written
+
+
+def _write_scripts(dest: Path, layout: dict[str, str]) -> list[Path]:
+    """Copy scripts that need no values filled in, executable."""
+    try:
+        written = [_render(FILES / name, dest / target, {}) for name, target in layout.items()]
+    except OSError as exc:
+        raise UsageError(f"{dest}: cannot write the scripts ({exc.strerror}: {exc.filename})") from None
+    for path in written:
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return written
 
 

@@ -18,9 +18,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, audit, compare, data, demo, init, leaderboard, predict, report, scoring, train
+    from fercomp.cli import ablate, audit, compare, data, demo, gradescope, init, leaderboard, predict, report, scoring, train
 
     app.add_typer(data.app, name="data")
+    app.add_typer(gradescope.app, name="gradescope")
     scoring.register(app)
     leaderboard.register(app)
     train.register(app)

@@ -10,6 +10,7 @@ import typer
 def init(
     dest: Path = typer.Argument(..., help="The course repository's folder (created if missing)."),
     slurm: bool = typer.Option(False, help="Also write slurm/ (score array + dependent merge) from fercomp.toml [slurm]."),
+    gradescope: bool = typer.Option(False, help="Also write gradescope/ (setup.sh, run_autograder) for fercomp gradescope build."),
     shards: int = typer.Option(4, min=1, help="Parallel scoring jobs in the CI matrix (and the [slurm] default)."),
     fercomp_spec: str = typer.Option(None, help="What CI installs (default fercomp==<this version>; a git URL works)."),
     reveal: str = typer.Option("", help="[phases] reveal date, e.g. 2026-12-15."),
@@ -18,15 +19,16 @@ def init(
     force: bool = typer.Option(False, help="Rewrite every file of an existing course."),
 ) -> None:
     """Scaffold a course repository: fercomp.toml, submissions/README.md, .gitignore, the baseline, the
-    GitHub Actions workflow and its ci/ scripts; with --slurm, slurm/ scripts for a cluster.
+    GitHub Actions workflow and its ci/ scripts; with --slurm, slurm/ scripts for a cluster; with --gradescope,
+    gradescope/ scripts for a Gradescope autograder.
 
-    Exit codes: 0 written, 2 an existing course without --force/--slurm, or a bad option.
+    Exit codes: 0 written, 2 an existing course without --force/--slurm/--gradescope, or a bad option.
     """
     from fercomp.course import InitOptions, init_course
     from fercomp.render.terminal import console
 
     options = InitOptions(shards=shards, reveal=reveal, baseline_url=baseline_url, baseline_sha256=baseline_sha256,
-                          slurm=slurm, force=force, **({"fercomp_spec": fercomp_spec} if fercomp_spec else {}))
+                          slurm=slurm, gradescope=gradescope, force=force, **({"fercomp_spec": fercomp_spec} if fercomp_spec else {}))
     for path in init_course(dest, options):
         console.print(f"wrote {path}", highlight=False)
 

@@ -27,6 +27,9 @@ def leaderboard(
     out: Path = typer.Option(Path("reports/leaderboard"), help="Folder for the --format files."),
     report_marks: Path = typer.Option(None, help="CSV team,mark (out of the config's report maximum)."),
     roster: Path = typer.Option(None, help="CSV team,student_id,name,email: also write per-student grades-<split>.csv."),
+    gradebook: str = typer.Option(None, help="canvas, moodle or blackboard: also write gradebook-<lms>-<split>.csv (needs --roster)."),
+    gradebook_template: Path = typer.Option(None, help="The LMS's own gradebook export: keep its columns, fill one assignment column."),
+    gradebook_column: str = typer.Option("FER competition", help="The assignment column to fill (added when the export has none)."),
     summary: bool = typer.Option(False, help="Append the Markdown leaderboard to $GITHUB_STEP_SUMMARY when set."),
     strict: bool = typer.Option(False, help="Exit 1 if any submission failed or a record was refused (default: exit 0)."),
     as_json: bool = typer.Option(False, "--json", help="Print the board as one JSON document instead of the table."),
@@ -54,6 +57,14 @@ def leaderboard(
     for f in formats:
         if f not in files.FORMATS:
             raise UsageError(f"--format {f}: expected one of {', '.join(files.FORMATS)}")
+    book = None
+    if gradebook or gradebook_template:  # checked against the roster before anything is scored or written
+        from fercomp.gradebook import prepare
+        from fercomp.roster import read_roster
+
+        if not (gradebook and roster):
+            raise UsageError("--gradebook LMS and --roster go together (--gradebook-template needs both)")
+        book = prepare(gradebook, read_roster(roster), gradebook_template, gradebook_column)
     refused: list[str] = []
     if results:
         records, notes, refused = lb.merge_results(list(results), split, folder, baseline_path)
@@ -70,7 +81,14 @@ def leaderboard(
 
         audit = run_audit(records, baseline_path.stem, cfg.audit, split, folder, baseline_path)
     board = lb.build(records, baseline_path.stem, cfg, split, report_marks, notes, phase, refused, roster, audit)
-    written = files.write_all(board, formats, out) + (write_audit(audit, list(FORMATS), out) if audit else [])
+    extra: dict[str, bytes] = {}
+    if book is not None:
+        from fercomp.gradebook import export
+
+        name, data, gradebook_notes = export(book, board)
+        extra[name] = data
+        board.notes.extend(gradebook_notes)
+    written = files.write_all(board, formats, out, extra) + (write_audit(audit, list(FORMATS), out) if audit else [])
     if as_json:
         typer.echo(files.render(board, "json"), nl=False)
     else:

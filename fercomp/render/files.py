@@ -19,8 +19,9 @@ def render(board: Leaderboard, fmt: str) -> str:
     return makers[fmt](board)
 
 
-def write_all(board: Leaderboard, formats: list[str], out_dir: Path) -> list[Path]:
-    """leaderboard-<split>.<ext> per format (html also writes the scatter plot as PNG)."""
+def write_all(board: Leaderboard, formats: list[str], out_dir: Path, extra: dict[str, bytes] | None = None) -> list[Path]:
+    """leaderboard-<split>.<ext> per format (html also writes the scatter plot as PNG), and `extra` files
+    (name → bytes, e.g. a gradebook import) beside them."""
     from fercomp.render.plots import scatter
 
     written = []
@@ -38,4 +39,7 @@ def write_all(board: Leaderboard, formats: list[str], out_dir: Path) -> list[Pat
         path = Path(out_dir) / f"grades-{board.split}.csv"
         write_text(path, to_grades_csv(board))
         written.append(path)
+    for name, data in (extra or {}).items():
+        write_bytes(Path(out_dir) / name, data)
+        written.append(Path(out_dir) / name)
     return written

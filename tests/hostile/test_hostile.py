@@ -39,6 +39,7 @@ EXPECTED = {
     "read_previous_traces": ("scored", None),
     "overwrite_record": ("failed", "sandbox_violation"),
     "overwrite_record_ctypes": ("scored", None),
+    "write_gradescope_results": ("scored", None),  # also run by tests/test_gradescope.py as a Gradescope hand-in
     "read_environment": ("scored", None),
     "read_sibling_weights": ("failed", "sandbox_violation"),
     "list_submissions": ("failed", "sandbox_violation"),
