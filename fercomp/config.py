@@ -44,6 +44,9 @@ class CompetitionSection:
     submissions: str = "submissions"  # folder of team submissions (<team>.py and weights)
     results: str = "reports/results"  # where score records are kept
     device: str = "auto"  # auto, cpu, cuda, cuda:N
+    # Images found in more than one split of the data (`fercomp data info` counts them; the real fer2013.csv has
+    # 519): when it matches, commands stop warning about them; 0 means none acknowledged
+    known_duplicates: int = 0
 
 
 @dataclass(frozen=True)

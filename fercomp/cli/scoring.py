@@ -71,7 +71,8 @@ def score(
         split = phase_split(competition, phase, split, before_reveal)
         data = data or Path(competition.competition.data)
     if data is None:
-        raise UsageError(f"no data: pass --data PATH ({DATA_HELP})")
+        raise UsageError("no data to score on: pass --data with a fer2013.csv or a folder with train/ and test/ "
+                         "(make demo writes reports/demo/fer2013.csv)")
     from fercomp.data.source import load_data
     from fercomp.leaderboard import discover
     from fercomp.leaderboard import shard as pick_shard
