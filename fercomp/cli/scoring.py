@@ -67,7 +67,10 @@ def score(
         from fercomp.config import load_config
         from fercomp.phases import phase_split
 
+        from fercomp.data import duplicates
+
         competition = load_config(config)
+        duplicates.acknowledge(competition.competition.known_duplicates)  # --config's, not ./fercomp.toml's
         split = phase_split(competition, phase, split, before_reveal)
         data = data or Path(competition.competition.data)
     if data is None:

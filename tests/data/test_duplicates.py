@@ -95,3 +95,16 @@ def test_data_info_shows_it_in_the_table_without_sending_you_to_itself(cli, shar
     (line,) = lines(err)
     assert "known_duplicates = 1" in line and "data info" not in line
     assert cross_split_notice(shared_csv, 1, 1) is None
+
+
+def test_a_config_named_by_the_command_acknowledges_too(shared_csv, capsys):
+    (shared_csv.parent / "fercomp.toml").write_text("[competition]\nknown_duplicates = 7\n")  # not this one
+    duplicates.acknowledge(load_config(_other_config(shared_csv.parent)).competition.known_duplicates)
+    load_data(shared_csv)
+    assert capsys.readouterr().err == ""
+
+
+def _other_config(folder):
+    path = folder / "course.toml"
+    path.write_text("[competition]\nknown_duplicates = 1\n")
+    return path
