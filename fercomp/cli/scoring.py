@@ -65,9 +65,8 @@ def score(
     """
     if phase is not None:
         from fercomp.config import load_config
-        from fercomp.phases import phase_split
-
         from fercomp.data import duplicates
+        from fercomp.phases import phase_split
 
         competition = load_config(config)
         duplicates.acknowledge(competition.competition.known_duplicates)  # --config's, not ./fercomp.toml's

@@ -14,7 +14,7 @@ from fercomp.render.text_formats import explanation
 # still scrolls inside its own box, never the page.
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}.board{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:13px}th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:right}
-th{cursor:pointer;background:#f4f4f4;vertical-align:bottom}td.team,td.status,td.sandbox{overflow-wrap:anywhere}
+th{cursor:pointer;background:#f4f4f4;vertical-align:bottom}td.team,td.status{overflow-wrap:anywhere}
 td.team,th.team,td.status,th.status{text-align:left}td.team{min-width:8em}td.status{min-width:14em;max-width:24em}
 tr.baseline{background:#fff4e5;font-style:italic}.note{color:#555;max-width:60em}"""
 
@@ -24,6 +24,12 @@ const key=r=>{const t=r.cells[i].innerText.replace('⚑','').trim();const n=pars
 rows.sort((a,b)=>{const x=key(a),y=key(b);return (x>y?1:x<y?-1:0)*(asc?1:-1)});rows.forEach(r=>body.appendChild(r));}));"""
 
 
+def _cell(column: str, text: str) -> str:
+    """Escaped text; the sandbox layers (jail+sc+ns+…) may break after a + rather than inside a name."""
+    text = html.escape(text)
+    return text.replace("+", "+<wbr>") if column == "sandbox" else text
+
+
 def to_html(board: Leaderboard) -> str:
     cols = columns(board)
     css = {c: f' class="{c}"' if c in ("team", "status", "sandbox") else "" for c in cols}
@@ -31,7 +37,7 @@ def to_html(board: Leaderboard) -> str:
     body = []
     for row in rows(board):
         cls = ' class="baseline"' if row["status"] == "baseline" else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td{css[c]}>{html.escape(row[c])}</td>" for c in cols) + "</tr>")
+        body.append(f"<tr{cls}>" + "".join(f"<td{css[c]}>{_cell(c, row[c])}</td>" for c in cols) + "</tr>")
     svg = scatter(board, "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in board.notes)
