@@ -148,10 +148,15 @@ def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> lis
     # the split as scoring will name it (PrivateTest, or test for a folder source): the cache is found by it
     split = scoring_split(score_config, load_data(study.data, held_out=score_config.held_out))
     results = []
-    for row in rows(study):
+    table = rows(study)
+    for number, row in enumerate(table, 1):
         row_dir = Path(out_dir) / "rows" / row.key(study, submission_sha)
         record_file = record_path(row_dir / "results", study.submission.stem, split)
-        if record_file.exists():
+        cached = record_file.exists()
+        if progress:  # a heading, so the training's per-epoch lines below it say which row they belong to
+            _say(f"row {number}/{len(table)}: {row_label(study, row)} — "
+                 + ("cached" if cached else f"training {row.recipe.epochs} epoch(s), then scoring"))
+        if cached:
             results.append((row, read_record(record_file)))
             continue
         row_dir.mkdir(parents=True, exist_ok=True)
@@ -163,6 +168,18 @@ def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> lis
                                                model_kwargs=row.recipe.model_kwargs))
         results.append((row, record))
     return results
+
+
+def row_label(study: Study, row: Row) -> str:
+    """The methods a row switches on ("baseline recipe" when none), with its seed when the study has several."""
+    names = [m.name for on, m in zip(row.flags, study.methods) if on]
+    return (" + ".join(names) or "baseline recipe") + (f", seed {row.seed}" if study.seeds > 1 else "")
+
+
+def _say(text: str) -> None:
+    from rich.console import Console
+
+    Console(highlight=False).print(text)
 
 
 def write_index(study: Study, results: list[tuple[Row, ScoreRecord]], out_dir: Path) -> Path:

@@ -47,6 +47,9 @@ class CompetitionSection:
     # instructor-held faces (a fer2013-style CSV or a folder) that are never published: the final phase scores them
     # for the audit, the one check a memoriser of every public image cannot pass. "" for none.
     private_supplement: str = ""
+    # Images found in more than one split of the data (`fercomp data info` counts them; the real fer2013.csv has
+    # 519): when it matches, commands stop warning about them; 0 means none acknowledged
+    known_duplicates: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fercomp.version import __version__
@@ -38,7 +38,7 @@ GRADESCOPE = {"gradescope/setup.sh": "gradescope/setup.sh", "gradescope/run_auto
 @dataclass(frozen=True)
 class InitOptions:
     shards: int = 4  # CI matrix width (and the [slurm] default)
-    fercomp_spec: str = f"fercomp=={__version__}"  # what ci/requirements.txt installs
+    fercomp_spec: str | None = None  # what ci/requirements.txt installs; None: from where this fercomp came (fercomp_origin)
     reveal: str = ""
     baseline_url: str | None = None  # the baseline's weights as a release asset …
     baseline_sha256: str | None = None  # … and their hash
@@ -47,11 +47,76 @@ class InitOptions:
     force: bool = False
 
 
+def fercomp_origin() -> tuple[str, str]:
+    """(pip requirement, where it comes from) for the fercomp running now, from its PEP 610 direct_url.json."""
+    import json
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("fercomp").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        text = None
+    return spec_from_direct_url(json.loads(text) if text else None)
+
+
+def spec_from_direct_url(info: dict | None) -> tuple[str, str]:
+    """The requirement a course's CI can install for a fercomp installed as `info` (PEP 610) says, and why."""
+    if not info:  # no direct URL: installed from a package index, which CI can install from too
+        return f"fercomp=={__version__}", "the version installed here, from a package index"
+    url = info.get("url", "")
+    vcs = info.get("vcs_info")
+    if vcs:
+        return (f"fercomp @ {vcs.get('vcs', 'git')}+{url}@{vcs.get('commit_id')}",
+                f"the {vcs.get('vcs', 'git')} URL and commit this fercomp was installed from")
+    if "archive_info" in info:
+        return f"fercomp @ {url}", "the archive URL this fercomp was installed from"
+    folder = url.removeprefix("file://")
+    remote = _git(folder, "remote", "get-url", "origin")
+    commit = _git(folder, "rev-parse", "HEAD")
+    if remote and commit and not remote.startswith(("/", ".", "file:")):
+        if "://" not in remote:  # git@host:org/repo: runners hold no ssh key, so the https form of it
+            remote = "https://" + remote.split("@", 1)[-1].replace(":", "/", 1)
+        return (f"fercomp @ git+{remote}@{commit}",
+                f"the local checkout {folder}: its origin remote at its HEAD commit (push that commit before CI runs)")
+    return (f"fercomp @ {url}", f"the local folder {folder}, which CI runners cannot reach: "
+            "run fercomp init again with --force --fercomp-spec naming a git URL or a version on an index")
+
+
+def _git(folder: str, *args: str) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def next_steps(dest: Path, options: InitOptions) -> list[str]:
+    """What the instructor does after `fercomp init`, in order, for this course (run inside it)."""
+    steps = [f"cd {dest}; put the data at data/fer2013.csv for local runs (.gitignore keeps data/ out of git)"]
+    if not options.baseline_url:
+        steps.append("the baseline's weights (104 MB, over GitHub's file limit): fercomp train baselines/baseline_cnn.py "
+                     "--data data/fer2013.csv, upload baselines/baseline_cnn.pt as a release asset, and fill in the "
+                     "WEIGHTS_URL and WEIGHTS_SHA256 lines in baselines/baseline_cnn.py")
+    steps += [
+        "try the live board here: fercomp leaderboard (scores the baseline and every hand-in in submissions/ on PublicTest)",
+        "on GitHub, set the secrets FER_DATA_URL (a download link to the data; FER_DATA_SHA256 pins it), "
+        "GRADES_PASSPHRASE (encrypts the final phase) and, for per-student grades, ROSTER_URL; the variable "
+        "FERCOMP_PAGES = true publishes the live board on GitHub Pages",
+        "push: hand-ins are checked on every pull request, the public board is built nightly, and the final phase "
+        "runs on a workflow dispatch with phase: final" + (" (on the cluster: slurm/submit.sh public, then final)"
+                                                             if options.slurm else ""),
+    ]
+    return steps
+
+
 def init_course(dest: Path, options: InitOptions) -> list[Path]:
     """Write the course repository into `dest` (the Slurm scripts too with options.slurm); return the files.
 
     An existing course (a fercomp.toml in `dest`) is refused unless `force`, except that `slurm` and
-    `gradescope` alone (re)write slurm/ (from the course's own fercomp.toml) and gradescope/.
+    `gradescope` alone (re)write slurm/ (from the course's own fercomp.toml) and gradescope/. Without
+    `options.fercomp_spec`, CI installs fercomp from where this one came (fercomp_origin).
     """
     dest = Path(dest)
     existing = (dest / CONFIG_NAME).is_file()
@@ -64,6 +129,8 @@ def init_course(dest: Path, options: InitOptions) -> list[Path]:
     if options.shards < 1:
         raise UsageError(f"--shards {options.shards}: at least 1")
     _check_baseline_weights(options)
+    if options.fercomp_spec is None:
+        options = replace(options, fercomp_spec=fercomp_origin()[0])
     values = {"SHARDS": str(options.shards), "SHARD_LIST": ", ".join(map(str, range(1, options.shards + 1))),
               "REVEAL": options.reveal, "FERCOMP_SPEC": options.fercomp_spec, "FERCOMP_VERSION": __version__,
               "BASELINE": "baselines/baseline_cnn.py", "SUBMISSIONS": "submissions", "DATA": "data/fer2013.csv"}

@@ -132,7 +132,7 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
     unknown = rescore - {"all"} - {p.stem for p in paths}
     if unknown:
         raise UsageError(f"--rescore {sorted(unknown)[0]}: no such team among the submissions")
-    records, todo = {}, []
+    records, todo, first = {}, [], []
     for path in paths:
         if "all" in rescore or path.stem in rescore:
             record, reason = None, "--rescore"
@@ -141,8 +141,13 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
         if record is not None:
             records[path.stem] = record
             continue
-        notes.append(f"{path.stem}: scored ({reason})")
+        if reason == "no record yet":
+            first.append(path.stem)
+        else:  # a record that was there and is not used: the board says why
+            notes.append(f"{path.stem}: scored ({reason})")
         todo.append(path)
+    if first:  # nothing wrong here: a hand-in met for the first time is simply scored
+        notes.insert(0, f"scored for the first time in this run: {', '.join(first)}")
     if todo and cores and cores.note and not (cores.shared and latency == "serial"):
         notes.append(cores.note)
     lock = threading.Lock() if latency == "serial" else None

@@ -93,8 +93,45 @@ def test_init_writes_a_course_whose_workflow_lints_clean(course):
     text = (root / ".github/workflows/grade.yml").read_text()
     assert "download.pytorch.org/whl/cpu" in text and "cache: pip" in text and "pip install -e" not in text
     assert "ci/allow-userns.sh" in text and "secrets.FER_DATA_URL" in text
-    assert (root / "ci/requirements.txt").read_text().startswith("fercomp==")
+    from fercomp.course import fercomp_origin
+
+    assert (root / "ci/requirements.txt").read_text() == fercomp_origin()[0] + "\n"
+    assert f'pip install "{fercomp_origin()[0]}"' in (root / "submissions/README.md").read_text()
     assert "WEIGHTS_URL" in (root / "submissions/README.md").read_text() and "Git LFS" in (root / "submissions/README.md").read_text()
+
+
+def test_fercomp_spec_follows_where_fercomp_was_installed_from(tmp_path):
+    from fercomp.course import spec_from_direct_url
+    from fercomp.version import __version__
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    git = {"url": "https://github.com/org/fercomp.git", "vcs_info": {"vcs": "git", "commit_id": commit}}
+    assert spec_from_direct_url(git)[0] == f"fercomp @ git+https://github.com/org/fercomp.git@{commit}"
+    assert spec_from_direct_url(None)[0] == f"fercomp=={__version__}"  # from an index: that index has it
+    archive = {"url": "https://example.org/fercomp-0.1.0.tar.gz", "archive_info": {}}
+    assert spec_from_direct_url(archive)[0] == "fercomp @ https://example.org/fercomp-0.1.0.tar.gz"
+    local = tmp_path / "fercomp"
+    local.mkdir()
+    spec, why = spec_from_direct_url({"url": local.as_uri(), "dir_info": {"editable": True}})
+    assert spec == f"fercomp @ {local.as_uri()}" and "CI runners cannot reach" in why and "--fercomp-spec" in why
+    for args in (["init", "-q"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x"],
+                 ["remote", "add", "origin", "git@github.com:org/fercomp.git"]):
+        subprocess.run(["git", "-C", str(local), *args], check=True, capture_output=True)
+    head = subprocess.run(["git", "-C", str(local), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    spec, why = spec_from_direct_url({"url": local.as_uri(), "dir_info": {"editable": True}})
+    assert spec == f"fercomp @ git+https://github.com/org/fercomp.git@{head}" and "push that commit" in why
+
+
+def test_init_says_what_ci_installs_and_what_to_do_next(cli_module, tmp_path):
+    code, out, err = cli_module("init", tmp_path / "c", "--fercomp-spec", "fercomp @ git+https://example.org/f.git@v1")
+    assert code == 0, err
+    assert "CI installs fercomp @ git+https://example.org/f.git@v1 (ci/requirements.txt, submissions/README.md): " \
+           "--fercomp-spec" in out
+    steps = out[out.index("next steps:"):]
+    for needed in ("put the data at data/fer2013.csv", "WEIGHTS_URL", "FER_DATA_URL", "GRADES_PASSPHRASE",
+                   "fercomp leaderboard"):
+        assert needed in steps, needed
+    assert 'pip install "fercomp @ git+https://example.org/f.git@v1"' in (tmp_path / "c/submissions/README.md").read_text()
 
 
 def test_init_refuses_an_existing_course_and_names_bad_options(cli_module, course, tmp_path):

@@ -8,7 +8,7 @@ from fercomp.demo import DemoPlan, run_demo
 from fercomp.training.recipe import Recipe
 
 
-def test_demo_writes_everything_and_reruns_from_cache(tmp_path, monkeypatch):
+def test_demo_writes_everything_and_reruns_from_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # a relative output folder, as `make demo` uses
     quick = Recipe(epochs=1, batch_size=64)
     plan = DemoPlan(out=Path("reports/demo"), data=SynthSpec(n_train=300, n_public=80, n_private=80, seed=2),
@@ -23,6 +23,26 @@ def test_demo_writes_everything_and_reruns_from_cache(tmp_path, monkeypatch):
     board = json.loads(next(p for p in written["leaderboard"] if p.suffix == ".json").read_text())
     assert board["baseline"] == "baseline_cnn" and {m["team"] for m in board["marks"]} == {"small_cnn", "depthwise_net"}
     _check_report_pack(plan.out / "report" / "small_cnn", plan.out / "results" / "small_cnn.PrivateTest.json")
+    steps = [line[:5] for line in said if line.startswith("[")]
+    assert steps == [f"[{n}/6]" for n in range(1, 7)]  # each step once, in order
+    scoring = said[said.index(next(line for line in said if line.startswith("[3/6]"))) + 1:][:3]
+    assert sorted(line.split()[0] for line in scoring) == ["baseline_cnn", "depthwise_net", "small_cnn"]  # a line per hand-in
+    printed = capsys.readouterr().out
+    assert printed.index("row 1/4: baseline recipe — training 1 epoch(s)") < printed.index("row 4/4: batchnorm + flip + label smoothing")
+    from fercomp.records import read_record
+
+    report = read_record(plan.out / "results" / "small_cnn.PrivateTest.json")
+    rows = plan.out / "ablation" / "small_cnn" / "rows"
+    (all_on,) = [d for d in rows.iterdir() if all(json.loads((d / "row.json").read_text())["flags"])]
+    ablated = read_record(all_on / "results" / "small_cnn.PrivateTest.json")
+    notes = [line for line in said if line.startswith("note: small_cnn is at")]
+    if f"{100 * ablated.accuracy:.2f}" != f"{100 * report.accuracy:.2f}":
+        assert notes == [f"note: small_cnn is at {100 * report.accuracy:.2f} % in the leaderboard and report (the demo's team "
+                         f"recipe: 1 epoch, batch 64, adam lr 0.001 (constant)) and at {100 * ablated.accuracy:.2f} % in the "
+                         "ablation's all-methods row (1 epoch, batch 64, adam lr 0.001 (constant), every method on): "
+                         "two recipes, two trainings"]
+    else:
+        assert notes == []
     again = []
     run_demo(plan, say=again.append)
     assert sum("reusing" in line for line in again) == 4  # the data and three sets of weights

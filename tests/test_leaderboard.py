@@ -53,6 +53,8 @@ def test_marks_match_a_hand_calculation(cli, competition, small_csv):
     code, out, err = run_board(cli, competition, "--phase", "final", "--jobs", "2", "--report-marks", "report.csv",
                                "--format", "csv", "--format", "json", "--format", "md", "--format", "latex", "--format", "html")
     assert code == 0, err
+    # a team met for the first time is listed plainly, once, not as a per-team note that reads like a fault
+    assert "no record yet" not in out and out.count("scored for the first time in this run: ") == 1
     labels = load_data(small_csv).select("PrivateTest").labels
     share = np.bincount(labels, minlength=7) / len(labels)
     acc = {n: share[k] for n, (k, _) in TEAMS.items()}

@@ -73,3 +73,22 @@ def test_latex_is_well_formed(scored, small_csv):
         doc = root / "doc.tex"
         doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + tex + "\\end{document}\n")
         assert subprocess.run(["pdflatex", "-interaction=nonstopmode", doc.name], cwd=root, capture_output=True).returncode == 0
+
+
+def test_a_grid_of_three_faces_is_three_slots_wide_and_names_each_file():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from fercomp.render.report_pack import samples_figure
+
+    faces = np.zeros((3, 48, 48), np.uint8)
+    names = ["photos/anna.jpg", "photos/ben.png", "photos/a_very_long_file_name_from_a_phone_camera.jpeg"]
+    fig = samples_figure(faces, None, [3, 4, 6], np.array([0.9, 0.5, 0.4]), names)
+    try:
+        shown = [ax for ax in fig.axes if ax.images]
+        assert len(fig.axes) == 3 and len(shown) == 3  # no empty slots beside them
+        titles = [ax.get_title() for ax in shown]
+        assert titles[0] == "anna.jpg\n→ Happy 90 %" and titles[1] == "ben.png\n→ Sad 50 %"
+        assert titles[2].startswith("a_very_long_f…") and titles[2].split("\n")[0].endswith(".jpeg")
+    finally:
+        plt.close(fig)

@@ -34,7 +34,6 @@ def _register() -> None:
     audit.register(app)
 
 
-
 @app.callback(invoke_without_command=True)
 def _root(version: bool = typer.Option(False, "--version", is_eager=True, help="Print fercomp's version and exit.")) -> None:
     """Score, rank and study FER-2013 facial-expression competition submissions.
@@ -58,12 +57,23 @@ def fail(message: str, code: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns every user-facing failure into one line and an exit code."""
     try:
-        app(args=argv, prog_name="fercomp")
+        # Not standalone: typer's own handler would draw a usage error as a multi-line box.
+        code = app(args=argv, prog_name="fercomp", standalone_mode=False)
+    except typer.TyperException as exc:  # click's errors: a mistyped option or command, a missing or bad value
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed (typer tells it by name too)
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        fail(f"{exc.format_message().rstrip('.')}; see '{ctx.command_path if ctx else 'fercomp'} --help'", exc.exit_code)
+    except typer.Abort:  # end of input at a prompt
+        fail("aborted", 1)
     except FercompError as exc:
         fail(exc.message, exc.exit_code)
     except OSError as exc:  # a folder that is a file, a read-only place, a full disk: the user's to fix
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}", 2)
+    else:
+        if isinstance(code, int) and code:  # typer.Exit(N) comes back as N when not standalone
+            sys.exit(code)
 
 
 _register()

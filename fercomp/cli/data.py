@@ -40,11 +40,14 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Per-split, per-class counts, image and duplicate checks, and which split is held out."""
+    from fercomp.data import duplicates
     from fercomp.data.info import summarize
     from fercomp.data.source import load_data
     from fercomp.render.terminal import print_data_summary
 
-    summary = summarize(load_data(path, held_out=held_out))
+    data = load_data(path, held_out=held_out, announce=False)
+    summary = summarize(data, duplicates.known_duplicates())
+    duplicates.announce(path, data.source_sha256, summary.duplicates_across_splits, hint=False)
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:

@@ -41,6 +41,7 @@ def leaderboard(
     """
     from fercomp import leaderboard as lb
     from fercomp.config import load_config
+    from fercomp.data import duplicates
     from fercomp.phases import phase_split
     from fercomp.render import files
     from fercomp.render.terminal import console, print_leaderboard, scoring_progress
@@ -50,6 +51,7 @@ def leaderboard(
         raise UsageError(f"--latency {latency}: expected parallel or serial")
     cfg = load_config(config)
     comp = cfg.competition
+    duplicates.acknowledge(comp.known_duplicates)  # this config's, when --config names another file
     split = phase_split(cfg, phase, split, before_reveal)
     baseline_path = Path(baseline or comp.baseline)
     folder = Path(submissions or comp.submissions)

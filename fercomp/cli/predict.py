@@ -36,7 +36,7 @@ def predict(
                  seed=seed, weights=weights)
     best = result.probabilities.argmax(1)
     target = grid or Path("reports") / "predict" / f"{submission.stem}.png"
-    write_bytes(target, samples_png(result.images, result.labels, best, result.probabilities.max(1)))
+    write_bytes(target, samples_png(result.images, result.labels, best, result.probabilities.max(1), result.names))
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "grid": str(target)}, indent=2))
         return

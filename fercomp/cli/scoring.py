@@ -67,13 +67,16 @@ def score(
     """
     if phase is not None:
         from fercomp.config import load_config
+        from fercomp.data import duplicates
         from fercomp.phases import phase_split
 
         competition = load_config(config)
+        duplicates.acknowledge(competition.competition.known_duplicates)  # --config's, not ./fercomp.toml's
         split = phase_split(competition, phase, split, before_reveal)
         data = data or Path(competition.competition.data)
     if data is None:
-        raise UsageError(f"no data: pass --data PATH ({DATA_HELP})")
+        raise UsageError("no data to score on: pass --data with a fer2013.csv or a folder with train/ and test/ "
+                         "(make demo writes reports/demo/fer2013.csv)")
     from fercomp.data.source import load_data
     from fercomp.leaderboard import discover
     from fercomp.leaderboard import shard as pick_shard

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from fercomp.data import cache
+from fercomp.data import cache, duplicates
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import PRIVATE_TEST, PUBLIC_TEST, canonical_split
 from fercomp.errors import DataError
 
 
-def load_data(path: str | Path, held_out: str | None = None, use_cache: bool = True) -> FERData:
+def load_data(path: str | Path, held_out: str | None = None, use_cache: bool = True, announce: bool = True) -> FERData:
     """Read `path` (a fer2013.csv or a train/test folder) into FERData, canonically labelled.
 
     `held_out` names the held-out split; by default PrivateTest (Kaggle splits) or `test` (folders).
+    Images shared across splits are announced once per file on stderr unless `announce` is false
+    (`fercomp data info` shows them in its table instead).
     """
     path = Path(path)
     if not path.exists():
@@ -29,7 +30,10 @@ def load_data(path: str | Path, held_out: str | None = None, use_cache: bool = T
         arrays = _parse(path, layout)
         if use_cache:
             cache.store(entry, arrays)
-    return _to_dataset(path, layout, arrays, held_out)
+    data = _to_dataset(path, layout, arrays, held_out)
+    if announce:
+        duplicates.announce(path, data.source_sha256, int(arrays.get("duplicates_across_splits", 0)))
+    return data
 
 
 def _key(path: Path, layout: str) -> str:
@@ -50,10 +54,8 @@ def _parse(path: Path, layout: str) -> dict[str, np.ndarray]:
         from fercomp.data.folder_reader import read_folder
 
         images, labels, split, names, ids, sha = read_folder(path)
-    from fercomp.data.info import duplicate_stats
-
     arrays = {
-        "duplicates_across_splits": np.array(duplicate_stats(images, split, labels)[1] if len(names) > 1 else 0),
+        "duplicates_across_splits": np.array(duplicates.duplicate_stats(images, split, labels)[1] if len(names) > 1 else 0),
         "images": images,
         "labels": labels,
         "split": split,
@@ -67,10 +69,6 @@ def _parse(path: Path, layout: str) -> dict[str, np.ndarray]:
 
 def _to_dataset(path: Path, layout: str, arrays: dict[str, np.ndarray], held_out: str | None) -> FERData:
     names = tuple(str(s) for s in arrays["split_names"].tolist())
-    shared = int(arrays.get("duplicates_across_splits", 0))
-    if shared:
-        warnings.warn(f"{path}: {shared} image(s) appear in more than one split; held-out scores may be inflated "
-                      "(`fercomp data info` lists the counts)", stacklevel=3)
     n = int(arrays["labels"].shape[0])
     ids = arrays["ids"] if "ids" in arrays else np.char.add("row:", np.arange(n).astype(str))
     held, validation = _roles(path, names, held_out)

@@ -29,6 +29,18 @@ def _error_bars(records) -> tuple[list[float], list[float]]:
 
 def scatter(board: Leaderboard, fmt: str = "png") -> bytes:
     """The figure as PNG or SVG bytes."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(board)
+    buffer = io.BytesIO()
+    # No date in the file: the same records always give the same bytes.
+    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def figure(board: Leaderboard):
+    """The matplotlib figure (the caller closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,7 +48,7 @@ def scatter(board: Leaderboard, fmt: str = "png") -> bytes:
 
     points = [(r.gflops, 100 * r.accuracy, name) for name, r in board.teams.items()
               if r.status == "scored" and r.gflops]
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(8.5, 4.5), dpi=110)
     if points:
         low, high = _error_bars([board.teams[name] for _, _, name in points])
         ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[low, high], fmt="o", color="#1f77b4",
@@ -52,10 +64,8 @@ def scatter(board: Leaderboard, fmt: str = "png") -> bytes:
     ax.set_xlabel("GFLOPs (fvcore, log scale)")
     ax.set_ylabel(f"accuracy on {board.split} (%)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
+    # Outside the axes, right of them: inside, it sat on the baseline's star (large GFLOPs, low accuracy:
+    # the lower right) or on a team, wherever the data happened to fall.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    # No date in the file: the same records always give the same bytes.
-    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
-    plt.close(fig)
-    return buffer.getvalue()
+    return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from fercomp.data.labels import CLASS_NAMES
 from fercomp.records import ScoreRecord
@@ -106,29 +107,45 @@ def confusion_png(record: ScoreRecord) -> bytes:
     return buf.getvalue()
 
 
-def samples_png(images, labels, predictions, probabilities=None) -> bytes:
+def samples_png(images, labels, predictions, probabilities=None, names=None) -> bytes:
+    """The sample grid (samples_figure) as PNG bytes."""
+    import matplotlib.pyplot as plt
+
+    fig = samples_figure(images, labels, predictions, probabilities, names)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def samples_figure(images, labels, predictions, probabilities=None, names=None):
     """A grid of faces titled true/predicted; correct ones in green with ✓, wrong ones in red. Without
-    true labels (None), each face is titled with its prediction (and probability when given)."""
+    true labels (None), each face is titled with its prediction (and probability when given); `names`
+    (file names) head the titles. Up to 6 faces a row, and no wider than the faces need."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = 6
+    cols = max(1, min(6, len(images)))
     rows = (len(images) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.9), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * (2.2 if names else 1.9)), dpi=100, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for k, (ax, image, pred) in enumerate(zip(axes.ravel(), images, predictions)):
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        name = f"{_short(Path(str(names[k])).name)}\n" if names else ""
         if labels is None:
             sure = f" {100 * probabilities[k]:.0f} %" if probabilities is not None else ""
-            ax.set_title(f"→ {CLASS_NAMES[pred]}{sure}", fontsize=7)
+            ax.set_title(f"{name}→ {CLASS_NAMES[pred]}{sure}", fontsize=7)
             continue
         ok = labels[k] == pred
-        ax.set_title(f"{'✓' if ok else '✗'} {CLASS_NAMES[labels[k]]}\n→ {CLASS_NAMES[pred]}", fontsize=7, color="green" if ok else "red")
+        ax.set_title(f"{name}{'✓' if ok else '✗'} {CLASS_NAMES[labels[k]]}\n→ {CLASS_NAMES[pred]}", fontsize=7,
+                     color="green" if ok else "red")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
+
+
+def _short(name: str, width: int = 20) -> str:
+    """A file name cut to fit above a 1.6-inch face: its start and its extension kept."""
+    return name if len(name) <= width else name[: width - 7] + "…" + name[-6:]

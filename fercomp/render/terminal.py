@@ -18,7 +18,11 @@ if not console.is_terminal:
 
 def print_data_summary(summary: DataSummary) -> None:
     """The `data info` table: one row per split, one column per class, roles marked."""
-    table = Table(title=f"{summary.source}  ({summary.layout}, {summary.samples} images)")
+    shared, known = summary.duplicates_across_splits, summary.known_duplicates
+    caption = f"{shared} image(s) also in another split" + (
+        "" if not shared else " (acknowledged: [competition] known_duplicates)" if known == shared
+        else f" [yellow](fercomp.toml acknowledges {known or 'none'})[/]")
+    table = Table(title=f"{summary.source}  ({summary.layout}, {summary.samples} images)", caption=caption)
     table.add_column("split")
     for name in summary.classes:
         table.add_column(name, justify="right")

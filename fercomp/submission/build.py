@@ -190,5 +190,8 @@ def load_weights(model: nn.Module, state: dict) -> None:
             shown = ", ".join(items[:8]) + (f" … (+{len(items) - 8})" if len(items) > 8 else "")
             problems.append(f"{label}: {shown}")
     if problems:
-        raise ContractError("weights_mismatch", "; ".join(problems))
+        # What to do about it: the usual cause is a weights file left from another model or an older version.
+        advice = ("these weights belong to another architecture (or an older version of this one): retrain, "
+                  "or pass --weights with this model's own weights")
+        raise ContractError("weights_mismatch", "; ".join(problems) + f" — {advice}")
     model.load_state_dict(state, strict=True)

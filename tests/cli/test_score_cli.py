@@ -30,7 +30,8 @@ def test_score_json_and_failed_submission_exit_1(cli, tmp_path, small_csv):
 def test_score_usage_and_data_errors_exit_2(cli, tmp_path, small_csv):
     shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
     cases = [
-        (("score", tmp_path / "rule.py"), "no data: pass --data PATH"),
+        (("score", tmp_path / "rule.py"), "fercomp: error: no data to score on: pass --data with a fer2013.csv or a folder "
+         "with train/ and test/ (make demo writes reports/demo/fer2013.csv)"),
         (("score", tmp_path / "absent.py", "--data", small_csv), "absent.py: no such submission file"),
         (("score", tmp_path / "rule.py", "--data", tmp_path / "nope.csv"), "nope.csv: no such file or folder"),
         (("score", tmp_path / "rule.py", "--data", small_csv, "--split", "Validation"), "no split 'Validation'"),
@@ -42,6 +43,22 @@ def test_score_usage_and_data_errors_exit_2(cli, tmp_path, small_csv):
         code, out, err = cli(*args, *FAST)
         assert code == 2, (args, err)
         assert len(lines(err)) == 1 and message in err and "Traceback" not in err, err
+
+
+def test_click_usage_errors_are_one_line_not_a_box(cli, tmp_path):
+    cases = [
+        (("score", "x.py", "--dat", "f.csv"), "No such option: --dat (Possible options: --data, --out); see 'fercomp score --help'"),
+        (("scroe",), "No such command 'scroe'. Did you mean 'score'?; see 'fercomp --help'"),
+        (("score",), "Missing argument 'submissions'; see 'fercomp score --help'"),
+        (("score", "x.py", "--threads", "many"), "Invalid value for '--threads'"),
+    ]
+    for args, message in cases:
+        code, out, err = cli(*args)
+        assert code == 2 and out == "", (args, out)
+        assert lines(err) == [lines(err)[0]] and err.startswith("fercomp: error: ") and message in err, err
+        assert "╭" not in err and "Usage:" not in err
+    code, out, _ = cli("data", "--help")
+    assert code == 0 and "synth" in out and "info" in out
 
 
 def test_check_passes_good_and_fails_bad(cli, tmp_path):

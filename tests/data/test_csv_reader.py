@@ -109,12 +109,3 @@ def test_empty_split_and_header_only(tmp_path):
     empty.write_text("emotion,pixels,Usage\n")
     with pytest.raises(DataError, match="header but no data rows"):
         load_data(empty)
-
-
-def test_duplicates_across_splits_are_warned_on_every_load(tmp_path):
-    row = " ".join(["9"] * 2304)
-    path = tmp_path / "dup.csv"
-    path.write_text(f"emotion,pixels,Usage\n3,{row},Training\n3,{row},PrivateTest\n")
-    for _ in range(2):  # parsed, then cached
-        with pytest.warns(UserWarning, match=r"1 image\(s\) appear in more than one split"):
-            load_data(path)

@@ -145,6 +145,8 @@ def test_weights_problems_are_listed_by_name():
     message = str(info.value)
     assert "missing keys: 0.bias" in message and "unexpected keys: extra.bias" in message
     assert "1.weight (10, 4) vs model (7, 4)" in message and info.value.reason == "weights_mismatch"
+    assert message.endswith("these weights belong to another architecture (or an older version of this one): "
+                            "retrain, or pass --weights with this model's own weights")
 
 
 def test_pickled_whole_model_refused_unless_trusted():
