@@ -41,7 +41,8 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto (default: CUDA when there is one), cpu, cuda or cuda:N."),
     precision: Optional[str] = typer.Option(None, help="fp32 (default), bf16 (autocast) or fp16 (autocast + gradient scaling)."),
     compile: Optional[bool] = typer.Option(None, "--compile", help="torch.compile the model (falls back to eager with a warning)."),
-    deterministic: Optional[bool] = typer.Option(None, "--deterministic/--no-deterministic", help="Deterministic kernels (slower on CUDA)."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic/--no-deterministic",
+                                                 help="Deterministic kernels (slower on CUDA)."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON document (no progress bar)."),
 ) -> None:
     """Train on Training, validate on PublicTest every epoch, keep the best epoch's weights.

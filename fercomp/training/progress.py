@@ -1,5 +1,6 @@
 """Training progress where the user is looking: a rich bar in a terminal, tqdm's bar in a notebook (its
-widget where ipywidgets is installed, else a text bar in the cell), and one line per epoch in both."""
+widget where ipywidgets is installed, else a text bar in the cell), and one line per epoch in both; output
+that goes to a file or pipe gets the epoch lines alone (a bar there is noise)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,20 @@ def in_notebook() -> bool:
 
 
 class Progress:
-    """A step bar and per-epoch lines; `None`-safe: a disabled Progress prints nothing."""
+    """A step bar and per-epoch lines; a disabled Progress prints nothing."""
 
     def __init__(self, enabled: bool, total: int, done: int) -> None:
         self._rich = self._tqdm = None
+        self._lines = enabled
         if not enabled:
             return
+        from rich.console import Console
+
         if in_notebook():
             from tqdm.auto import tqdm
 
             self._tqdm = tqdm(total=total, initial=done, unit="step", leave=True)
-        else:
+        elif Console().is_terminal:
             from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
 
             self._rich = RichProgress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), transient=True)
@@ -41,6 +45,8 @@ class Progress:
             self._rich.console.print(text, highlight=False)
         elif self._tqdm is not None:
             self._tqdm.write(text)
+        elif self._lines:
+            print(text, flush=True)
 
     def close(self) -> None:
         if self._rich:
