@@ -4,6 +4,7 @@ Spec (TOML):
     submission = "submissions/team.py"     # relative to the spec file
     data = "data/fer2013.csv"
     design = "cumulative"                  # row k turns on methods 1..k; or "factorial": all 2^k rows
+    recipe_file = "recipes/report.toml"    # optional: the base recipe from a recipe file, [recipe] over it
     seeds = 1                              # repeats per row, reported as mean ± std
     [recipe]                               # the base recipe (fercomp train's options)
     epochs = 2
@@ -30,7 +31,7 @@ from fercomp.errors import UsageError
 from fercomp.hashing import sha256_json
 from fercomp.records import ScoreRecord, read_record
 from fercomp.training.recipe import Recipe
-from fercomp.training.recipe_file import read_toml, recipe_changes
+from fercomp.training.recipe_file import load_recipe, read_toml, recipe_changes
 
 DESIGNS = ("cumulative", "factorial")
 
@@ -67,9 +68,10 @@ def load_spec(path: Path) -> Study:
     """Read and check a study spec; errors name the file and the key."""
     path = Path(path)
     raw = read_toml(path, "ablation spec")
-    unknown = set(raw) - {"submission", "data", "design", "seeds", "recipe", "method", "name"}
+    unknown = set(raw) - {"submission", "data", "design", "seeds", "recipe", "recipe_file", "method", "name"}
     if unknown:
-        raise UsageError(f"{path}: unknown key '{sorted(unknown)[0]}'; expected submission, data, design, seeds, recipe, method")
+        raise UsageError(f"{path}: unknown key '{sorted(unknown)[0]}'; expected submission, data, design, seeds, "
+                         "recipe_file, recipe, method")
     for key in ("submission", "data"):
         if key not in raw:
             raise UsageError(f"{path}: missing '{key}'")
@@ -80,9 +82,10 @@ def load_spec(path: Path) -> Study:
     if not methods:
         raise UsageError(f"{path}: no [[method]] tables; name at least one method to ablate")
     base_changes = recipe_changes(raw.get("recipe", {}), f"{path}: [recipe]")
+    base = load_recipe(path.parent / raw["recipe_file"]) if "recipe_file" in raw else Recipe()
     return Study(name=raw.get("name", path.stem), submission=(path.parent / raw["submission"]).resolve(),
                  data=(path.parent / raw["data"]).resolve(), design=design, seeds=int(raw.get("seeds", 1)),
-                 base=Recipe().with_changes(**base_changes).validated(), methods=methods)
+                 base=base.with_changes(**base_changes).validated(), methods=methods)
 
 
 def _method(table: dict, path: Path) -> Method:

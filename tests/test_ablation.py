@@ -68,6 +68,9 @@ def test_methods_take_clipping_modes_and_augmentation_parameters(tmp_path):
     assert last.augmentation("crop").kwargs() == {"padding": 2, "mode": "reflect", "fill": 0.0}
     assert last.augmentation("flip").kwargs() == {"p": 0.3}  # named again: the new parameters, in its old place
     assert [a.name for a in last.augment] == ["flip", "crop"]
+    (tmp_path / "base.toml").write_text('schedule = "onecycle"\nepochs = 9\n')
+    study = load_spec(spec(tmp_path, top='recipe_file = "base.toml"\n'))
+    assert (study.base.schedule, study.base.epochs) == ("onecycle", 1)  # the spec's [recipe] over the file
     bad = '\n[[method]]\nname = "x"\naugment = ["crop:mode=wrap"]\n'
     with pytest.raises(UsageError, match=r"study.toml: method 'x' augment crop: mode must be one of constant, edge"):
         load_spec(spec(tmp_path, extra=bad))
