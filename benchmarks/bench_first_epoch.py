@@ -2,14 +2,15 @@
 
 #27 saw 2.89 after epoch 1 of 30 under the report's recipe (one-cycle, max lr 1e-3, shown lr 7e-5). This
 trains baselines/zoo/efficientnet_b0_gray.py for one epoch of that 30-epoch schedule (the reports' loop from
-bench_train_fidelity.py, the same recipe file) and measures the validation loss four ways:
-  - eval mode, as every history reports it (batch norm from its running statistics);
-  - batch norm on each validation batch's own statistics (dropout and stochastic depth still off);
-  - eval mode after re-estimating the running statistics on un-augmented training faces;
-  - eval mode on the training faces themselves.
-If the first is far above the others, the gap is batch norm's running statistics, not the learning.
+bench_train_fidelity.py, the same recipe file) and, at initialisation and after that epoch, measures:
+  - the loss on training faces in train mode (batch norm on each batch's statistics, as training sees it)
+    and the spread of the logits there;
+  - the validation loss in eval mode, as every history reports it (batch norm's running statistics);
+  - the validation loss in eval mode after re-estimating the running statistics on the training faces;
+  - at initialisation, the train-mode loss with the 7-way head initialised as nn.Linear's default instead
+    of torchvision's EfficientNet init (uniform ±1/sqrt(out_features) = ±0.378 for 7 classes).
 
-Run: python benchmarks/bench_first_epoch.py [--images 3000] [--seeds 2]
+Run: python benchmarks/bench_first_epoch.py [--images 3000] [--seeds 1]
 """
 
 from __future__ import annotations
@@ -52,13 +53,24 @@ def loss_of(model, loader) -> tuple[float, float]:
     return total / n, correct / n
 
 
-def batch_statistics(model):
-    """A copy whose batch norms normalise by each batch's own statistics (and do not update them)."""
-    model = copy.deepcopy(model).eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.train()
-            m.track_running_stats, m.running_mean, m.running_var = False, None, None
+def train_mode(model, loader) -> tuple[float, float]:
+    """(loss, logit standard deviation) in train mode, on a copy (its running statistics stay as they were)."""
+    model = copy.deepcopy(model).train()
+    total, spread, n = 0.0, 0.0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            logits = model(x)
+            total += float(F.cross_entropy(logits, y, reduction="sum"))
+            spread += float(logits.std()) * len(y)
+            n += len(y)
+    return total / n, spread / n
+
+
+def default_head(model):
+    """A copy whose classifier is initialised as a plain nn.Linear is (kaiming uniform, a = √5)."""
+    model = copy.deepcopy(model)
+    head = model.classifier[-1]
+    head.reset_parameters()
     return model
 
 
@@ -93,14 +105,14 @@ def one_epoch(recipe, train_set, seed: int):
         opt.step()
         opt.zero_grad()
         sched.step()
-        running, seen = running + float(loss) * len(y), seen + len(y)
+        running, seen = running + float(loss.detach()) * len(y), seen + len(y)
     return model, opt.param_groups[0]["lr"], running / seen
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3000)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=1)
     args = parser.parse_args()
     csv = WORK / f"fidelity_{args.images}.csv"
     if not csv.exists():
@@ -113,15 +125,18 @@ def main() -> None:
           f"{len(train_set)} training, {len(val_set)} validation faces; a uniform guess scores ln 7 = {math.log(7):.3f}")
     rows = []
     for seed in range(args.seeds):
-        model, lr, train_loss = one_epoch(recipe, train_set, seed)
-        model.eval()
+        torch.manual_seed(seed)
+        fresh, _ = build_from_file(MODEL, {})
+        model, lr, _ = one_epoch(recipe, train_set, seed)
         val, train_plain = plain(val_set.images, val_set.labels), plain(train_set.images, train_set.labels)
-        cells = [loss_of(model, val), loss_of(batch_statistics(model), val),
-                 loss_of(recalibrated(model, train_plain), val), loss_of(model, train_plain)]
-        rows.append([seed, f"{lr:.2e}", f"{train_loss:.3f}", *(f"{loss:.3f} ({100 * acc:.1f} %)" for loss, acc in cells)])
-    print(tabulate(rows, headers=["seed", "lr after epoch 1", "train loss (train mode)", "val, eval mode",
-                                  "val, batch statistics", "val, recalibrated BN", "train faces, eval mode"],
-                   tablefmt="github"))
+        for when, net, rate in (("initialisation", fresh, recipe.lr / 25), ("after epoch 1", model, lr)):
+            loss, spread = train_mode(net, train_plain)
+            cells = [f"{loss:.3f} (logit sd {spread:.2f})", f"{loss_of(net.eval(), val)[0]:.3f}",
+                     f"{loss_of(recalibrated(net, train_plain), val)[0]:.3f}",
+                     f"{train_mode(default_head(net), train_plain)[0]:.3f}" if net is fresh else "—"]
+            rows.append([seed, when, f"{rate:.2e}", *cells])
+    print(tabulate(rows, headers=["seed", "", "lr", "train faces, train mode", "val, eval mode",
+                                  "val, recalibrated BN", "train mode, nn.Linear head init"], tablefmt="github"))
 
 
 if __name__ == "__main__":
