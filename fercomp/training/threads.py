@@ -22,7 +22,7 @@ def _cpu_times() -> dict[int, tuple[int, int]]:
     return out
 
 
-def idle_cores(cores: list[int], sample_s: float = 0.25) -> float | None:
+def idle_cores(cores: list[int], sample_s: float = 0.1) -> float | None:
     """How many of `cores` sat idle over the next `sample_s` seconds (None where /proc/stat is missing)."""
     try:
         before = _cpu_times()
