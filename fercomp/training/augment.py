@@ -191,13 +191,13 @@ def draw(aug: Augmentation, n: int, height: int, width: int, gen: torch.Generato
     return _OPS[aug.name][0](n, height, width, gen, **aug.kwargs())
 
 
-def augment(x: torch.Tensor, aug: Augmentation, gen: torch.Generator) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator) -> torch.Tensor:
     """One augmentation on a batch: draw, then apply."""
-    drawn = draw(aug, len(x), x.shape[-2], x.shape[-1], gen)
-    return _OPS[aug.name][1](x, drawn, **aug.kwargs())
+    return apply_drawn(x, aug, draw(aug, len(x), x.shape[-2], x.shape[-1], gen))
 
 
 def apply_drawn(x: torch.Tensor, aug: Augmentation, drawn: dict) -> torch.Tensor:
+    """`aug` on a batch with parameters already drawn (by `draw`, or given to compare with torchvision)."""
     return _OPS[aug.name][1](x, drawn, **aug.kwargs())
 
 
@@ -206,5 +206,5 @@ def apply(x: torch.Tensor, augs: tuple[Augmentation, ...], gen: torch.Generator)
     (mixup is applied by the loop, on labels too)."""
     for aug in augs:
         if aug.name in _OPS:
-            x = augment(x, aug, gen)
+            x = augment_batch(x, aug, gen)
     return x

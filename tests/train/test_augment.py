@@ -17,7 +17,7 @@ def test_each_augmentation_keeps_shape_and_range_and_changes_something():
     for name in augment.PIXEL_AUGMENTATIONS:
         gen = torch.Generator().manual_seed(1)
         x = batch() * 0.8 + 0.1
-        y = augment.augment(x, parse(name), gen)
+        y = augment.augment_batch(x, parse(name), gen)
         assert y.shape == x.shape, name
         assert float(y.min()) >= -1e-6 and float(y.max()) <= 1 + 1e-6, name
         assert not torch.equal(y, x), name
@@ -26,14 +26,14 @@ def test_each_augmentation_keeps_shape_and_range_and_changes_something():
 def test_flip_mirrors_whole_images():
     gen = torch.Generator().manual_seed(0)
     x = batch()
-    y = augment.augment(x, parse("flip"), gen)
+    y = augment.augment_batch(x, parse("flip"), gen)
     for a, b in zip(x, y):
         assert torch.equal(b, a) or torch.equal(b, a.flip(-1))
 
 
 def test_crop_is_a_whole_pixel_shift():
     gen = torch.Generator().manual_seed(3)
-    y = augment.augment(batch(), parse("crop:padding=4"), gen)
+    y = augment.augment_batch(batch(), parse("crop:padding=4"), gen)
     assert torch.all((y == 0) | (y == 1))  # no interpolation
     assert (y.sum(dim=(1, 2, 3)) == 100).all()  # the square moved, it did not leave the frame
 
