@@ -4,7 +4,8 @@ competition notebook's per-item pipeline (pandas rows, string split, PIL transfo
 Run: python benchmarks/bench_train.py [--images 1200]   (the baseline CNN, batch 400, Adam, one epoch;
 all three measured in this one run, so the ratios compare like with like on a noisy machine; all three
 under the malloc settings fercomp's training applies to its process, see fercomp/allocator.py).
-Target: fercomp epoch ≤ 1.10× pure forward+backward.
+Target: fercomp epoch ≤ 1.10× pure forward+backward. Last, small_cnn's epoch with one thread per core
+against `train`'s default thread count (one per idle core), which matters on a busy machine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tabulate import tabulate
 
-from common import WORK, baseline, notebook_dataset
+from common import ROOT, WORK, baseline, notebook_dataset
 
 from fercomp import allocator
 from fercomp.data.source import load_data
@@ -58,7 +59,7 @@ def cuda_rows(data, train_set, batch: int) -> list[list[str]]:
     for precision in ("fp32", "bf16"):
         pure_seconds(train_set.images[:batch], train_set.labels[:batch], batch, "cuda", precision)  # warm-up
         pure = pure_seconds(train_set.images, train_set.labels, batch, "cuda", precision)
-        recipe = Recipe(epochs=2, batch_size=batch, device="cuda", precision=precision)
+        recipe = Recipe(epochs=2, batch_size=batch, device="cuda", precision=precision, threads=torch.get_num_threads())
         result = train(baseline(), data, recipe, Preprocess(), WORK / "bench_cuda.pt", WORK / "train_report_cuda", progress=False)
         epoch = result.history[-1]["train_seconds"]  # the second epoch: the first pays CUDA's start-up
         rows.append([f"pure loop on {torch.cuda.get_device_name()} ({precision})", f"{pure:.3f}", "1.00×", ""])
@@ -78,6 +79,26 @@ def notebook_seconds(csv: Path, n: int, batch: int) -> float:
     return time.perf_counter() - start
 
 
+def threads_rows(csv: Path, rounds: int = 2) -> list[list[str]]:
+    """small_cnn's epoch with one thread per core (torch's default) and with train's default (one per idle
+    core, read from /proc/stat as training starts), interleaved; on a busy machine the first oversubscribes."""
+    from fercomp.training.run import train_file
+    from fercomp.training.threads import choose_threads
+
+    sub = WORK / "threads_small_cnn.py"
+    sub.write_bytes((ROOT / "submissions" / "small_cnn.py").read_bytes())
+    cores = len(os.sched_getaffinity(0))
+    rows = []
+    for r in range(rounds):
+        for threads in (cores, 0):
+            why = choose_threads(threads)[1]
+            result = train_file(sub, csv, Recipe(epochs=1, batch_size=400, threads=threads, device="cpu"),
+                                out_dir=WORK / "threads_report", progress=False)
+            rows.append([r + 1, f"--threads {threads}" if threads else f"default ({why})",
+                         f"{result.history[0]['train_seconds']:.2f}"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=1200)
@@ -90,7 +111,8 @@ def main() -> None:
         write(csv, SynthSpec(n_train=args.images, n_public=100, n_private=0, seed=4), "csv")
     data = load_data(csv)
     train_set = data.select("Training")
-    recipe = Recipe(epochs=1, batch_size=400, device="cpu")
+    # the pure loop runs on torch's default threads; fercomp gets the same number (its own default counts idle cores)
+    recipe = Recipe(epochs=1, batch_size=400, device="cpu", threads=torch.get_num_threads())
     pure = pure_seconds(train_set.images, train_set.labels, recipe.batch_size)
     result = train(baseline(), data, recipe, Preprocess(), WORK / "bench.pt", WORK / "train_report", progress=False)
     epoch = result.history[0]["train_seconds"]
@@ -105,6 +127,8 @@ def main() -> None:
     print(f"fercomp vs notebook: {notebook / epoch:.2f}× faster")
     print(tabulate(cuda_rows(data, train_set, recipe.batch_size), headers=["what", "seconds", "× pure", "target"],
                    tablefmt="github"))
+    print(f"\nsmall_cnn, one epoch of {len(train_set)} images: torch's one thread per core vs train's default")
+    print(tabulate(threads_rows(csv), headers=["round", "threads", "epoch seconds"], tablefmt="github"))
 
 
 if __name__ == "__main__":

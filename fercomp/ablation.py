@@ -4,6 +4,7 @@ Spec (TOML):
     submission = "submissions/team.py"     # relative to the spec file
     data = "data/fer2013.csv"
     design = "cumulative"                  # row k turns on methods 1..k; or "factorial": all 2^k rows
+    recipe_file = "recipes/report.toml"    # optional: the base recipe from a recipe file, [recipe] over it
     seeds = 1                              # repeats per row, reported as mean ± std
     [recipe]                               # the base recipe (fercomp train's options)
     epochs = 2
@@ -22,7 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from fercomp.version import __version__
@@ -30,9 +31,9 @@ from fercomp.errors import UsageError
 from fercomp.hashing import sha256_json
 from fercomp.records import ScoreRecord, read_record
 from fercomp.training.recipe import Recipe
+from fercomp.training.recipe_file import load_recipe, read_toml, recipe_changes
 
 DESIGNS = ("cumulative", "factorial")
-_RECIPE_KEYS = {f.name for f in fields(Recipe)} - {"model_kwargs", "seed"}
 
 
 @dataclass(frozen=True)
@@ -65,21 +66,12 @@ class Row:
 
 def load_spec(path: Path) -> Study:
     """Read and check a study spec; errors name the file and the key."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:
-        import tomli as tomllib
-
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such ablation spec")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = set(raw) - {"submission", "data", "design", "seeds", "recipe", "method", "name"}
+    raw = read_toml(path, "ablation spec")
+    unknown = set(raw) - {"submission", "data", "design", "seeds", "recipe", "recipe_file", "method", "name"}
     if unknown:
-        raise UsageError(f"{path}: unknown key '{sorted(unknown)[0]}'; expected submission, data, design, seeds, recipe, method")
+        raise UsageError(f"{path}: unknown key '{sorted(unknown)[0]}'; expected submission, data, design, seeds, "
+                         "recipe_file, recipe, method")
     for key in ("submission", "data"):
         if key not in raw:
             raise UsageError(f"{path}: missing '{key}'")
@@ -89,28 +81,17 @@ def load_spec(path: Path) -> Study:
     methods = tuple(_method(m, path) for m in raw.get("method", []))
     if not methods:
         raise UsageError(f"{path}: no [[method]] tables; name at least one method to ablate")
-    base_changes = _recipe_changes(raw.get("recipe", {}), path, "[recipe]")
+    base_changes = recipe_changes(raw.get("recipe", {}), f"{path}: [recipe]")
+    base = load_recipe(path.parent / raw["recipe_file"]) if "recipe_file" in raw else Recipe()
     return Study(name=raw.get("name", path.stem), submission=(path.parent / raw["submission"]).resolve(),
                  data=(path.parent / raw["data"]).resolve(), design=design, seeds=int(raw.get("seeds", 1)),
-                 base=Recipe().with_changes(**base_changes).validated(), methods=methods)
-
-
-def _recipe_changes(table: dict, path: Path, where: str) -> dict:
-    changes = {}
-    for key, value in table.items():
-        if key == "model_kwargs":
-            changes["model_kwargs"] = tuple(sorted(value.items()))
-        elif key in _RECIPE_KEYS:
-            changes[key] = tuple(value) if key == "augment" else value
-        elif key != "name":
-            raise UsageError(f"{path}: {where} unknown option '{key}'; recipe options: {', '.join(sorted(_RECIPE_KEYS))}, model_kwargs")
-    return changes
+                 base=base.with_changes(**base_changes).validated(), methods=methods)
 
 
 def _method(table: dict, path: Path) -> Method:
     if "name" not in table:
         raise UsageError(f"{path}: a [[method]] has no name")
-    return Method(name=str(table["name"]), changes=_recipe_changes(table, path, f"method '{table['name']}'"))
+    return Method(name=str(table["name"]), changes=recipe_changes(table, f"{path}: method '{table['name']}'", skip=("name",)))
 
 
 def rows(study: Study) -> list[Row]:

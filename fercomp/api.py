@@ -41,17 +41,19 @@ def score(submission, data, split: str | None = None, device: str = "auto", out_
     return score_submission(submission, config)
 
 
-def train(submission, data, out=None, report_dir=None, progress: bool = False, **recipe):
-    """`fercomp train`: the TrainResult; `recipe` are Recipe fields (epochs, batch_size, lr, device, precision, …)."""
+def train(submission, data, out=None, report_dir=None, progress: bool = True, recipe=None, **options):
+    """`fercomp train`: the TrainResult (`.history`: one dict per epoch; `.best_val_accuracy`, `.weights_path`).
+    `recipe` is a recipe file (TOML), `options` Recipe fields over it (epochs, batch_size, lr, augment, device,
+    precision, train_limit, threads, …). Progress: a bar and a line per epoch, in a notebook too."""
     from fercomp.training.recipe import Recipe
+    from fercomp.training.recipe_file import load_recipe
     from fercomp.training.run import train_file
 
-    if "augment" in recipe:
-        recipe["augment"] = tuple(recipe["augment"])
-    if "model_kwargs" in recipe:
-        recipe["model_kwargs"] = tuple(sorted(dict(recipe["model_kwargs"]).items()))
+    if "model_kwargs" in options:
+        options["model_kwargs"] = tuple(sorted(dict(options["model_kwargs"]).items()))
+    base = load_recipe(Path(recipe)) if recipe is not None else Recipe()
     try:
-        chosen = Recipe(**recipe).validated()
+        chosen = base.with_changes(**options).validated()
     except TypeError as exc:
         raise UsageError(f"fercomp.train: {exc}") from None
     return train_file(Path(submission), Path(data), chosen, out, report_dir, progress=progress)

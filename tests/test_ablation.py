@@ -43,7 +43,7 @@ def test_cumulative_and_factorial_rows(tmp_path):
     cumulative = rows(load_spec(spec(tmp_path)))
     assert [r.flags for r in cumulative] == [(False,) * 3, (True, False, False), (True, True, False), (True, True, True)]
     last = cumulative[-1].recipe
-    assert last.augment == ("flip",) and dict(last.model_kwargs) == {"batchnorm": True} and last.loss == "label_smoothing"
+    assert [a.name for a in last.augment] == ["flip"] and dict(last.model_kwargs) == {"batchnorm": True} and last.loss == "label_smoothing"
     assert last.epochs == 1 and cumulative[0].recipe.loss == "ce"
     factorial = rows(load_spec(spec(tmp_path, design="factorial")))
     assert len(factorial) == 8 and len(set(r.flags for r in factorial)) == 8 and factorial[0].flags == (False,) * 3
@@ -58,6 +58,22 @@ def test_spec_errors_name_the_key(tmp_path, extra, top, message):
         load_spec(spec(tmp_path, extra=extra, top=top))
     with pytest.raises(UsageError, match="design 'latin' must be"):
         load_spec(spec(tmp_path, design="latin"))
+
+
+def test_methods_take_clipping_modes_and_augmentation_parameters(tmp_path):
+    extra = ('\n[[method]]\nname = "clip by value"\ngrad_clip = 0.1\ngrad_clip_mode = "value"\n'
+             '\n[[method]]\nname = "report crop"\naugment = ["crop:padding=2,mode=reflect", { name = "flip", p = 0.3 }]\n')
+    last = rows(load_spec(spec(tmp_path, extra=extra)))[-1].recipe
+    assert (last.grad_clip, last.grad_clip_mode) == (0.1, "value")
+    assert last.augmentation("crop").kwargs() == {"padding": 2, "mode": "reflect", "fill": 0.0}
+    assert last.augmentation("flip").kwargs() == {"p": 0.3}  # named again: the new parameters, in its old place
+    assert [a.name for a in last.augment] == ["flip", "crop"]
+    (tmp_path / "base.toml").write_text('schedule = "onecycle"\nepochs = 9\n')
+    study = load_spec(spec(tmp_path, top='recipe_file = "base.toml"\n'))
+    assert (study.base.schedule, study.base.epochs) == ("onecycle", 1)  # the spec's [recipe] over the file
+    bad = '\n[[method]]\nname = "x"\naugment = ["crop:mode=wrap"]\n'
+    with pytest.raises(UsageError, match=r"study.toml: method 'x' augment crop: mode must be one of constant, edge"):
+        load_spec(spec(tmp_path, extra=bad))
 
 
 def results_for(patterns_and_acc):

@@ -14,26 +14,35 @@ from fercomp.errors import UsageError
 def train(
     submission: Path = typer.Argument(..., help="The submission's .py file."),
     data: Path = typer.Option(..., help="A fer2013.csv or train/test folder (Training + PublicTest are used)."),
+    recipe: Optional[Path] = typer.Option(None, help="A recipe file (TOML, keys = these options); options given "
+                                                     "here override it."),
     out: Path = typer.Option(None, help="Weights file (default: where `fercomp score` looks: WEIGHTS or <stem>.pt)."),
     report_dir: Path = typer.Option(None, help="History and curves folder (default reports/train/<name>)."),
-    optimizer: str = typer.Option("adam", help="adam, adamw or sgd."),
-    lr: float = typer.Option(1e-3, help="Learning rate (peak rate for onecycle)."),
-    schedule: str = typer.Option("constant", help="constant, onecycle, cosine or step."),
-    weight_decay: float = typer.Option(0.0, min=0),
-    grad_clip: float = typer.Option(0.0, min=0, help="Max gradient norm; 0 = off."),
-    batch_size: int = typer.Option(400, min=1),
-    epochs: int = typer.Option(10, min=1),
-    early_stopping: int = typer.Option(0, min=0, help="Stop after N epochs without a better validation accuracy."),
-    loss: str = typer.Option("ce", help="ce, label_smoothing, class_weighted or focal."),
+    optimizer: Optional[str] = typer.Option(None, help="adam (default), adamw or sgd."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (peak rate for onecycle); default 1e-3."),
+    schedule: Optional[str] = typer.Option(None, help="constant (default), onecycle, cosine or step."),
+    weight_decay: Optional[float] = typer.Option(None, min=0, help="Default 0."),
+    grad_clip: Optional[float] = typer.Option(None, min=0, help="Clipping threshold; 0 (default) = off."),
+    grad_clip_mode: Optional[str] = typer.Option(None, help="norm (default: clip_grad_norm_) or value "
+                                                            "(clip_grad_value_: each element into ±grad-clip)."),
+    batch_size: Optional[int] = typer.Option(None, min=1, help="Default 400."),
+    epochs: Optional[int] = typer.Option(None, min=1, help="Default 10."),
+    early_stopping: Optional[int] = typer.Option(None, min=0, help="Stop after N epochs without a better validation accuracy."),
+    loss: Optional[str] = typer.Option(None, help="ce (default), label_smoothing, class_weighted or focal."),
     augment: Optional[List[str]] = typer.Option(
-        None, help="flip, rotate, crop, affine, autocontrast, brightness, erasing, mixup (repeatable)."),
+        None, help="NAME or NAME:KEY=VALUE,… (repeatable), e.g. crop:padding=2,mode=reflect; names: flip, crop, "
+                   "affine, rotate, autocontrast, brightness, erasing, mixup (parameters as torchvision's)."),
     model_kwarg: Optional[List[str]] = typer.Option(None, help="KEY=VALUE passed to build_model (JSON values), repeatable."),
-    seed: int = typer.Option(0),
+    seed: Optional[int] = typer.Option(None, help="Default 0."),
+    train_limit: Optional[int] = typer.Option(None, min=0, help="Train on a fixed, seeded, class-stratified subset "
+                                                                "of N images (a quick trial); 0 = all."),
+    threads: Optional[int] = typer.Option(None, min=0, help="CPU threads; 0 (default) = one per core idle now."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the report folder."),
-    device: str = typer.Option("auto", help="auto (CUDA when there is one), cpu, cuda or cuda:N."),
-    precision: str = typer.Option("fp32", help="fp32, bf16 (autocast) or fp16 (autocast + gradient scaling)."),
-    compile: bool = typer.Option(False, "--compile", help="torch.compile the model (falls back to eager with a warning)."),
-    deterministic: bool = typer.Option(False, help="Deterministic kernels (slower on CUDA)."),
+    device: Optional[str] = typer.Option(None, help="auto (default: CUDA when there is one), cpu, cuda or cuda:N."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (default), bf16 (autocast) or fp16 (autocast + gradient scaling)."),
+    compile: Optional[bool] = typer.Option(None, "--compile", help="torch.compile the model (falls back to eager with a warning)."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic/--no-deterministic",
+                                                 help="Deterministic kernels (slower on CUDA)."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON document (no progress bar)."),
 ) -> None:
     """Train on Training, validate on PublicTest every epoch, keep the best epoch's weights.
@@ -42,13 +51,20 @@ def train(
     """
     from fercomp.render.terminal import console
     from fercomp.training.recipe import Recipe
+    from fercomp.training.recipe_file import load_recipe
     from fercomp.training.run import train_file
 
-    recipe = Recipe(optimizer=optimizer, lr=lr, schedule=schedule, weight_decay=weight_decay, grad_clip=grad_clip,
-                    batch_size=batch_size, epochs=epochs, early_stopping=early_stopping, loss=loss,
-                    augment=tuple(augment or ()), seed=seed, model_kwargs=tuple(sorted(_kwargs(model_kwarg).items())), device=device,
-                    precision=precision, compile=compile, deterministic=deterministic).validated()
-    result = train_file(submission, data, recipe, out, report_dir, resume=resume, progress=not as_json)
+    given = {k: v for k, v in dict(
+        optimizer=optimizer, lr=lr, schedule=schedule, weight_decay=weight_decay, grad_clip=grad_clip,
+        grad_clip_mode=grad_clip_mode, batch_size=batch_size, epochs=epochs, early_stopping=early_stopping, loss=loss,
+        seed=seed, train_limit=train_limit, threads=threads, device=device, precision=precision, compile=compile,
+        deterministic=deterministic).items() if v is not None}
+    if augment:
+        given["augment"] = tuple(augment)
+    if model_kwarg:
+        given["model_kwargs"] = tuple(sorted(_kwargs(model_kwarg).items()))
+    chosen = (load_recipe(recipe) if recipe else Recipe()).with_changes(**given).validated()
+    result = train_file(submission, data, chosen, out, report_dir, resume=resume, progress=not as_json)
     if as_json:
         typer.echo(json.dumps({"weights": str(result.weights_path), "best_epoch": result.best_epoch,
                                "best_val_accuracy": result.best_val_accuracy, "interrupted": result.interrupted,

@@ -8,9 +8,6 @@ own submission, not for grading others (grading is `fercomp score`, which sandbo
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import time
 import warnings
@@ -23,12 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from fercomp import allocator
-from fercomp.atomic import atomic_path, write_text
+from fercomp.atomic import atomic_path
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import NUM_CLASSES
 from fercomp.errors import UsageError
-from fercomp.training import augment
 from fercomp.submission.preprocess import finish
+from fercomp.training import augment, threads
+from fercomp.training.history import write_history
+from fercomp.training.progress import Progress
 from fercomp.training.recipe import Recipe
 
 
@@ -173,17 +172,36 @@ def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_di
           resume: bool = False, progress: bool = True) -> TrainResult:
     """Train `model` by `recipe`; write weights (best epoch), history (CSV, JSON) and curves (PNG)."""
     recipe = recipe.validated()
-    with _deterministic(recipe):
-        return _train(model, data, recipe, spec, weights_path, out_dir, resume, progress)
+    count, why = threads.choose_threads(recipe.threads)
+    with _deterministic(recipe), threads.torch_threads(count):
+        return _train(model, data, recipe, spec, weights_path, out_dir, resume, progress, {"threads": count, "threads_chosen": why})
+
+
+def stratified_subset(data: FERData, limit: int, seed: int) -> FERData:
+    """A fixed, seeded subset of `limit` images with the classes in their proportions in `data`
+    (largest remainders decide the last images), kept in the data's order; all of `data` when it is smaller."""
+    if not limit or limit >= len(data):
+        return data
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(data.labels, return_counts=True)
+    share = counts * limit / len(data)
+    take = np.floor(share).astype(int)
+    take[np.argsort(-(share - take), kind="stable")[: limit - take.sum()]] += 1
+    chosen = [rng.permutation(np.flatnonzero(data.labels == c))[:k] for c, k in zip(classes, take)]
+    return data.take(np.sort(np.concatenate(chosen)))
 
 
 def _train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_dir: Path, resume: bool,
-           progress: bool) -> TrainResult:
+           progress: bool, ran_on: dict) -> TrainResult:
     place = placement(recipe)
     allocator.keep_freed_memory()
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
-    train_set, val_set, val_name = train_val_split(data, recipe.seed)
+    full_train, val_set, val_name = train_val_split(data, recipe.seed)
+    train_set = stratified_subset(full_train, recipe.train_limit, recipe.seed)
+    used = {"validation": val_name, "validation_images": len(val_set), "train_images": len(train_set),
+            "train_images_available": len(full_train),
+            "train_subset": f"class-stratified, seed {recipe.seed}" if len(train_set) < len(full_train) else "all"}
     x_train, y_train = torch.from_numpy(train_set.images), torch.from_numpy(train_set.labels)
     x_val, y_val = torch.from_numpy(val_set.images), torch.from_numpy(val_set.labels)
     if place.device.type == "cuda":
@@ -208,11 +226,8 @@ def _train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_d
     interrupted = False
     probe = finish(place.batch(x_train[:2], y_train[:2])[0].float().div(255).unsqueeze(1), spec)
     runner, compile_status = _compiled(model, recipe, probe.contiguous(memory_format=torch.channels_last), place)
-    bar = _progress(progress)
-    task = bar.add_task("training", total=recipe.epochs * steps, completed=start_epoch * steps) if bar else None
+    bar = Progress(progress, recipe.epochs * steps, start_epoch * steps)
     try:
-        if bar:
-            bar.start()
         for epoch in range(start_epoch, recipe.epochs):
             started, seen, running = time.perf_counter(), 0, 0.0
             model.train()
@@ -221,39 +236,36 @@ def _train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_d
                 idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
                 images, labels = place.batch(x_train[idx], y_train[idx])
                 loss = _step(runner, model, images, labels, recipe, spec, gen, loss_fn, opt, place)
-                sched.step()
+                sched.step()  # per batch, as OneCycleLR's total_steps = epochs × batches assumes
                 seen += len(idx)
                 running += loss * len(idx)
-                if bar:
-                    rate = seen / (time.perf_counter() - started)
-                    bar.update(task, advance=1, description=f"epoch {epoch + 1}/{recipe.epochs} loss {running / seen:.3f} {rate:.0f} img/s")
+                rate = seen / (time.perf_counter() - started)
+                bar.step(f"epoch {epoch + 1}/{recipe.epochs} loss {running / seen:.3f} {rate:.0f} img/s")
             train_seconds = time.perf_counter() - started
             val_loss, val_acc = evaluate(runner, x_val, y_val, spec, place=place)
             history.append({"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, "val_accuracy": val_acc,
                             "lr": opt.param_groups[0]["lr"], "train_seconds": train_seconds, "images_per_s": seen / train_seconds})
             if val_acc > best_acc:
                 best_acc, best_epoch, best_state = val_acc, epoch + 1, _cpu_copy(model.state_dict())
-            if bar:
-                bar.console.print(f"epoch {epoch + 1}: train loss {running / seen:.4f}, val loss {val_loss:.4f}, "
-                                  f"val accuracy {100 * val_acc:.2f} % ({val_name})", highlight=False)
+            bar.line(f"epoch {epoch + 1}: train loss {running / seen:.4f}, val loss {val_loss:.4f}, "
+                     f"val accuracy {100 * val_acc:.2f} % ({val_name})")
             _save_checkpoint(checkpoint, model, opt, sched, gen, history, best_state, best_acc, best_epoch, epoch + 1)
             if recipe.early_stopping and epoch + 1 - best_epoch >= recipe.early_stopping:
                 break
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        if bar:
-            bar.stop()
+        bar.close()
     if best_state is None:
         best_state = _cpu_copy(model.state_dict())
     with atomic_path(weights_path) as tmp:
         torch.save(best_state, tmp)
-    ran_on = {"device": str(place.device), "precision": recipe.precision, "compile": compile_status,
-              "deterministic": recipe.deterministic}
+    ran_on.update(device=str(place.device), precision=recipe.precision, compile=compile_status,
+                  deterministic=recipe.deterministic)
     if place.device.type == "cuda":
         ran_on.update(gpu_name=torch.cuda.get_device_name(place.device),
                       gpu_peak_memory_mb=torch.cuda.max_memory_allocated(place.device) / 2**20)
-    files = [weights_path, *_write_history(history, recipe, out_dir, val_name, ran_on)]
+    files = [weights_path, *write_history(history, recipe, out_dir, used, ran_on)]
     return TrainResult(weights_path, history, best_epoch, best_acc, interrupted, files)
 
 
@@ -262,9 +274,11 @@ def _step(runner, model, images, labels, recipe: Recipe, spec, gen, loss_fn, opt
     x = augment.apply(images.float().div(255).unsqueeze(1), recipe.augment, gen)
     x = finish(x, spec).contiguous(memory_format=torch.channels_last)
     opt.zero_grad(set_to_none=True)
+    mixup = recipe.augmentation("mixup")
     with place.autocast():
-        if "mixup" in recipe.augment:
-            lam = float(torch.distributions.Beta(0.2, 0.2).sample())
+        if mixup:
+            alpha = mixup.kwargs()["alpha"]
+            lam = float(torch.distributions.Beta(alpha, alpha).sample())
             perm = torch.randperm(len(x), generator=gen).to(place.device)
             logits = runner(lam * x + (1 - lam) * x[perm]).float()
             loss = lam * loss_fn(logits, labels) + (1 - lam) * loss_fn(logits, labels[perm])
@@ -274,14 +288,23 @@ def _step(runner, model, images, labels, recipe: Recipe, spec, gen, loss_fn, opt
     (scaler.scale(loss) if scaler else loss).backward()
     if scaler:
         scaler.unscale_(opt)
-    if recipe.grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+    clip_gradients(model.parameters(), recipe)
     if scaler:
         scaler.step(opt)
         scaler.update()
     else:
         opt.step()
     return float(loss.detach())
+
+
+def clip_gradients(parameters, recipe: Recipe) -> None:
+    """The recipe's clipping: the whole gradient's norm (clip_grad_norm_) or each element (clip_grad_value_)."""
+    if not recipe.grad_clip:
+        return
+    if recipe.grad_clip_mode == "value":
+        torch.nn.utils.clip_grad_value_(parameters, recipe.grad_clip)
+    else:
+        torch.nn.utils.clip_grad_norm_(parameters, recipe.grad_clip)
 
 
 def _cpu_copy(state: dict) -> dict:
@@ -294,47 +317,3 @@ def _save_checkpoint(path, model, opt, sched, gen, history, best_state, best_acc
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                     "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "history": history,
                     "best_state": best_state, "best_acc": best_acc, "best_epoch": best_epoch, "epoch": epoch}, tmp)
-
-
-def _write_history(history: list[dict], recipe: Recipe, out_dir: Path, val_name: str, ran_on: dict) -> list[Path]:
-    payload = {"recipe": recipe.to_dict(), "validation": val_name, "ran_on": ran_on, "epochs": history}
-    write_text(out_dir / "history.json", json.dumps(payload, indent=2) + "\n")
-    buf = io.StringIO()
-    if history:
-        writer = csv.DictWriter(buf, fieldnames=list(history[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(history)
-    write_text(out_dir / "history.csv", buf.getvalue())
-    return [out_dir / "history.json", out_dir / "history.csv", _curves(history, out_dir / "curves.png")]
-
-
-def _curves(history: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from fercomp.atomic import write_bytes
-
-    epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
-    left.plot(epochs, [h["train_loss"] for h in history], "o-", label="train loss")
-    left.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation loss")
-    right.plot(epochs, [100 * h["val_accuracy"] for h in history], "o-", color="#2ca02c", label="validation accuracy")
-    for ax in (left, right):
-        ax.set_xlabel("epoch")
-        ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    write_bytes(path, buf.getvalue())
-    return path
-
-
-def _progress(enabled: bool):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), transient=True)

@@ -90,9 +90,10 @@ def test_losses_are_finite(loss):
 
 
 def test_bad_recipe_options_are_usage_errors():
-    for bad in (Recipe(optimizer="rmsprop"), Recipe(augment=("jitter",)), Recipe(schedule="warm"), Recipe(lr=0)):
+    for bad in (dict(optimizer="rmsprop"), dict(augment=("jitter",)), dict(schedule="warm"), dict(lr=0),
+                dict(grad_clip_mode="elementwise"), dict(train_limit=-1)):
         with pytest.raises(UsageError):
-            bad.validated()
+            Recipe(**bad).validated()
 
 
 def test_ctrl_c_keeps_the_best_weights_so_far(tmp_path, small_csv, monkeypatch):
