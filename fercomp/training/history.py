@@ -27,13 +27,25 @@ def write_history(history: list[dict], recipe: Recipe, out_dir: Path, data: dict
 
 
 def _curves(history: list[dict], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    from fercomp.atomic import write_bytes
+
+    fig = curves_figure(history)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_bytes(path, buf.getvalue())
+    return path
+
+
+def curves_figure(history: list[dict]):
+    """Loss and accuracy against the epoch (whole-number ticks), as a matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
-
-    from fercomp.atomic import write_bytes
 
     epochs = [h["epoch"] for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
@@ -45,8 +57,4 @@ def _curves(history: list[dict], path: Path) -> Path:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    write_bytes(path, buf.getvalue())
-    return path
+    return fig

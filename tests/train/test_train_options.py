@@ -110,3 +110,17 @@ def test_in_a_notebook_training_shows_a_tqdm_bar_and_epoch_lines(tmp_path, small
     assert [line.split(":")[0] for line in out.splitlines()] == ["epoch 1", "epoch 2"]
     assert "val accuracy" in out and "2/2" in err  # tqdm's bar: 2 epochs × 1 step
     assert [h["epoch"] for h in result.history] == [1, 2]  # the history comes back
+
+
+def test_curves_have_whole_epoch_ticks():
+    import matplotlib.pyplot as plt
+
+    from fercomp.training.history import curves_figure
+
+    history = [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.1 / e, "val_accuracy": 0.2 + 0.1 * e} for e in (1, 2, 3)]
+    fig = curves_figure(history)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)
