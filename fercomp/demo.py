@@ -116,9 +116,12 @@ def _leaderboard(comp: Path, data: Path, out: Path, say) -> list[Path]:
     paths = lb.discover(comp / "submissions") + [comp / "baselines" / "baseline_cnn.py"]
     from fercomp.scoring import ScoreConfig
 
+    started: list[str] = []
+
     def progress(event: str, team: str, done: int, total: int) -> None:
-        if event == "start":  # one line per hand-in, as it starts: scoring one takes seconds
-            say(f"      {team} ({done + 1}/{total})")
+        if event == "start":  # one line per hand-in, as it starts (counted here: `done` counts finished ones)
+            started.append(team)
+            say(f"      {team} ({len(started)}/{total})")
 
     records, notes = lb.collect_and_score(paths, out / "results", ScoreConfig.from_competition(cfg, data, "PrivateTest", "final"),
                                           progress=progress)
