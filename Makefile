@@ -43,6 +43,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_repeatability.py
 	$(BIN)/python benchmarks/bench_stats.py
 	$(BIN)/python benchmarks/bench_cohort.py
+	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_audit.py
+# Longer or special: bench_train_fidelity.py (~10 min), bench_first_epoch.py, bench_gradescope.py (root, cgroups).
 
 clean:
 	rm -rf $(VENV) reports/demo
