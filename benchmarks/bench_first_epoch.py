@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tabulate import tabulate
 
-from bench_train_fidelity import Faces, reference_transforms
+from bench_train_fidelity import Faces, reference_epoch, reference_transforms
 from common import ROOT, WORK
 
 from fercomp.data.source import load_data
@@ -96,17 +96,8 @@ def one_epoch(recipe, train_set, seed: int):
                                          batch_size=recipe.batch_size, shuffle=True)
     opt = torch.optim.Adam(model.parameters(), recipe.lr, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, epochs=recipe.epochs, steps_per_epoch=len(loader))
-    model.train()
-    running, seen = 0.0, 0
-    for x, y in loader:
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        torch.nn.utils.clip_grad_value_(model.parameters(), recipe.grad_clip)
-        opt.step()
-        opt.zero_grad()
-        sched.step()
-        running, seen = running + float(loss.detach()) * len(y), seen + len(y)
-    return model, opt.param_groups[0]["lr"], running / seen
+    train_loss = reference_epoch(model, loader, opt, sched, recipe)
+    return model, opt.param_groups[0]["lr"], train_loss
 
 
 def main() -> None:
