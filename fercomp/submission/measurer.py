@@ -23,7 +23,7 @@ import sys
 import traceback
 
 from fercomp import devices
-from fercomp.submission import protocol
+from fercomp.submission import protocol, sandbox
 
 #: ATen operators an exported FER model may not call although they are ATen: they read files or the clock.
 FORBIDDEN_OPS = {"from_file", "_local_scalar_dense", "save", "load", "_print"}
@@ -298,6 +298,8 @@ class Measurer:
 def serve(cmd_fd: int, resp_fd: int) -> None:
     """Answer commands until the parent closes the pipe; every failure is an answer."""
     setup, _ = protocol.receive(cmd_fd)
+    if setup.get("jailed"):
+        sandbox.libraries_found_without_processes()
     try:
         measurer = Measurer(setup)
     except devices.DeviceUnavailable as exc:

@@ -28,7 +28,7 @@ from pathlib import Path
 from fercomp import allocator
 from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S
 from fercomp.errors import UsageError
-from fercomp.submission import jail, protocol
+from fercomp.submission import jail, kernel_log, protocol
 from fercomp.submission.staging import Handin, homes_root, new_home, stage, staged_weights
 
 LOG_TAIL_BYTES = 2000
@@ -94,6 +94,7 @@ class JailedProcess:
         self._exceeded = ""  # which limit the watchdog killed the process for: memory_limit or disk_limit
         self._ready = False
         self.home = str(new_home(module.rsplit(".", 1)[-1]))
+        self.host_ids = jail.new_host_ids()
 
     def start(self) -> "JailedProcess":
         # The log lives outside the home: the jail can replace anything in its home (a link to a host file
@@ -103,15 +104,16 @@ class JailedProcess:
         self._resp_r, resp_w = os.pipe()
         for fd in (cmd_r, self._resp_r):
             _widen_pipe(fd)
-        self.deadline = time.monotonic() + self.limits.time_limit_s
+        self.started = time.monotonic()
+        self.deadline = self.started + self.limits.time_limit_s
         inside_home = jail.HOME if self.jailed else self.home
         env = _env(self.limits.threads, inside_home)
         argv = [interpreter(), "-m", self.module, str(cmd_r), str(resp_w)]
         if self.jailed:
-            jail.prepare_home(Path(self.home))
+            jail.prepare_home(Path(self.home), self.host_ids)
             spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
                                  time_limit_s=self.limits.time_limit_s + 5, gpu=self.gpu, private=tuple(self.private),
-                                 memory_mb=hard_memory_mb(self.limits.memory_limit_mb))
+                                 memory_mb=hard_memory_mb(self.limits.memory_limit_mb), host_ids=self.host_ids)
             argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
             cwd = self.home
@@ -120,7 +122,7 @@ class JailedProcess:
         os.close(cmd_r)
         os.close(resp_w)
         threading.Thread(target=self._watch_memory, daemon=True).start()
-        protocol.send(self._cmd_w, {**self.setup, "threads": self.limits.threads})
+        protocol.send(self._cmd_w, {**self.setup, "threads": self.limits.threads, "jailed": self.jailed})
         return self
 
     def ready(self) -> dict:
@@ -181,9 +183,7 @@ class JailedProcess:
             return self._watchdog_failure()
         signo = -code if code < 0 else code - 128 if self.jailed and code > 128 else 0
         if signo == signal.SIGSYS:
-            return self._failure("sandbox_violation", "the jail's seccomp policy killed the process: it made a forbidden "
-                                 f"system call (one of {', '.join(jail.DENIED_SYSCALLS[:8])}, …, a non-AF_UNIX socket, "
-                                 "a namespace-creating clone)")
+            return self._failure("sandbox_violation", self._seccomp_detail())
         if signo == signal.SIGKILL and self.jailed and jail.cgroups():
             return self._failure("memory_limit", "the process was killed (SIGKILL), which in a jail is the kernel's hard "
                                  f"memory limit of {hard_memory_mb(self.limits.memory_limit_mb)} MB (the limit is "
@@ -193,6 +193,18 @@ class JailedProcess:
         if code == 0 and self.phase == "start":
             return self._failure("exited", "the process exited before it was ready")
         return self._failure("exited", f"the process exited with code {code}" if code else f"the process ended the session ({what})")
+
+    def _seccomp_detail(self) -> str:
+        """Which forbidden call killed the process, from the kernel's record of it (kernel_log.py)."""
+        own_uid = self.host_ids[0] != os.geteuid()
+        kill = kernel_log.find_kill(self.host_ids[0], self.started - 1) if own_uid else None
+        if kill:
+            return f"the jail's seccomp policy killed the process for the system call {kill.syscall} (the kernel's record)"
+        why = ("the kernel log, which names it, is root's to read" if not own_uid or not kernel_log.readable() else
+               "the kernel logged no record of it (an audit daemon takes the records, or the printk rate limit dropped one)")
+        return (f"the jail's seccomp policy killed the process for a forbidden system call (one of "
+                f"{', '.join(jail.DENIED_SYSCALLS[:8])}, …, a non-AF_UNIX socket, a new process); which one is not "
+                f"known: {why}")
 
     def _failure(self, reason: str, detail: str, traceback: str = "") -> WorkerFailure:
         tail = self.log_tail()

@@ -119,6 +119,8 @@ def _export_reason(exc: Exception) -> str:
 def serve(cmd_fd: int, resp_fd: int) -> None:
     """Answer commands until the parent closes the pipe (or kills the jail); every failure is an answer."""
     header, _ = protocol.receive(cmd_fd)
+    if header.get("jailed"):
+        sandbox.libraries_found_without_processes()
     os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
     worker = Worker(header)
     if header.get("audit_hook", True):

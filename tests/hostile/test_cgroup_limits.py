@@ -21,8 +21,10 @@ needs_cgroups = pytest.mark.skipif(jail.cgroups() is None and not os.environ.get
 
 def run_jailed(code: str, memory_mb: int) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="fercomp-cgroup-test-") as home:
-        jail.prepare_home(Path(home))
-        spec = jail.JailSpec(argv=(sys.executable, "-S", "-c", code), home=home, time_limit_s=60, memory_mb=memory_mb)
+        ids = jail.new_host_ids()
+        jail.prepare_home(Path(home), ids)
+        spec = jail.JailSpec(argv=(sys.executable, "-S", "-c", code), home=home, time_limit_s=60, memory_mb=memory_mb,
+                             host_ids=ids)
         return subprocess.run(jail.command(spec), capture_output=True, text=True, timeout=120)
 
 

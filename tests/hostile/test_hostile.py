@@ -12,6 +12,7 @@ import pytest
 
 import fercomp
 from fercomp.scoring import score_submission
+from fercomp.submission import kernel_log
 from fercomp.submission.staging import homes_root
 from tests.conftest import write_folder
 from tests.hostile.conftest import OUTCOMES
@@ -34,6 +35,8 @@ EXPECTED = {
     "fork_bomb": ("failed", "sandbox_violation"),
     "fork_exec_libc": ("failed", "sandbox_violation"),
     "ptrace_sibling": ("failed", "sandbox_violation"),
+    "raw_fork_syscall": ("failed", "sandbox_violation"),
+    "io_uring_setup": ("failed", "sandbox_violation"),
     "kill_runner": ("scored", None),
     "write_outside": ("scored", None),
     "read_previous_traces": ("scored", None),
@@ -85,6 +88,9 @@ EXPECTED = {
     "log_symlink": ("failed", "exited"),
     "custom_autograd": ("flagged", "flops_disagree"),  # the graph runs 50 products; fvcore counts the one used
 }
+#: the cases the seccomp policy kills, and the call the kernel's record must name (kernel_log.py)
+SECCOMP_CALLS = {"ptrace_sibling": "ptrace", "umount_then_read": "umount2", "fork_exec_libc": "clone",
+                 "raw_fork_syscall": "fork", "io_uring_setup": "io_uring_setup"}
 #: a frozen Linear(2304, 7): what the forgeries had to be counted at (cheap_when_traced is scored on its cheap path)
 HONEST_GFLOPS = {case: 2304 * 7 / 1e9 for case in (
     "tamper_clock", "tamper_fvcore", "tamper_flop_counter", "tamper_cuda_sync", "forge_protocol", "scale_counter_tables",
@@ -173,6 +179,9 @@ def test_hostile_case_is_contained(case, arena, small_csv):
     assert contained, (detail, record.flags)
     if record.status == "scored":
         assert record.sandbox["kind"] == "nsjail" and record.isolation == ["nsjail", "seccomp"]
+    if case in SECCOMP_CALLS:
+        named = f"killed the process for the system call {SECCOMP_CALLS[case]} (the kernel's record)"
+        assert (named if kernel_log.readable() else "which one is not known") in detail, detail
     if case in HONEST_GFLOPS:
         assert record.gflops == pytest.approx(HONEST_GFLOPS[case], rel=0, abs=1e-15), record.flops
 
