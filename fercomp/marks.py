@@ -179,13 +179,15 @@ def dominance_warning(rows: list[TeamMarks], settings: MarksSection) -> str | No
 
 
 def board_order(teams: dict[str, ScoreRecord], baseline: ScoreRecord, settings: MarksSection) -> list[str]:
-    """Scored teams in rank order: accuracy, then the efficiency scheme's figure, then name."""
+    """Scored teams in rank order: accuracy, then the efficiency scheme's figure, then name. Within equal accuracy
+    a flagged FLOP count orders after every trusted one: a figure under review must not lift a team over its tie."""
     higher = EFFICIENCY_SCHEMES[settings.efficiency_scheme][1]
 
     def key(name: str):
         figure = efficiency_of(teams[name], baseline, settings.efficiency_scheme, settings.micronet_precision_credit)
         figure = 0.0 if figure is None else (figure if higher else -figure)
-        return (-teams[name].accuracy, -figure, name)
+        flagged = any(f.startswith(FLOP_FLAGS) for f in teams[name].flags)
+        return (-teams[name].accuracy, flagged, -figure, name)
 
     return sorted((n for n, r in teams.items() if r.status == "scored" and r.accuracy is not None), key=key)
 

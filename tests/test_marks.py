@@ -141,6 +141,12 @@ def test_equal_best_share_the_maximum_and_the_rank():
     assert rows[0].accuracy_mark == rows[1].accuracy_mark == 10
 
 
+def test_a_flagged_flop_count_never_orders_a_team_above_its_accuracy_tie():
+    teams = {"honest": record("honest", 0.7, gflops=1), "hidden": record("hidden", 0.7, gflops=0.01, flags=["flops_disagree: fft"])}
+    rows = compute_marks(teams, record("base", 0.5, gflops=10), MarksSection())
+    assert [(r.team, r.rank) for r in rows] == [("honest", 1), ("hidden", 1)]
+
+
 def test_flagged_flops_excluded_from_efficiency_when_configured():
     teams = {"honest": record("honest", 0.6, gflops=0.5), "hidden": record("hidden", 0.6, gflops=0.01, flags=["flops_disagree: fft"])}
     base = record("base", 0.5, gflops=1)

@@ -88,3 +88,22 @@ def test_missing_weights_fail_unless_allowed(tmp_path, small_csv):
     record = score_submission(tmp_path / "baseline_cnn.py", fast_config(small_csv, tmp_path / "results"))
     assert record.status == "failed" and record.failure["reason"] == "weights_missing"
     assert "baseline_cnn.pt" in record.failure["detail"]
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA device (run on the GPU machine)")
+def test_cuda_and_cpu_scores_agree(tmp_path, small_csv):
+    """The same hand-in on cuda and cpu: the same FLOPs, the same accuracy and confusion (fp32, no TF32,
+    deterministic kernels on the GPU), and the record says how the GPU was set."""
+    for model in (FIXTURES / "rule_model.py", BASELINE):
+        cpu = score_submission(model, fast_config(small_csv, tmp_path / "cpu", device="cpu"))
+        gpu = score_submission(model, fast_config(small_csv, tmp_path / "gpu", device="cuda"))
+        assert cpu.status == gpu.status == "scored", (cpu.failure, gpu.failure)
+        assert gpu.environment["tf32"] is False and gpu.environment["deterministic"] is True, gpu.environment
+        assert gpu.flops == cpu.flops and gpu.gflops == cpu.gflops
+        assert gpu.accuracy == cpu.accuracy and gpu.confusion_matrix == cpu.confusion_matrix, model.name

@@ -188,6 +188,13 @@ class Measurer:
             # on 1 of 3,589 images between cuda and cpu on an H100; without TF32 the two agree.
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
+            # cuDNN's benchmark mode picks kernels by timing them, so a loaded GPU could pick another kernel and
+            # another rounding; deterministic kernels make a re-score give the same outputs bit for bit.
+            # cuBLAS reads its workspace setting when its first handle is made, which is after this.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+            torch.use_deterministic_algorithms(True, warn_only=True)
         self.model = None
         self.spec = preprocess.Preprocess()
         self.channels_last = False
@@ -200,6 +207,7 @@ class Measurer:
         if self.device.type == "cuda":
             info["gpu_name"] = torch.cuda.get_device_name(self.device)
             info["tf32"] = torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32
+            info["deterministic"] = torch.backends.cudnn.deterministic and torch.are_deterministic_algorithms_enabled()
         return info
 
     def load(self, header: dict, payload: bytes) -> dict:
