@@ -13,6 +13,7 @@ still built from the rest.
 from __future__ import annotations
 
 import queue
+from dataclasses import replace
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -114,7 +115,6 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
     With several jobs each gets its own equal share of the cores (pinned, with as many threads: the
     records' settings say how many); `latency = "serial"` runs the latency phases one at a time. Each
     hand-in gets fresh jails of its own (see fercomp/submission/runner.py)."""
-    from dataclasses import replace
 
     from fercomp.data.source import load_data
     from fercomp.scoring import score_submission, scoring_split, settings_of
@@ -150,7 +150,10 @@ def collect_and_score(paths: list[Path], results: Path, score_config, jobs: int 
         notes.insert(0, f"scored for the first time in this run: {', '.join(first)}")
     if todo and cores and cores.note and not (cores.shared and latency == "serial"):
         notes.append(cores.note)
-    lock = threading.Lock() if latency == "serial" else None
+    lock = threading.Lock() if latency == "serial" and jobs > 1 else None
+    if lock is not None:  # each other job holds the lock for at most one latency phase, inside its own time limit
+        limits = score_config.limits
+        score_config = replace(score_config, limits=replace(limits, queue_allowance_s=(jobs - 1) * limits.time_limit_s))
     slots: queue.Queue = queue.Queue()
     for slot in (cores.slots if cores else [None]):
         slots.put(slot)

@@ -257,6 +257,7 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
     probes = subset.images[:LATENCY_PROBES]
     with latency_lock or contextlib.nullcontext():
         lap("latency_wait_s")
+        worker.measurer.queued(timings["latency_wait_s"])
         latency, raw = session.latency(worker, config.latency.to_dict(), probes)
         lap("latency_s")
     wall = timings["latency_s"]

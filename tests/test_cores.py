@@ -41,3 +41,18 @@ def test_a_cohort_with_two_jobs_pins_each_worker(tmp_path, small_csv):
 def test_the_latency_mode_is_checked(cli, tmp_path):
     code, _, err = cli("leaderboard", "--latency", "sometimes", "--submissions", tmp_path)
     assert code == 2 and "--latency sometimes: expected parallel or serial" in err
+
+
+def test_time_queued_for_the_latency_lock_is_given_back_up_to_the_allowance():
+    """With --jobs N and serial latency, a hand-in waiting for another's latency phase is not charged for it."""
+    from fercomp.submission.runner import JailedProcess, Limits
+
+    process = JailedProcess("fercomp.submission.measurer", Limits(time_limit_s=10, queue_allowance_s=3), {}, jailed=False)
+    try:
+        process.deadline = 100.0
+        process.queued(2.0)
+        assert process.deadline == 102.0
+        process.queued(5.0)
+        assert process.deadline == 103.0, "never more than the allowance in all"
+    finally:
+        shutil.rmtree(process.home, ignore_errors=True)

@@ -44,6 +44,9 @@ class Limits:
     disk_limit_mb: int = 4096  # what a jail may keep in its home (a host folder): staged hand-in, export, scratch
     sandbox: str = "auto"  # auto: the jail where it can run, else plain processes (recorded); required; off
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # the most a hand-in may queue for the shared latency lock (--jobs N, latency serial) without the wait counting
+    # against time_limit_s: a queue is the grading run's doing, not the hand-in's
+    queue_allowance_s: float = 0
 
 
 class WorkerFailure(Exception):
@@ -111,8 +114,10 @@ class JailedProcess:
         argv = [interpreter(), "-m", self.module, str(cmd_r), str(resp_w)]
         if self.jailed:
             jail.prepare_home(Path(self.home), self.host_ids)
+            # nsjail's own clock is a backstop behind the parent's deadline: 5 s later, queueing allowed for
+            jail_clock = self.limits.time_limit_s + self.limits.queue_allowance_s + 5
             spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
-                                 time_limit_s=self.limits.time_limit_s + 5, gpu=self.gpu, private=tuple(self.private),
+                                 time_limit_s=jail_clock, gpu=self.gpu, private=tuple(self.private),
                                  memory_mb=hard_memory_mb(self.limits.memory_limit_mb), host_ids=self.host_ids)
             argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
@@ -134,6 +139,13 @@ class JailedProcess:
             self.info = header.get("info", {})
             self._ready = True
         return self.info
+
+    def queued(self, seconds: float) -> None:
+        """Give back time spent queueing for the shared latency lock (up to the limits' allowance)."""
+        granted = min(seconds, self.limits.queue_allowance_s - getattr(self, "_granted", 0.0))
+        if granted > 0:
+            self._granted = getattr(self, "_granted", 0.0) + granted
+            self.deadline += granted
 
     def close(self) -> None:
         # Killed, not asked to exit: nothing inside needs flushing, and a hand-in's atexit handlers never run.
