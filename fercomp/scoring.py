@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import platform
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -29,6 +27,7 @@ from fercomp.hashing import sha256_file, sha256_json
 from fercomp.measure import metrics, roofline, stats
 from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.phases import guard_public
+from fercomp.provenance import cpu_model, environment, package_version
 from fercomp.records import SCHEMA, ScoreRecord, encode_log_probs, encode_predictions, write_record
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles, read_submission
@@ -98,51 +97,6 @@ def settings_of(config: ScoreConfig) -> dict:
 
 def settings_sha256(settings: dict) -> str:
     return sha256_json(settings)
-
-
-@functools.lru_cache(maxsize=1)
-def git_revision() -> str | None:
-    """fercomp's git commit when it runs from a checkout (with "+dirty" for local changes); None otherwise."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    if not (root / ".git").exists():
-        return None
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "fercomp"],
-                               capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if head.returncode != 0:
-        return None
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), or what platform knows elsewhere."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or ""
-
-
-@functools.lru_cache(maxsize=None)
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
-
-
-def environment(device: str, threads: int, worker_info: dict | None = None) -> dict:
-    """Versions and hardware, without importing torch here (the worker reports what it ran on)."""
-    env = {"fercomp": __version__, "fercomp_git_revision": git_revision(), "torch": _version("torch"),
-           "python": platform.python_version(),
-           "platform": platform.platform(), "device": device, "cpu_model": cpu_model(), "threads": threads}
-    env.update(worker_info or {})
-    return env
 
 
 def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None = None,
@@ -396,7 +350,7 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
 def _how_measured(loaded: dict) -> dict:
     export = loaded.get("export") or {}
     return {"graph": "exported", "exporter": "torch.export (dynamic batch, eval mode, non-strict)",
-            "torch": _version("torch"), "exported_sha256": export.get("artifact_sha256"), "export_cached": export.get("cached"),
+            "torch": package_version("torch"), "exported_sha256": export.get("artifact_sha256"), "export_cached": export.get("cached"),
             "export_key": export.get("key"), "graph_operators": loaded.get("graph_nodes"),
             "constant_elements": loaded.get("constant_elements")}
 
