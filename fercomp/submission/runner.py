@@ -85,8 +85,9 @@ class JailedProcess:
     """One process (`module`'s serve loop) in a fresh jail, with a home folder of its own on the host."""
 
     def __init__(self, module: str, limits: Limits, setup: dict, jailed: bool, gpu: bool = False,
-                 private: list[str] = ()) -> None:
+                 private: list[str] = (), reasons: frozenset[str] | None = None) -> None:
         self.module, self.limits, self.setup, self.jailed, self.gpu = module, limits, setup, jailed, gpu
+        self.reasons = reasons  # the failure reasons it may report; None: any (it runs no submitted code)
         self.private = list(private)
         self.peak_rss_mb = 0.0
         self.info: dict = {}
@@ -130,7 +131,7 @@ class JailedProcess:
         if not self._ready:
             header, _ = self._receive(max_payload=0)
             if not header.get("ok"):
-                raise self._failure(str(header.get("reason", "exception")), str(header.get("detail", "")))
+                raise self._reported(header)
             self.info = header.get("info", {})
             self._ready = True
         return self.info
@@ -156,11 +157,24 @@ class JailedProcess:
         except OSError as exc:
             raise self._ended(str(exc)) from None
         answer, data = self._receive(max_payload)
-        if answer.get("blocked"):
-            raise self._failure("sandbox_violation", "the sandbox refused: " + "; ".join(answer["blocked"][:5]))
-        if not answer.get("ok"):
-            raise self._failure(str(answer.get("reason", "exception")), str(answer.get("detail", "")), answer.get("traceback", ""))
+        if answer.get("blocked") or not answer.get("ok"):
+            raise self._reported(answer)
         return {k: v for k, v in answer.items() if k not in _FRAME_KEYS}, data
+
+    def _reported(self, answer: dict) -> WorkerFailure:
+        """The failure an answer reports. Submitted code holds the worker's answer pipe and can write any frame:
+        a field of the wrong type (which raised in this process and stopped the grading run) or a reason the
+        process may not give is a protocol_error, never taken at its word."""
+        blocked, reason = answer.get("blocked") or [], answer.get("reason", "exception")
+        detail, traceback = answer.get("detail", ""), answer.get("traceback", "")
+        if not (isinstance(blocked, list) and all(isinstance(v, str) for v in [*blocked, reason, detail, traceback])):
+            return self._failure("protocol_error", "the process answered with a malformed frame")
+        if blocked:
+            return self._failure("sandbox_violation", "the sandbox refused: " + "; ".join(blocked[:5]))
+        if self.reasons is not None and reason not in self.reasons:
+            return self._failure("protocol_error", f"the process reported a failure it cannot have ({reason[:60]!r}): "
+                                 "a forged answer")
+        return self._failure(reason, detail, traceback)
 
     def _receive(self, max_payload: int) -> tuple[dict, bytes]:
         try:
@@ -345,7 +359,7 @@ class HandinJails:
         """The worker, started (with the staged hand-in in its home) on first use."""
         if self._worker is None:
             home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed,
-                                         private=self.private)
+                                         private=self.private, reasons=protocol.WORKER_REASONS)
             home = Path(home_process.home)
             self.submission_file = stage(self.handin, home)
             weights = staged_weights(self.handin, home)
