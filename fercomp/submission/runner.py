@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -93,6 +94,7 @@ class JailedProcess:
         self.info: dict = {}
         self.phase = "start"
         self._exceeded = ""  # which limit the watchdog killed the process for: memory_limit or disk_limit
+        self._disk_excess = ""  # and, for disk_limit, which of the home's limits (home_excess)
         self._ready = False
         self.home = str(new_home(module.rsplit(".", 1)[-1]))
         self.host_ids = jail.new_host_ids()
@@ -246,7 +248,7 @@ class JailedProcess:
 
     def _watchdog_failure(self) -> WorkerFailure:
         if self._exceeded == "disk_limit":
-            return self._failure("disk_limit", f"its home passed {self.limits.disk_limit_mb} MB on disk")
+            return self._failure("disk_limit", self._disk_excess)
         return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
 
     def _watch_memory(self) -> None:
@@ -258,8 +260,9 @@ class JailedProcess:
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
             if rss_mb > self.limits.memory_limit_mb:
                 self._exceeded = "memory_limit"
-            elif ticks % 25 == 0 and _folder_mb(self.home) > self.limits.disk_limit_mb:
-                self._exceeded = "disk_limit"
+            elif ticks % 25 == 0:
+                self._disk_excess = home_excess(self.home, self.limits.disk_limit_mb)
+                self._exceeded = "disk_limit" if self._disk_excess else ""
             if self._exceeded:
                 self._kill()
                 return
@@ -267,20 +270,55 @@ class JailedProcess:
             time.sleep(0.02)
 
 
-def _folder_mb(folder: str) -> float:
-    """Bytes allocated under `folder` (links not followed), in MB."""
-    total, todo = 0, [folder]
-    while todo:
-        try:
-            with os.scandir(todo.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        todo.append(entry.path)
-                    else:
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
-        except OSError:
-            continue
-    return total / 2**20
+HOME_ENTRIES = 10_000  # files and folders a jail's home may hold (a hand-in's own: a few, and its export's)
+HOME_DEPTH = 32  # folders deep
+
+
+def home_excess(home: str, limit_mb: int) -> str:
+    """What a jail's home holds beyond its limits, or "". Every entry counts, folders too (4 KB and an inode each:
+    millions of empty folders went uncounted, and cost the parent minutes to remove); each folder is opened from
+    its parent's descriptor without following links (a walk by path skipped whatever lay past 4,096 bytes of
+    path, and followed a folder swapped for a link to a host path between the listing and the descent)."""
+    usage = {"bytes": 0, "entries": 0, "deep": False}
+    over = lambda: usage["bytes"] > limit_mb << 20 or usage["entries"] > HOME_ENTRIES or usage["deep"]
+
+    def walk(fd: int, depth: int) -> None:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if over():
+                    return
+                usage["entries"] += 1
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                    usage["bytes"] += info.st_blocks * 512
+                    if not stat.S_ISDIR(info.st_mode):
+                        continue
+                    if depth == HOME_DEPTH:
+                        usage["deep"] = True
+                        continue
+                    child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError:  # removed, or swapped for a link, since the listing
+                    continue
+                try:
+                    walk(child, depth + 1)
+                finally:
+                    os.close(child)
+
+    try:
+        top = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    try:
+        walk(top, 1)
+    except OSError:  # a folder's listing failed midway: the next round counts again
+        pass
+    finally:
+        os.close(top)
+    if usage["bytes"] > limit_mb << 20:
+        return f"its home passed {limit_mb} MB on disk"
+    if usage["entries"] > HOME_ENTRIES:
+        return f"its home holds more than {HOME_ENTRIES:,} files and folders"
+    return f"its home's folders are nested more than {HOME_DEPTH} deep" if usage["deep"] else ""
 
 
 def interpreter() -> str:
