@@ -38,6 +38,7 @@ EXPECTED = {
     "raw_fork_syscall": ("failed", "sandbox_violation"),
     "io_uring_setup": ("failed", "sandbox_violation"),
     "outlive_jail": ("failed", "sandbox_violation"),
+    "seccomp_log_forgery": ("failed", "sandbox_violation"),  # not named getpid: see SECCOMP_CALLS
     "fallocate_log": ("failed", "sandbox_violation"),
     "kill_runner": ("scored", None),
     "write_outside": ("scored", None),
@@ -100,7 +101,7 @@ EXPECTED = {
 #: the cases the seccomp policy kills, and the call the kernel's record must name (kernel_log.py)
 SECCOMP_CALLS = {"ptrace_sibling": "ptrace", "umount_then_read": "umount2", "fork_exec_libc": "clone",
                  "raw_fork_syscall": "fork", "io_uring_setup": "io_uring_setup", "outlive_jail": "prctl",
-                 "fallocate_log": "fallocate"}
+                 "fallocate_log": "fallocate", "seccomp_log_forgery": "ptrace"}
 #: a frozen Linear(2304, 7): what the forgeries had to be counted at (cheap_when_traced is scored on its cheap path)
 HONEST_GFLOPS = {case: 2304 * 7 / 1e9 for case in (
     "tamper_clock", "tamper_fvcore", "tamper_flop_counter", "tamper_cuda_sync", "forge_protocol", "scale_counter_tables",
@@ -194,7 +195,10 @@ def test_hostile_case_is_contained(case, arena, small_csv):
         assert record.sandbox["kind"] == "nsjail" and record.isolation == ["nsjail", "seccomp"]
     if case in SECCOMP_CALLS:
         named = f"killed the process for the system call {SECCOMP_CALLS[case]} (the kernel's record)"
-        assert (named if kernel_log.readable() else "which one is not known") in detail, detail
+        allowed = [named] if kernel_log.readable() else []
+        if case == "seccomp_log_forgery" or not allowed:  # it spends the printk rate limit: unnamed, never misnamed
+            allowed.append("which one is not known")
+        assert any(text in detail for text in allowed), detail
     if case in HONEST_GFLOPS:
         assert record.gflops == pytest.approx(HONEST_GFLOPS[case], rel=0, abs=1e-15), record.flops
 
