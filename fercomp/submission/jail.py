@@ -61,6 +61,8 @@ DENIED_SYSCALLS = (
 # fallocate with a mode (FALLOC_FL_KEEP_SIZE, INSERT_RANGE, …) reserves disk past the file-size limit in one
 # call, on the log (outside the home, so no watchdog counts it) as on any file; mode 0 (posix_fallocate)
 # extends a file only as far as that limit.
+# sched_setaffinity answers EPERM: a parallel job's jails start on its share of the cores (runner._pinned),
+# and a library that pins its threads carries on where it would otherwise move them to another job's cores.
 POLICY = f"""POLICY fercomp {{
   KILL_PROCESS {{
     {", ".join(DENIED_SYSCALLS)},
@@ -70,7 +72,8 @@ POLICY = f"""POLICY fercomp {{
     prctl(option) {{ option == 1 }},
     fallocate(fd, mode) {{ mode != 0 }}
   }},
-  ERRNO(38) {{ clone3 }}
+  ERRNO(38) {{ clone3 }},
+  ERRNO(1) {{ sched_setaffinity }}
 }}
 USE fercomp DEFAULT ALLOW
 """

@@ -14,6 +14,7 @@ The parent only reads bounded frames from pipes, never unpickles, and kills each
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -86,8 +87,9 @@ class JailedProcess:
     """One process (`module`'s serve loop) in a fresh jail, with a home folder of its own on the host."""
 
     def __init__(self, module: str, limits: Limits, setup: dict, jailed: bool, gpu: bool = False,
-                 private: list[str] = (), reasons: frozenset[str] | None = None) -> None:
+                 private: list[str] = (), reasons: frozenset[str] | None = None, cores: list[int] | None = None) -> None:
         self.module, self.limits, self.setup, self.jailed, self.gpu = module, limits, setup, jailed, gpu
+        self.cores = cores  # the only CPUs it may run on (a parallel job's share), or None: any
         self.reasons = reasons  # the failure reasons it may report; None: any (it runs no submitted code)
         self.private = list(private)
         self.peak_rss_mb = 0.0
@@ -120,8 +122,9 @@ class JailedProcess:
             argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
             cwd = self.home
-        self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=self._log, env=env, cwd=cwd, start_new_session=True)
+        with _pinned(self.cores):
+            self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log,
+                                         stderr=self._log, env=env, cwd=cwd, start_new_session=True)
         os.close(cmd_r)
         os.close(resp_w)
         threading.Thread(target=self._watch_memory, daemon=True).start()
@@ -327,6 +330,22 @@ def interpreter() -> str:
     return os.path.normpath(os.path.abspath(sys.executable))
 
 
+@contextlib.contextmanager
+def _pinned(cores: list[int] | None):
+    """Start a process on `cores` only. It inherits the CPU mask of the thread that starts it (this one, for that
+    moment), and the jail's policy refuses sched_setaffinity: a worker that pinned itself from inside could move
+    back to every core, and spun on another job's while that job's latency was timed."""
+    if not cores:
+        yield
+        return
+    saved = os.sched_getaffinity(0)  # pid 0: this thread only, not the grading run's other jobs
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
+
+
 def _dies_with_us(argv: list[str]) -> list[str]:
     """nsjail under `setpriv --pdeathsig KILL` (util-linux): killed with the thread that started it, so a grading
     run that is killed leaves no jail behind (nsjail's own death kills everything in its PID namespace)."""
@@ -364,8 +383,8 @@ class HandinJails:
     """The worker and the measurer of one hand-in. Use as a context manager.
 
     The measurer starts at once (its imports overlap the parent's data loading); the worker only when its
-    exported program is not cached already (see session.load). `cores`, when given, pins the measurer,
-    whose timings count, to those CPUs.
+    exported program is not cached already (see session.load). `cores`, when given, pins both to those CPUs:
+    the measurer, whose timings count, and the worker, which would otherwise compute on another job's.
     """
 
     def __init__(self, limits: Limits, device: str, handin: Handin, cores: list[int] | None = None,
@@ -384,9 +403,8 @@ class HandinJails:
 
     def __enter__(self) -> "HandinJails":
         gpu = self.device.startswith("cuda") or (self.device == "auto" and Path("/dev/nvidiactl").exists())
-        self.measurer = JailedProcess("fercomp.submission.measurer", self.limits,
-                                      {"device": self.device, "cores": self.cores}, self.jailed, gpu=gpu,
-                                      private=self.private).start()
+        self.measurer = JailedProcess("fercomp.submission.measurer", self.limits, {"device": self.device}, self.jailed,
+                                      gpu=gpu, private=self.private, cores=self.cores).start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -397,7 +415,7 @@ class HandinJails:
         """The worker, started (with the staged hand-in in its home) on first use."""
         if self._worker is None:
             home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed,
-                                         private=self.private, reasons=protocol.WORKER_REASONS)
+                                         private=self.private, reasons=protocol.WORKER_REASONS, cores=self.cores)
             home = Path(home_process.home)
             self.submission_file = stage(self.handin, home)
             weights = staged_weights(self.handin, home)

@@ -38,6 +38,7 @@ EXPECTED = {
     "raw_fork_syscall": ("failed", "sandbox_violation"),
     "io_uring_setup": ("failed", "sandbox_violation"),
     "outlive_jail": ("failed", "sandbox_violation"),
+    "widen_affinity": ("scored", None),  # scored pinned to core 0, as a parallel job's share (it stays there)
     "seccomp_log_forgery": ("failed", "sandbox_violation"),  # not named getpid: see SECCOMP_CALLS
     "fallocate_log": ("failed", "sandbox_violation"),
     "kill_runner": ("scored", None),
@@ -169,7 +170,7 @@ def test_hostile_case_is_contained(case, arena, small_csv):
     config = fast_config(small_csv, root / "results", time_limit=8 if quick else 60, memory_mb=2500, sandbox="required")
     config = replace(config, limits=replace(config.limits, disk_limit_mb=512))
 
-    record = score_submission(path, config)
+    record = score_submission(path, config, cores=[0] if case == "widen_affinity" else None)
 
     outcome, reason = EXPECTED[case]
     detail = (record.failure or {}).get("detail", "")
