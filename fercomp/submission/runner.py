@@ -259,12 +259,13 @@ class JailedProcess:
         that writes file after file, each under the file-size rlimit, would otherwise fill the host's disk)."""
         ticks = 0
         while self.proc.poll() is None:
-            rss_mb = _tree_rss_mb(self.proc.pid)
+            pids = _tree_pids(self.proc.pid)
+            rss_mb = _tree_rss_mb(pids)
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
             if rss_mb > self.limits.memory_limit_mb:
                 self._exceeded = "memory_limit"
             elif ticks % 25 == 0:
-                self._disk_excess = home_excess(self.home, self.limits.disk_limit_mb)
+                self._disk_excess = home_excess(self.home, self.limits.disk_limit_mb, pids)
                 self._exceeded = "disk_limit" if self._disk_excess else ""
             if self._exceeded:
                 self._kill()
@@ -277,11 +278,12 @@ HOME_ENTRIES = 10_000  # files and folders a jail's home may hold (a hand-in's o
 HOME_DEPTH = 32  # folders deep
 
 
-def home_excess(home: str, limit_mb: int) -> str:
+def home_excess(home: str, limit_mb: int, pids: list[int] = ()) -> str:
     """What a jail's home holds beyond its limits, or "". Every entry counts, folders too (4 KB and an inode each:
     millions of empty folders went uncounted, and cost the parent minutes to remove); each folder is opened from
     its parent's descriptor without following links (a walk by path skipped whatever lay past 4,096 bytes of
-    path, and followed a folder swapped for a link to a host path between the listing and the descent)."""
+    path, and followed a folder swapped for a link to a host path between the listing and the descent); and
+    files the jail's processes (`pids`) removed but keep open or mapped count as well."""
     usage = {"bytes": 0, "entries": 0, "deep": False}
     over = lambda: usage["bytes"] > limit_mb << 20 or usage["entries"] > HOME_ENTRIES or usage["deep"]
 
@@ -311,6 +313,7 @@ def home_excess(home: str, limit_mb: int) -> str:
         top = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
         return ""
+    usage["bytes"] = _removed_bytes(list(pids), os.fstat(top).st_dev)
     try:
         walk(top, 1)
     except OSError:  # a folder's listing failed midway: the next round counts again
@@ -353,20 +356,51 @@ def _dies_with_us(argv: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and every process below it (a jail's processes are nsjail's descendants)."""
-    total, todo = 0, [pid]
+def _tree_pids(pid: int) -> list[int]:
+    """`pid` and every process below it (a jail's processes are nsjail's descendants)."""
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         try:
-            with open(f"/proc/{p}/statm") as fh:
-                total += int(fh.read().split()[1])
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _tree_rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1])
         except (OSError, ValueError, IndexError):
             continue
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _removed_bytes(pids: list[int], device: int) -> int:
+    """Blocks of the files on `device` these processes removed but hold open or mapped: in no folder any more,
+    still on the disk until the jail dies (its log, which it writes, counts too)."""
+    held: dict[int, int] = {}
+    for pid in pids:
+        for kind in ("fd", "map_files"):  # map_files: a mapping outlives its descriptor (root may read it)
+            try:
+                names = os.listdir(f"/proc/{pid}/{kind}")
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    info = os.stat(f"/proc/{pid}/{kind}/{name}")
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev == device:
+                    held[info.st_ino] = info.st_blocks * 512
+    return sum(held.values())
 
 
 def _widen_pipe(fd: int, size: int = 1 << 20) -> None:

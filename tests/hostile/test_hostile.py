@@ -63,6 +63,7 @@ EXPECTED = {
     "disk_filler": ("failed", "disk_limit"),
     "deep_home": ("failed", "disk_limit"),  # 600 MB below a path too long for a walk by path
     "folder_flood": ("failed", "disk_limit"),  # folders and entries count, not only files' blocks
+    "unlinked_files": ("failed", "disk_limit"),  # removed files it holds open or mapped count too
     "syntax_error": ("failed", "syntax_error"),
     "missing_package": ("failed", "import_error"),
     "pickle_exploit": ("failed", "pickled_model_refused"),
