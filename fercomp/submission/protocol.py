@@ -15,6 +15,12 @@ import time
 
 MAX_HEADER_BYTES = 1 << 20
 
+#: The failure reasons the worker may report: its contract checks (build.ContractError) and worker.describe.
+#: It runs submitted code, which holds its answer pipe and can write any frame: the trusted side reads a worker's
+#: other reason (device_unavailable would stop the whole grading run with a usage error) as a protocol error.
+WORKER_REASONS = frozenset({"no_model", "not_weights", "weights_format", "pickled_model_refused", "weights_mismatch",
+                            "weights_missing", "not_exportable", "exited", "import_error", "memory_limit", "exception"})
+
 
 class ProtocolError(Exception):
     """The other side sent something that is not a well-formed frame, or closed the pipe."""
@@ -40,7 +46,7 @@ def receive(fd: int, deadline: float | None = None, max_payload: int = 1 << 34) 
         raise ProtocolError(f"header of {size} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
     try:
         header = json.loads(_read_exact(fd, size, deadline))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: a header nested 10^5 deep, which stopped the run
         raise ProtocolError(f"malformed header ({exc})") from None
     if not isinstance(header, dict) or not isinstance(header.get("nbytes", 0), int):
         raise ProtocolError("malformed header (not an object with an integer nbytes)")

@@ -14,9 +14,11 @@ The parent only reads bounded frames from pipes, never unpickles, and kills each
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -88,13 +90,16 @@ class JailedProcess:
     """One process (`module`'s serve loop) in a fresh jail, with a home folder of its own on the host."""
 
     def __init__(self, module: str, limits: Limits, setup: dict, jailed: bool, gpu: bool = False,
-                 private: list[str] = ()) -> None:
+                 private: list[str] = (), reasons: frozenset[str] | None = None, cores: list[int] | None = None) -> None:
         self.module, self.limits, self.setup, self.jailed, self.gpu = module, limits, setup, jailed, gpu
+        self.cores = cores  # the only CPUs it may run on (a parallel job's share), or None: any
+        self.reasons = reasons  # the failure reasons it may report; None: any (it runs no submitted code)
         self.private = list(private)
         self.peak_rss_mb = 0.0
         self.info: dict = {}
         self.phase = "start"
         self._exceeded = ""  # which limit the watchdog killed the process for: memory_limit or disk_limit
+        self._disk_excess = ""  # and, for disk_limit, which of the home's limits (home_excess)
         self._ready = False
         self.home = str(new_home(module.rsplit(".", 1)[-1]))
         self.host_ids = jail.new_host_ids()
@@ -122,8 +127,9 @@ class JailedProcess:
             argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
             cwd = self.home
-        self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=self._log, env=env, cwd=cwd, start_new_session=True)
+        with _pinned(self.cores):
+            self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log,
+                                         stderr=self._log, env=env, cwd=cwd, start_new_session=True)
         os.close(cmd_r)
         os.close(resp_w)
         threading.Thread(target=self._watch_memory, daemon=True).start()
@@ -135,7 +141,7 @@ class JailedProcess:
         if not self._ready:
             header, _ = self._receive(max_payload=0)
             if not header.get("ok"):
-                raise self._failure(str(header.get("reason", "exception")), str(header.get("detail", "")))
+                raise self._reported(header)
             self.info = header.get("info", {})
             self._ready = True
         return self.info
@@ -168,11 +174,24 @@ class JailedProcess:
         except OSError as exc:
             raise self._ended(str(exc)) from None
         answer, data = self._receive(max_payload)
-        if answer.get("blocked"):
-            raise self._failure("sandbox_violation", "the sandbox refused: " + "; ".join(answer["blocked"][:5]))
-        if not answer.get("ok"):
-            raise self._failure(str(answer.get("reason", "exception")), str(answer.get("detail", "")), answer.get("traceback", ""))
+        if answer.get("blocked") or not answer.get("ok"):
+            raise self._reported(answer)
         return {k: v for k, v in answer.items() if k not in _FRAME_KEYS}, data
+
+    def _reported(self, answer: dict) -> WorkerFailure:
+        """The failure an answer reports. Submitted code holds the worker's answer pipe and can write any frame:
+        a field of the wrong type (which raised in this process and stopped the grading run) or a reason the
+        process may not give is a protocol_error, never taken at its word."""
+        blocked, reason = answer.get("blocked") or [], answer.get("reason", "exception")
+        detail, traceback = answer.get("detail", ""), answer.get("traceback", "")
+        if not (isinstance(blocked, list) and all(isinstance(v, str) for v in [*blocked, reason, detail, traceback])):
+            return self._failure("protocol_error", "the process answered with a malformed frame")
+        if blocked:
+            return self._failure("sandbox_violation", "the sandbox refused: " + "; ".join(blocked[:5]))
+        if self.reasons is not None and reason not in self.reasons:
+            return self._failure("protocol_error", f"the process reported a failure it cannot have ({reason[:60]!r}): "
+                                 "a forged answer")
+        return self._failure(reason, detail, traceback)
 
     def _receive(self, max_payload: int) -> tuple[dict, bytes]:
         try:
@@ -244,7 +263,7 @@ class JailedProcess:
 
     def _watchdog_failure(self) -> WorkerFailure:
         if self._exceeded == "disk_limit":
-            return self._failure("disk_limit", f"its home passed {self.limits.disk_limit_mb} MB on disk")
+            return self._failure("disk_limit", self._disk_excess)
         return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
 
     def _watch_memory(self) -> None:
@@ -252,12 +271,14 @@ class JailedProcess:
         that writes file after file, each under the file-size rlimit, would otherwise fill the host's disk)."""
         ticks = 0
         while self.proc.poll() is None:
-            rss_mb = _tree_rss_mb(self.proc.pid)
+            pids = _tree_pids(self.proc.pid)
+            rss_mb = _tree_rss_mb(pids)
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
             if rss_mb > self.limits.memory_limit_mb:
                 self._exceeded = "memory_limit"
-            elif ticks % 25 == 0 and _folder_mb(self.home) > self.limits.disk_limit_mb:
-                self._exceeded = "disk_limit"
+            elif ticks % 25 == 0:
+                self._disk_excess = home_excess(self.home, self.limits.disk_limit_mb, pids)
+                self._exceeded = "disk_limit" if self._disk_excess else ""
             if self._exceeded:
                 self._kill()
                 return
@@ -265,26 +286,79 @@ class JailedProcess:
             time.sleep(0.02)
 
 
-def _folder_mb(folder: str) -> float:
-    """Bytes allocated under `folder` (links not followed), in MB."""
-    total, todo = 0, [folder]
-    while todo:
-        try:
-            with os.scandir(todo.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        todo.append(entry.path)
-                    else:
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
-        except OSError:
-            continue
-    return total / 2**20
+HOME_ENTRIES = 10_000  # files and folders a jail's home may hold (a hand-in's own: a few, and its export's)
+HOME_DEPTH = 32  # folders deep
+
+
+def home_excess(home: str, limit_mb: int, pids: list[int] = ()) -> str:
+    """What a jail's home holds beyond its limits, or "". Every entry counts, folders too (4 KB and an inode each:
+    millions of empty folders went uncounted, and cost the parent minutes to remove); each folder is opened from
+    its parent's descriptor without following links (a walk by path skipped whatever lay past 4,096 bytes of
+    path, and followed a folder swapped for a link to a host path between the listing and the descent); and
+    files the jail's processes (`pids`) removed but keep open or mapped count as well."""
+    usage = {"bytes": 0, "entries": 0, "deep": False}
+    over = lambda: usage["bytes"] > limit_mb << 20 or usage["entries"] > HOME_ENTRIES or usage["deep"]
+
+    def walk(fd: int, depth: int) -> None:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if over():
+                    return
+                usage["entries"] += 1
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                    usage["bytes"] += info.st_blocks * 512
+                    if not stat.S_ISDIR(info.st_mode):
+                        continue
+                    if depth == HOME_DEPTH:
+                        usage["deep"] = True
+                        continue
+                    child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError:  # removed, or swapped for a link, since the listing
+                    continue
+                try:
+                    walk(child, depth + 1)
+                finally:
+                    os.close(child)
+
+    try:
+        top = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    usage["bytes"] = _removed_bytes(list(pids), os.fstat(top).st_dev)
+    try:
+        walk(top, 1)
+    except OSError:  # a folder's listing failed midway: the next round counts again
+        pass
+    finally:
+        os.close(top)
+    if usage["bytes"] > limit_mb << 20:
+        return f"its home passed {limit_mb} MB on disk"
+    if usage["entries"] > HOME_ENTRIES:
+        return f"its home holds more than {HOME_ENTRIES:,} files and folders"
+    return f"its home's folders are nested more than {HOME_DEPTH} deep" if usage["deep"] else ""
 
 
 def interpreter() -> str:
     """This interpreter by a path the jail can exec: normalised (a `benchmarks/../.venv/bin/python` names a
     folder the jail does not have), but not resolved (the venv's python is a link that finds the venv)."""
     return os.path.normpath(os.path.abspath(sys.executable))
+
+
+@contextlib.contextmanager
+def _pinned(cores: list[int] | None):
+    """Start a process on `cores` only. It inherits the CPU mask of the thread that starts it (this one, for that
+    moment), and the jail's policy refuses sched_setaffinity: a worker that pinned itself from inside could move
+    back to every core, and spun on another job's while that job's latency was timed."""
+    if not cores:
+        yield
+        return
+    saved = os.sched_getaffinity(0)  # pid 0: this thread only, not the grading run's other jobs
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
 
 
 def _dies_with_us(argv: list[str]) -> list[str]:
@@ -294,20 +368,51 @@ def _dies_with_us(argv: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and every process below it (a jail's processes are nsjail's descendants)."""
-    total, todo = 0, [pid]
+def _tree_pids(pid: int) -> list[int]:
+    """`pid` and every process below it (a jail's processes are nsjail's descendants)."""
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         try:
-            with open(f"/proc/{p}/statm") as fh:
-                total += int(fh.read().split()[1])
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _tree_rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1])
         except (OSError, ValueError, IndexError):
             continue
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _removed_bytes(pids: list[int], device: int) -> int:
+    """Blocks of the files on `device` these processes removed but hold open or mapped: in no folder any more,
+    still on the disk until the jail dies (its log, which it writes, counts too)."""
+    held: dict[int, int] = {}
+    for pid in pids:
+        for kind in ("fd", "map_files"):  # map_files: a mapping outlives its descriptor (root may read it)
+            try:
+                names = os.listdir(f"/proc/{pid}/{kind}")
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    info = os.stat(f"/proc/{pid}/{kind}/{name}")
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev == device:
+                    held[info.st_ino] = info.st_blocks * 512
+    return sum(held.values())
 
 
 def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
@@ -324,8 +429,8 @@ class HandinJails:
     """The worker and the measurer of one hand-in. Use as a context manager.
 
     The measurer starts at once (its imports overlap the parent's data loading); the worker only when its
-    exported program is not cached already (see session.load). `cores`, when given, pins the measurer,
-    whose timings count, to those CPUs.
+    exported program is not cached already (see session.load). `cores`, when given, pins both to those CPUs:
+    the measurer, whose timings count, and the worker, which would otherwise compute on another job's.
     """
 
     def __init__(self, limits: Limits, device: str, handin: Handin, cores: list[int] | None = None,
@@ -344,9 +449,8 @@ class HandinJails:
 
     def __enter__(self) -> "HandinJails":
         gpu = self.device.startswith("cuda") or (self.device == "auto" and Path("/dev/nvidiactl").exists())
-        self.measurer = JailedProcess("fercomp.submission.measurer", self.limits,
-                                      {"device": self.device, "cores": self.cores}, self.jailed, gpu=gpu,
-                                      private=self.private).start()
+        self.measurer = JailedProcess("fercomp.submission.measurer", self.limits, {"device": self.device}, self.jailed,
+                                      gpu=gpu, private=self.private, cores=self.cores).start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -357,7 +461,7 @@ class HandinJails:
         """The worker, started (with the staged hand-in in its home) on first use."""
         if self._worker is None:
             home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed,
-                                         private=self.private)
+                                         private=self.private, reasons=protocol.WORKER_REASONS, cores=self.cores)
             home = Path(home_process.home)
             self.submission_file = stage(self.handin, home)
             weights = staged_weights(self.handin, home)

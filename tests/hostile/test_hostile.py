@@ -37,6 +37,10 @@ EXPECTED = {
     "ptrace_sibling": ("failed", "sandbox_violation"),
     "raw_fork_syscall": ("failed", "sandbox_violation"),
     "io_uring_setup": ("failed", "sandbox_violation"),
+    "outlive_jail": ("failed", "sandbox_violation"),
+    "widen_affinity": ("scored", None),  # scored pinned to core 0, as a parallel job's share (it stays there)
+    "seccomp_log_forgery": ("failed", "sandbox_violation"),  # not named getpid: see SECCOMP_CALLS
+    "fallocate_log": ("failed", "sandbox_violation"),
     "kill_runner": ("scored", None),
     "write_outside": ("scored", None),
     "read_previous_traces": ("scored", None),
@@ -47,6 +51,7 @@ EXPECTED = {
     "read_sibling_weights": ("failed", "sandbox_violation"),
     "list_submissions": ("failed", "sandbox_violation"),
     "read_sibling_ctypes": ("scored", None),
+    "weights_link_to_data": ("failed", "not_own_file"),  # <team>.pt, a link to the data file: staged, it scored 100 %
     # the process ends badly
     "sys_exit_import": ("failed", "exited"),
     "sys_exit_build": ("failed", "exited"),
@@ -56,6 +61,9 @@ EXPECTED = {
     "hang_forward": ("failed", "timeout"),
     "memory_bomb": ("failed", "memory_limit"),
     "disk_filler": ("failed", "disk_limit"),
+    "deep_home": ("failed", "disk_limit"),  # 600 MB below a path too long for a walk by path
+    "folder_flood": ("failed", "disk_limit"),  # folders and entries count, not only files' blocks
+    "unlinked_files": ("failed", "disk_limit"),  # removed files it holds open or mapped count too
     "syntax_error": ("failed", "syntax_error"),
     "missing_package": ("failed", "import_error"),
     "pickle_exploit": ("failed", "pickled_model_refused"),
@@ -86,11 +94,16 @@ EXPECTED = {
     "dynamic_width_stripped": ("failed", "not_exportable"),  # a size that depends on the data
     "fifo_artifact": ("failed", "artifact_refused"),
     "log_symlink": ("failed", "exited"),
+    # answers forged on the worker's pipe: read as protocol errors, never taken at their word (each stopped the run)
+    "forge_failure_reason": ("failed", "protocol_error"),
+    "deep_json_answer": ("failed", "protocol_error"),
+    "malformed_answer": ("failed", "protocol_error"),
     "custom_autograd": ("flagged", "flops_disagree"),  # the graph runs 50 products; fvcore counts the one used
 }
 #: the cases the seccomp policy kills, and the call the kernel's record must name (kernel_log.py)
 SECCOMP_CALLS = {"ptrace_sibling": "ptrace", "umount_then_read": "umount2", "fork_exec_libc": "clone",
-                 "raw_fork_syscall": "fork", "io_uring_setup": "io_uring_setup"}
+                 "raw_fork_syscall": "fork", "io_uring_setup": "io_uring_setup", "outlive_jail": "prctl",
+                 "fallocate_log": "fallocate", "seccomp_log_forgery": "ptrace"}
 #: a frozen Linear(2304, 7): what the forgeries had to be counted at (cheap_when_traced is scored on its cheap path)
 HONEST_GFLOPS = {case: 2304 * 7 / 1e9 for case in (
     "tamper_clock", "tamper_fvcore", "tamper_flop_counter", "tamper_cuda_sync", "forge_protocol", "scale_counter_tables",
@@ -149,6 +162,8 @@ def test_hostile_case_is_contained(case, arena, small_csv):
     path.write_text(text)
     if case == "pickle_exploit":
         path.with_suffix(".pt").write_bytes(pickle.dumps(Exploit(marker)))
+    if case == "weights_link_to_data":
+        path.with_suffix(".pt").symlink_to(Path(small_csv).resolve())
     if case == "huge_weights":
         with open(path.with_suffix(".pt"), "wb") as fh:
             fh.truncate(2 << 30)  # sparse 2 GB
@@ -156,7 +171,7 @@ def test_hostile_case_is_contained(case, arena, small_csv):
     config = fast_config(small_csv, root / "results", time_limit=8 if quick else 60, memory_mb=2500, sandbox="required")
     config = replace(config, limits=replace(config.limits, disk_limit_mb=512))
 
-    record = score_submission(path, config)
+    record = score_submission(path, config, cores=[0] if case == "widen_affinity" else None)
 
     outcome, reason = EXPECTED[case]
     detail = (record.failure or {}).get("detail", "")
@@ -173,6 +188,7 @@ def test_hostile_case_is_contained(case, arena, small_csv):
         and (root / "results" / f"{case}.PrivateTest.json").exists()
         and (root / "ci" / "seal.sh").read_text() == "#!/bin/sh\necho sealed\n"
         and not any(p.exists() for p in HOST_TRACES)
+        and not _alive("fercomp-orphan")  # no process of the jail outlives it (outlive_jail names itself so)
     )
     OUTCOMES[case] = (got, str(got_reason), "yes" if contained else "NO")
     assert (got, got_reason) == (outcome, reason), (record.failure, record.flags)
@@ -181,9 +197,24 @@ def test_hostile_case_is_contained(case, arena, small_csv):
         assert record.sandbox["kind"] == "nsjail" and record.isolation == ["nsjail", "seccomp"]
     if case in SECCOMP_CALLS:
         named = f"killed the process for the system call {SECCOMP_CALLS[case]} (the kernel's record)"
-        assert (named if kernel_log.readable() else "which one is not known") in detail, detail
+        allowed = [named] if kernel_log.readable() else []
+        if case == "seccomp_log_forgery" or not allowed:  # it spends the printk rate limit: unnamed, never misnamed
+            allowed.append("which one is not known")
+        assert any(text in detail for text in allowed), detail
     if case in HONEST_GFLOPS:
         assert record.gflops == pytest.approx(HONEST_GFLOPS[case], rel=0, abs=1e-15), record.flops
+
+
+def _alive(name: str) -> bool:
+    """Whether a process named `name` runs on this machine (a zombie, already dead, does not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            comm, _, state = stat.read_text().partition(" (")[2].rpartition(") ")  # pid (comm) state …
+        except OSError:
+            continue
+        if comm == name and not state.startswith("Z"):
+            return True
+    return False
 
 
 def test_a_hand_in_leaves_nothing_for_the_next(tmp_path, small_csv):

@@ -39,6 +39,14 @@ def test_a_process_cannot_name_itself_into_another_field():
     assert kernel_log.parse(_record("usb 1-1: new device")) is None
 
 
+def test_a_record_of_a_filter_that_only_logs_is_no_kill():
+    """A hand-in's own filter with SECCOMP_RET_LOG writes type-1326 records of its uid for calls it did not die of."""
+    logged = ('audit: type=1326 audit(1.0:1): auid=1 uid=7 gid=7 ses=1 pid=9 comm="python" exe="/x" sig=0 '
+              'arch=c000003e syscall=39 compat=0 ip=0x1 code=0x7ffc0000')
+    assert kernel_log.parse(_record(logged)) is None
+    assert kernel_log.parse(_record(logged.replace("sig=0", "sig=31").replace("0x7ffc0000", "0x80000000"))).syscall == "getpid"
+
+
 def test_an_unknown_number_is_named_by_its_number():
     assert kernel_log.syscall_name(X86_64, 99_999) == "system call 99999"
     assert kernel_log.syscall_name(X86_64, 166) == "umount2"
