@@ -92,3 +92,18 @@ def test_a_grid_of_three_faces_is_three_slots_wide_and_names_each_file():
         assert titles[2].startswith("a_very_long_f…") and titles[2].split("\n")[0].endswith(".jpeg")
     finally:
         plt.close(fig)
+
+
+def test_a_forged_layer_table_is_one_line_not_a_traceback(tmp_path, small_csv, cli):
+    """The worker runs the hand-in, which can rewrite what the worker answers: the parent checks the layer table
+    field by field, so `fercomp report` ends in one line and writes nothing."""
+    from tests.hostile.test_hostile import CASES
+
+    shutil.copy(CASES / "forged_layer_table.py", tmp_path / "team.py")
+    record = score_submission(tmp_path / "team.py", fast_config(small_csv, tmp_path / "results", sandbox="required"))
+    assert record.status == "scored", record.failure
+    code, out, err = cli("report", tmp_path / "team.py", "--data", small_csv, "--results", tmp_path / "results",
+                         "--out", tmp_path / "pack")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, err
+    assert "protocol_error: the worker's layer table is malformed" in err
+    assert not (tmp_path / "pack").exists()

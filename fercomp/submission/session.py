@@ -159,10 +159,31 @@ def latency(jails: HandinJails, config: dict, probes: np.ndarray) -> tuple[dict,
                                max_payload=len(probes) * 4096 * 4)
 
 
+MAX_LAYERS = 10_000  # leaf modules in a layer table: a ResNet-152 has about 400
+
+
 def summary(jails: HandinJails) -> list[dict]:
-    """Every leaf module: name, type, output shape on one input, own parameters (from the worker: advisory)."""
+    """Every leaf module: name, type, output shape on one input, own parameters (from the worker: advisory).
+    The worker runs submitted code, so its table is checked field by field before a renderer sees it."""
     answer, _ = jails.worker().call("summary", {}, max_payload=0)
-    return list(answer["layers"])
+    layers = answer.get("layers")
+    if not (isinstance(layers, list) and len(layers) <= MAX_LAYERS and all(map(_layer_row, layers))):
+        raise WorkerFailure("protocol_error", "the worker's layer table is malformed (each row: name and type as text, "
+                            f"output shape, parameters and FLOPs as whole numbers; at most {MAX_LAYERS:,} rows)",
+                            jails.log_tail(), "summary")
+    return layers
+
+
+def _layer_row(row: object) -> bool:
+    def count(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 62
+
+    shape = row.get("output_shape") if isinstance(row, dict) else None
+    return (isinstance(row, dict) and set(row) == {"name", "type", "output_shape", "params", "flops"}
+            and all(isinstance(row[k], str) and len(row[k]) <= 200 for k in ("name", "type"))
+            and count(row["params"]) and count(row["flops"])
+            and (shape is None or (isinstance(shape, str) and len(shape) <= 200)
+                 or (isinstance(shape, list) and len(shape) <= 8 and all(map(count, shape)))))
 
 
 def reference_seconds(jails: HandinJails) -> float:
