@@ -1,10 +1,11 @@
-"""A cohort of 14 synthetic hand-ins through the course's whole path, as the README walk-through runs it:
+"""A cohort of 9 synthetic hand-ins through the course's whole path, as the README walk-through runs it:
 check → public-phase board → final phase (after its reveal guard) → per-team and per-student grades, then
 a merge of CI shards with a forged and a malformed record.
 
-The cohort: 8 constant-class teams, two teams whose weights come by URL with a pinned hash (a local
-HTTP server), one whose weights by URL are over GitHub's 100 MB file limit, one with weights beside its
-.py (the victim), one hostile team that reads the victim's weights, and one broken file.
+The cohort: 3 constant-class teams (one each for the forged, the malformed and the other-schema record of
+the merge: each hand-in costs two jail starts per phase), two teams whose weights come by URL with a pinned
+hash (a local HTTP server), one whose weights by URL are over GitHub's 100 MB file limit, one with weights
+beside its .py (the victim), one hostile team that reads the victim's weights, and one broken file.
 """
 
 import csv
@@ -22,7 +23,8 @@ from fercomp.data.source import load_data
 from tests.http_server import LocalServer
 from tests.scoring_helpers import FIXTURES
 
-CONSTANT = {f"team_{i:02d}": (i % 7, 1 + i % 5) for i in range(8)}  # class, conv width
+CONSTANT = {f"team_{i:02d}": (i, 1 + i) for i in range(3)}  # class, conv width
+COHORT = len(CONSTANT) + 6  # and url_happy, url_neutral, url_big, victim, sibling_reader, broken
 LINEAR = '''
 import torch
 from torch import nn
@@ -63,7 +65,7 @@ def _state(favourite: int, big: bool = False) -> dict:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, small_csv):
-    """The course folder: fercomp.toml, baseline, 14 hand-ins, a roster; the weights server."""
+    """The course folder: fercomp.toml, baseline, 9 hand-ins, a roster; the weights server."""
     root = tmp_path_factory.mktemp("course")
     subs, www = root / "submissions", root / "www"
     for folder in (subs, root / "baselines", www):
@@ -122,10 +124,10 @@ def test_a_cohort_from_check_to_grades(cli, course, small_csv):
     # The live board: the public split only, with a progress line per team in a log.
     code, out, err = in_course(cli, root, "leaderboard", "--jobs", "2", "--format", "csv", "--format", "json")
     assert code == 0, err
-    assert "Leaderboard — public phase (PublicTest)" in out and "scored url_big (" in err and "/15)" in err
+    assert "Leaderboard — public phase (PublicTest)" in out and "scored url_big (" in err and f"/{COHORT + 1})" in err  # and the baseline
     assert not list(results.glob("*.PrivateTest.json"))  # the held-out split was never scored
     public = {r["team"]: r for r in csv.DictReader(io.StringIO((root / "reports/leaderboard/leaderboard-PublicTest.csv").read_text()))}
-    assert len(public) == 14
+    assert len(public) == COHORT
     share = shares(small_csv, "PublicTest")
     assert float(public["url_happy"]["accuracy"]) == pytest.approx(share[3])
     assert float(public["url_big"]["accuracy"]) == pytest.approx(share[4])
@@ -152,7 +154,7 @@ def test_a_cohort_from_check_to_grades(cli, course, small_csv):
     assert list(grades[0]) == ["student_id", "name", "email", "team", "status", "accuracy_mark", "efficiency_mark",
                                "report_mark", "final_mark", "phase", "split"]
     by_id = {g["student_id"]: g for g in grades}
-    assert len(grades) == 11 and by_id["s100"]["name"] == "Zoë Ångström"
+    assert len(grades) == len(CONSTANT) + 3 and by_id["s100"]["name"] == "Zoë Ångström"
     for g in grades:
         if g["team"] in final:
             assert g["accuracy_mark"] == final[g["team"]]["accuracy_mark"] and g["final_mark"] == final[g["team"]]["final_mark"]
@@ -178,22 +180,22 @@ def test_merged_shards_refuse_forged_and_malformed_records_by_name(cli, course, 
     assert code == 0, err  # reuses the records of the test above (scores them when run alone)
     shard = tmp_path / "shard"
     shutil.copytree(results, shard)
-    forged = json.loads((shard / "team_03.PrivateTest.json").read_text())
+    forged = json.loads((shard / "team_00.PrivateTest.json").read_text())
     forged["submission"]["name"] = "ghost"
     forged["accuracy"] = 0.99
     (shard / "ghost.PrivateTest.json").write_text(json.dumps(forged))
-    malformed = json.loads((shard / "team_04.PrivateTest.json").read_text())
+    malformed = json.loads((shard / "team_01.PrivateTest.json").read_text())
     del malformed["data"]["split"]
-    (shard / "team_04.PrivateTest.json").write_text(json.dumps(malformed))
-    (shard / "team_05.PrivateTest.json").write_text('{"schema": "fercomp.score/9"}')
+    (shard / "team_01.PrivateTest.json").write_text(json.dumps(malformed))
+    (shard / "team_02.PrivateTest.json").write_text('{"schema": "fercomp.score/9"}')
     code, out, err = in_course(cli, root, "leaderboard", "--phase", "final", "--before-reveal", "--results", str(shard),
                                "--format", "json", "--out", str(tmp_path / "board"))
     assert code == 0, err
     refused = json.loads((tmp_path / "board" / "leaderboard-PrivateTest.json").read_text())["refused"]
     assert len(refused) == 3, refused
     assert any("ghost.PrivateTest.json" in r and "has no submissions/ghost.py" in r for r in refused)
-    assert any("team_04.PrivateTest.json" in r and "field data.split is missing" in r for r in refused)
-    assert any("team_05.PrivateTest.json" in r and "schema 'fercomp.score/9'" in r for r in refused)
+    assert any("team_01.PrivateTest.json" in r and "field data.split is missing" in r for r in refused)
+    assert any("team_02.PrivateTest.json" in r and "schema 'fercomp.score/9'" in r for r in refused)
     teams = [m["team"] for m in json.loads((tmp_path / "board" / "leaderboard-PrivateTest.json").read_text())["marks"]]
-    assert "ghost" not in teams and "team_04" not in teams and len(teams) == 12
+    assert "ghost" not in teams and "team_01" not in teams and len(teams) == COHORT - 2
     assert "Traceback" not in err

@@ -170,24 +170,23 @@ def test_a_killed_run_leaves_no_truncated_record_and_a_rerun_completes(cli, comp
     assert all((results / name).stat().st_mtime_ns == mtime for name, mtime in before.items())  # reused, not redone
 
 
-def test_a_changed_setting_rescores_and_rescore_forces(cli, competition):
+def test_a_changed_setting_rescores_and_rescore_forces(cli, competition, tmp_path):
     run_board(cli, competition)  # public records fresh
-    toml = competition / "fercomp.toml"
-    original = toml.read_text()
-    try:
-        toml.write_text(original.replace("min_queries = 3", "min_queries = 4"))
-        code, out, err = run_board(cli, competition)
-        assert code == 0, err
-        assert "team_happy: scored (settings changed: latency.min_queries 3 → 4)" in out
-        assert out.count("scored (settings changed") == len(TEAMS) + 2  # every team and the baseline
-        record = json.loads((competition / "reports/results/team_happy.PublicTest.json").read_text())
-        assert record["settings"]["latency"]["min_queries"] == 4 and len(record["settings_sha256"]) == 64
-        code, out, _ = run_board(cli, competition, "--rescore", "team_sad")
-        assert code == 0 and "team_sad: scored (--rescore)" in out and out.count("scored (") == 1
-        code, _, err = run_board(cli, competition, "--rescore", "team_nobody")
-        assert code == 2 and "--rescore team_nobody: no such team" in err
-    finally:
-        toml.write_text(original)
+    # a copy, so the records this test makes stale are not the ones the other tests of the module reuse
+    root = tmp_path / "competition"
+    shutil.copytree(competition, root)
+    toml = root / "fercomp.toml"
+    toml.write_text(toml.read_text().replace("min_queries = 3", "min_queries = 4"))
+    code, out, err = run_board(cli, root)
+    assert code == 0, err
+    assert "team_happy: scored (settings changed: latency.min_queries 3 → 4)" in out
+    assert out.count("scored (settings changed") == len(TEAMS) + 2  # every team and the baseline
+    record = json.loads((root / "reports/results/team_happy.PublicTest.json").read_text())
+    assert record["settings"]["latency"]["min_queries"] == 4 and len(record["settings_sha256"]) == 64
+    code, out, _ = run_board(cli, root, "--rescore", "team_sad")
+    assert code == 0 and "team_sad: scored (--rescore)" in out and out.count("scored (") == 1
+    code, _, err = run_board(cli, root, "--rescore", "team_nobody")
+    assert code == 2 and "--rescore team_nobody: no such team" in err
 
 
 def test_progress_on_a_terminal_shows_the_team_and_eta():

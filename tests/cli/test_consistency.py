@@ -31,8 +31,11 @@ def test_json_is_one_document(cli, tmp_path, small_csv):
     code, out, err = cli("score", folder / "a.py", folder / "b.py", "--data", small_csv, "--out", tmp_path / "r", "--json", *FAST)
     docs = json.loads(out)
     assert code == 0 and [d["submission"]["name"] for d in docs] == ["a", "b"]
-    code, out, _ = cli("score", folder, "--data", small_csv, "--out", tmp_path / "r", "--json", *FAST)
-    assert isinstance(json.loads(out), list)  # a folder is several submissions, even if it holds one
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(FIXTURES / "rule_model.py", one / "a.py")
+    code, out, _ = cli("score", one, "--data", small_csv, "--out", tmp_path / "r", "--json", *FAST)
+    assert [d["submission"]["name"] for d in json.loads(out)] == ["a"]  # a folder is several submissions, even if it holds one
     code, out, _ = cli("score", folder / "a.py", "--data", small_csv, "--out", tmp_path / "r", "--json", *FAST)
     assert json.loads(out)["submission"]["name"] == "a"
     code, out, _ = cli("check", folder / "a.py", "--json")

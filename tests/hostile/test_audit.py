@@ -18,8 +18,8 @@ from fercomp.audit.run import run_audit
 from fercomp.audit_passes import SECRET_ENV, AuditPasses
 from fercomp.config import AuditSection, CompetitionConfig
 from fercomp.data.synth import SynthSpec, generate, write_csv
+from fercomp.records import record_path
 from fercomp.render.audit import to_html, to_json, to_markdown
-from fercomp.scoring import score_submission
 from tests.hostile.audit_cohort import make_cohort
 from tests.scoring_helpers import fast_config
 
@@ -34,6 +34,7 @@ def cohort(tmp_path_factory):
     write_csv(root / "fer.csv", images, labels, split)
     write_csv(root / "supplement.csv", *generate(SynthSpec(n_train=0, n_public=0, n_private=400, seed=99)))
     starter = make_cohort(root / "subs", images, labels, split, SPLITS)
+    reader = write_secret_reader(root / "reader")  # scored beside the cohort (its jails run in the same pool), audited apart
     mp = pytest.MonkeyPatch()
     mp.setenv(SECRET_ENV, "a secret kept outside the repository")
     mp.setenv("FERCOMP_CACHE_DIR", str(root / "cache"))  # module scope: the per-test isolated cache is not set up yet
@@ -41,11 +42,13 @@ def cohort(tmp_path_factory):
     try:
         config = replace(fast_config(root / "fer.csv", root / "results"), phase="final",
                          audit=AuditPasses(training_sample=400, supplement=str(root / "supplement.csv")))
-        records, _ = lb.collect_and_score(lb.discover(root / "subs") + [starter], root / "results", config, jobs=2)
+        records, _ = lb.collect_and_score(lb.discover(root / "subs") + [starter, reader], root / "results", config, jobs=2)
     finally:
         mp.undo()
+    reader_record = records.pop(reader.stem)
+    record_path(root / "results", reader.stem, "PrivateTest").unlink()  # not a team of the cohort the audit command reads
     audit = run_audit(records, "starter", AuditSection(), "PrivateTest", root / "subs", starter)
-    return {"root": root, "records": records, "audit": audit, "starter": starter}
+    return {"root": root, "records": records, "audit": audit, "starter": starter, "reader": reader_record}
 
 
 def flagged(audit, check_id: str) -> set[tuple[str, ...]]:
@@ -160,13 +163,17 @@ class Net(nn.Module):
 '''
 
 
-def test_the_perturbation_secret_never_reaches_a_jailed_process(tmp_path, monkeypatch, small_csv):
+def write_secret_reader(folder):
+    """A hand-in that fails loudly if the audit's secret is in its environment; zero weights, so it scores."""
     import torch
 
-    (tmp_path / "reader.py").write_text(SECRET_READER)
-    torch.save({"fc.weight": torch.zeros(7, 2304), "fc.bias": torch.zeros(7)}, tmp_path / "reader.pt")
-    monkeypatch.setenv(SECRET_ENV, "kept by the trusted parent")
-    config = replace(fast_config(small_csv, tmp_path / "out"), phase="final", audit=AuditPasses(training_sample=50))
-    record = score_submission(tmp_path / "reader.py", config)
+    folder.mkdir()
+    (folder / "reader.py").write_text(SECRET_READER)
+    torch.save({"fc.weight": torch.zeros(7, 2304), "fc.bias": torch.zeros(7)}, folder / "reader.pt")
+    return folder / "reader.py"
+
+
+def test_the_perturbation_secret_never_reaches_a_jailed_process(cohort):
+    record = cohort["reader"]  # scored in the final phase with the secret set in the trusted parent
     assert record.status == "scored", record.failure
     assert record.audit_views["perturbed"]["images"] == record.data["size"]  # the probe ran, with the secret

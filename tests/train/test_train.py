@@ -51,10 +51,13 @@ def test_saved_weights_are_the_best_epoch_and_reproduce_its_accuracy(trained, sm
 
 
 def test_deterministic_for_a_seed_on_cpu(tmp_path, small_csv):
+    """A seed and a thread count give the same run. The thread count is pinned: by default it follows the cores idle
+    at the start (fercomp.training.threads), and sums split over another number of threads round differently (a
+    loaded machine gave 1.8698298 and 1.8698290)."""
     runs = []
     for k in range(2):
         shutil.copy(FIXTURES / "small_cnn.py", tmp_path / f"m{k}.py")
-        result = train_file(tmp_path / f"m{k}.py", small_csv, QUICK.with_changes(epochs=1, augment=("flip", "crop")),
+        result = train_file(tmp_path / f"m{k}.py", small_csv, QUICK.with_changes(epochs=1, augment=("flip", "crop"), threads=1),
                             out_dir=tmp_path / f"r{k}", progress=False)
         runs.append(result.history[0]["train_loss"])
     assert runs[0] == runs[1]
