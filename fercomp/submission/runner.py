@@ -100,6 +100,7 @@ class JailedProcess:
         self._exceeded = ""  # which limit the watchdog killed the process for: memory_limit or disk_limit
         self._disk_excess = ""  # and, for disk_limit, which of the home's limits (home_excess)
         self._ready = False
+        self._granted = 0.0  # seconds of queueing given back so far (queued)
         self.home = str(new_home(module.rsplit(".", 1)[-1]))
         self.host_ids = jail.new_host_ids()
 
@@ -147,9 +148,9 @@ class JailedProcess:
 
     def queued(self, seconds: float) -> None:
         """Give back time spent queueing for the shared latency lock (up to the limits' allowance)."""
-        granted = min(seconds, self.limits.queue_allowance_s - getattr(self, "_granted", 0.0))
+        granted = min(seconds, self.limits.queue_allowance_s - self._granted)
         if granted > 0:
-            self._granted = getattr(self, "_granted", 0.0) + granted
+            self._granted += granted
             self.deadline += granted
 
     def close(self) -> None:
