@@ -27,9 +27,9 @@ class LatencyConfig:
     """How latency is measured (every field is recorded with the result): batch-1 queries, at least
     `min_queries` and at least `min_seconds`, after `warmup_queries`."""
 
-    min_queries: int = 100
-    min_seconds: float = 1.0
-    warmup_queries: int = 10
+    min_queries: int = 100  # batch-1 queries timed, at least
+    min_seconds: float = 1.0  # seconds of timed queries, at least
+    warmup_queries: int = 10  # untimed batch-1 queries first
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -37,6 +37,8 @@ class LatencyConfig:
 
 @dataclass(frozen=True)
 class CompetitionSection:
+    """The data, the splits, the baseline and where hand-ins and records live."""
+
     data: str = "data/fer2013.csv"  # the organiser's fer2013.csv or train/test folder
     held_out: str = "PrivateTest"  # the split final marks are computed on
     public_split: str = "PublicTest"  # the live leaderboard's split during the competition
@@ -54,11 +56,14 @@ class CompetitionSection:
 
 @dataclass(frozen=True)
 class MarksSection:
+    """How records become marks: the maxima, the scale, the efficiency scheme and gate, ties and significance."""
+
     accuracy: float = 10.0  # maximum accuracy mark
     efficiency: float = 10.0  # maximum efficiency mark
     report: float = 30.0  # maximum report mark (from --report-marks)
-    scale: str = "linear"  # linear: by improvement over the baseline; rank: by position among improvers; log: efficiency
-    #                       by log(value / baseline) ÷ log(best / baseline) (accuracy stays linear)
+    # linear: by improvement over the baseline; rank: by position among improvers; log: efficiency by
+    # log(value / baseline) ÷ log(best / baseline) (accuracy stays linear)
+    scale: str = "linear"
     # Who may earn an efficiency mark: "baseline" (accuracy above the baseline's; with beat_baseline = significant,
     # significantly above), "none" (anyone: the rule's literal reading), or an accuracy such as "0.6"
     efficiency_gate: str = "none"
@@ -75,6 +80,8 @@ class MarksSection:
 
 @dataclass(frozen=True)
 class LimitsSection:
+    """What one hand-in may use while it is scored, and whether the jail is required."""
+
     time_s: float = DEFAULT_TIME_S  # wall clock per submission
     memory_mb: int = DEFAULT_MEMORY_MB  # resident memory per worker
     sandbox: str = "auto"  # auto, required, off
@@ -82,15 +89,17 @@ class LimitsSection:
 
 @dataclass(frozen=True)
 class PhasesSection:
-    # The public phase scores and publishes only competition.public_split; the final phase alone touches
-    # competition.held_out. reveal: ISO date or date-time (UTC when no zone is given) before which a final
-    # board needs --before-reveal; "" means no date.
+    """The public phase scores and publishes only competition.public_split; the final phase alone touches
+    competition.held_out."""
+
+    # ISO date or date-time (UTC when no zone is given) before which a final board needs --before-reveal; "": no date
     reveal: str = ""
 
 
 @dataclass(frozen=True)
 class SlurmSection:
-    # What `fercomp init --slurm` writes into slurm/score.sbatch (re-run it after a change).
+    """What `fercomp init --slurm` writes into slurm/score.sbatch (re-run it after a change)."""
+
     shards: int = 4  # array tasks
     time_minutes: int = 120  # per task
     mem_gb: int = 16  # per task
@@ -106,7 +115,7 @@ class AuditSection:
 
     enabled: bool = True  # the final phase scores the audit views and writes audit.{md,html,json}
     training_sample: int = 2000  # Training images scored per team for the generalisation check
-    ceiling: float = 0.80  # plausibility: the best published FER-2013 results are about 73–77 % (see README)
+    ceiling: float = 0.80  # plausibility: the best published FER-2013 results are about 73–77 % (see docs/audit.md)
     train_margin: float = 0.02  # held-out may beat the Training sample by this much before it is tested
     alpha: float = 0.001  # per check, after Holm across the teams (or pairs) it tests
     weights_cosine: float = 0.9  # near-copied weights at or above this sketch cosine
@@ -119,7 +128,8 @@ class AuditSection:
 
 @dataclass(frozen=True)
 class GradescopeSection:
-    # What `fercomp gradescope build` puts in the autograder zip and how its run_autograder behaves.
+    """What `fercomp gradescope build` puts in the autograder zip and how its run_autograder behaves."""
+
     daily_limit: int = 3  # counted runs per 24 h before created_at (0: no limit); failed runs are not counted
     final: bool = False  # also ship the held-out split and score it there, hidden until grades are published
     memory_mb: int = 768  # the container's memory (Gradescope's default 768 MB; raise it there and here together)
