@@ -1,4 +1,4 @@
-"""A cohort of 9 synthetic hand-ins through the course's whole path, as the README walk-through runs it:
+"""A cohort of 9 synthetic hand-ins through the course's whole path, as the instructors' guide (docs/instructors.md) walks through it:
 check → public-phase board → final phase (after its reveal guard) → per-team and per-student grades, then
 a merge of CI shards with a forged and a malformed record.
 

@@ -86,7 +86,7 @@ def test_marks_are_rounded_and_the_parts_add_up_to_the_total():
 
 
 def test_the_efficiency_gate_and_the_log_scale_worked_example():
-    """#23's cohort: a tiny, bad linear model and a memoriser-sized outlier beside honest CNNs. README worked example."""
+    """A cohort: a tiny, bad linear model and a memoriser-sized outlier beside honest CNNs. Example of docs/marks-and-statistics.md."""
     import math
 
     from fercomp.marks import dominance_warning

@@ -1,4 +1,4 @@
-"""The README's notebook section runs as printed (paths pointed at a temporary folder), and `predict`
+"""The students' guide's notebook section runs as printed (paths pointed at a temporary folder), and `predict`
 gives score's predictions for data-set faces, through the worker."""
 
 import re
@@ -14,11 +14,11 @@ from fercomp.errors import UsageError
 from fercomp.prediction import face
 from tests.scoring_helpers import FIXTURES, expected_rule_predictions
 
-README = Path(__file__).parents[1] / "README.md"
+STUDENTS = Path(__file__).parents[1] / "docs" / "students.md"
 
 
 def test_readme_notebook_section_runs(tmp_path, small_csv, monkeypatch, capsys):
-    block = re.search(r"### In a notebook: the Python API.*?```python\n(.*?)```", README.read_text(), re.S).group(1)
+    block = re.search(r"## In a notebook: the Python API.*?```python\n(.*?)```", STUDENTS.read_text(), re.S).group(1)
     (tmp_path / "submissions").mkdir()
     monkeypatch.chdir(tmp_path)
     code = block.replace("reports/demo/fer2013.csv", str(small_csv))

@@ -1,4 +1,4 @@
-"""The submission zoo: every file meets the contract statically, builds, and has the README's size."""
+"""The submission zoo: every file meets the contract statically, builds, and has the size the students' guide (docs/students.md) lists."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from fercomp.submission import build
 from fercomp.submission.contract import read_submission
 
 ZOO = Path(__file__).parents[1] / "baselines" / "zoo"
-#: file → (parameters in millions, GFLOPs by fvcore), as listed in the README's zoo table
+#: file → (parameters in millions, GFLOPs by fvcore), as listed in the zoo table of docs/students.md
 EXPECTED = {
     "resnet9_elu": (10.78, 1.8738), "efficientnet_b0_gray": (4.02, 0.0232), "resnet18_3ch": (11.18, 0.0982),
     "vgg16_bn_3ch": (134.30, 0.8255), "efficientnet_v2_s_3ch": (20.19, 0.1564), "keras_cnn": (22.81, 0.7847),
@@ -28,7 +28,7 @@ def test_zoo_model_builds_with_documented_size(name):
     model = build.build_model(module, {}).eval()
     params = sum(p.numel() for p in model.parameters()) / 1e6
     assert round(params, 2) == EXPECTED[name][0]
-    if files.preprocess.size <= 48:  # the 224-pixel model is counted in the README run only: too slow here
+    if files.preprocess.size <= 48:  # the 224-pixel model is counted in the docs' table only: too slow here
         from fercomp.measure.flops import count_fvcore
         from fercomp.submission.preprocess import apply
 
