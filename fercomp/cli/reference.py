@@ -165,8 +165,10 @@ def param_row(param, ctx) -> str:
         shown = "required" if param.required else "—"
     else:
         shown = f"`{cell(default, code=True)}`"
-    more = " Repeatable." if getattr(param, "multiple", False) or (param.nargs == -1) else ""
-    return f"| {names} | {shown} | {cell((param.help or '').strip())}{more} |\n"
+    meaning = (param.help or "").strip()
+    if (getattr(param, "multiple", False) or param.nargs == -1) and "repeatable" not in meaning.lower():
+        meaning += " Repeatable."
+    return f"| {names} | {shown} | {cell(meaning.strip())} |\n"
 
 
 def cli_page() -> str:
