@@ -166,7 +166,9 @@ def param_row(param, ctx) -> str:
     else:
         shown = f"`{cell(default, code=True)}`"
     meaning = (param.help or "").strip()
-    if (getattr(param, "multiple", False) or param.nargs == -1) and "repeatable" not in meaning.lower():
+    if param.nargs == -1:
+        meaning += " One or more." if param.required else " Any number."
+    elif getattr(param, "multiple", False) and "repeatable" not in meaning.lower():
         meaning += " Repeatable."
     return f"| {names} | {shown} | {cell(meaning.strip())} |\n"
 
