@@ -152,3 +152,10 @@ def test_every_command_has_a_page_for_its_reader():
     names = {c.name or c.callback.__name__ for c in app.registered_commands} | {g.name for g in app.registered_groups}
     for name in names:
         assert f"fercomp {name}" in written, f"no page under docs/ explains `fercomp {name}`"
+
+
+def test_help_shows_bracketed_config_tables(cli):
+    """Rich markup would eat a bare `[phases]` from --help (and the reference would disagree): it is escaped."""
+    code, out, _ = cli("leaderboard", "--help")
+    assert code == 0 and "[phases]" in out
+    assert "before [phases] reveal" in (REFERENCE / "cli.md").read_text(encoding="utf-8")

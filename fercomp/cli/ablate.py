@@ -32,8 +32,8 @@ def run(
     symbols: str = typer.Option("YN", help="Two characters for on/off, e.g. YN or ✓✗."),
     latency_queries: int = typer.Option(20, min=1),
     latency_seconds: float = typer.Option(0.2, min=0),
-    device: str = typer.Option(None, help="Train every row here (auto, cpu, cuda, cuda:N); overrides [recipe]."),
-    precision: str = typer.Option(None, help="fp32, bf16 or fp16 for every row; overrides [recipe]."),
+    device: str = typer.Option(None, help="Train every row here (auto, cpu, cuda, cuda:N); overrides \\[recipe]."),
+    precision: str = typer.Option(None, help="fp32, bf16 or fp16 for every row; overrides \\[recipe]."),
 ) -> None:
     """Train and score every row of a cumulative or factorial study, then write its tables."""
     from fercomp import ablation

@@ -9,11 +9,11 @@ import typer
 
 def init(
     dest: Path = typer.Argument(..., help="The course repository's folder (created if missing)."),
-    slurm: bool = typer.Option(False, help="Also write slurm/ (score array + dependent merge) from fercomp.toml [slurm]."),
+    slurm: bool = typer.Option(False, help="Also write slurm/ (score array + dependent merge) from fercomp.toml \\[slurm]."),
     gradescope: bool = typer.Option(False, help="Also write gradescope/ (setup.sh, run_autograder) for fercomp gradescope build."),
-    shards: int = typer.Option(4, min=1, help="Parallel scoring jobs in the CI matrix (and the [slurm] default)."),
+    shards: int = typer.Option(4, min=1, help="Parallel scoring jobs in the CI matrix (and the \\[slurm] default)."),
     fercomp_spec: str = typer.Option(None, help="What CI installs (default: where this fercomp came from, e.g. a git URL and commit)."),
-    reveal: str = typer.Option("", help="[phases] reveal date, e.g. 2026-12-15."),
+    reveal: str = typer.Option("", help="\\[phases] reveal date, e.g. 2026-12-15."),
     baseline_url: str = typer.Option(None, help="The baseline's weights as a release asset (https)."),
     baseline_sha256: str = typer.Option(None, help="sha256sum of those weights."),
     force: bool = typer.Option(False, help="Rewrite every file of an existing course."),

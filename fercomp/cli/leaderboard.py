@@ -14,7 +14,7 @@ from fercomp.errors import UsageError
 def leaderboard(
     config: Path = typer.Option(None, help="Competition config (default ./fercomp.toml, else built-in defaults)."),
     phase: str = typer.Option("public", help="public: the live board on the public split; final: the held-out split."),
-    before_reveal: bool = typer.Option(False, help="Build the final phase before [phases] reveal (keep it private)."),
+    before_reveal: bool = typer.Option(False, help="Build the final phase before \\[phases] reveal (keep it private)."),
     split: str = typer.Option(None, help="Override the phase's split (never the held-out one in the public phase)."),
     data: Path = typer.Option(None, help="Override the config's data path."),
     submissions: Path = typer.Option(None, help="Override the config's submissions folder."),

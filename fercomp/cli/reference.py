@@ -154,6 +154,11 @@ def root_command():
     return command, typer.Context(command, info_name="fercomp")
 
 
+def plain(help_text: str) -> str:
+    """Help text as --help shows it: rich markup's escaped bracket (`\\[phases]`, so rich keeps it) unescaped."""
+    return help_text.replace("\\[", "[")
+
+
 def param_row(param, ctx) -> str:
     """One argument or option: its names and value (as --help shows them), its default and its help."""
     record = param.get_help_record(ctx)
@@ -163,9 +168,11 @@ def param_row(param, ctx) -> str:
         shown = "off" if not param.secondary_opts else f"`{(param.opts if default else param.secondary_opts)[0]}`"
     elif default is None or default == () or callable(default):
         shown = "required" if param.required else "—"
+    elif default == "":
+        shown = '`""`'
     else:
         shown = f"`{cell(default, code=True)}`"
-    meaning = (param.help or "").strip()
+    meaning = plain(param.help or "").strip()
     if param.nargs == -1:
         meaning += " One or more." if param.required else " Any number."
     elif getattr(param, "multiple", False) and "repeatable" not in meaning.lower():
@@ -183,7 +190,7 @@ def cli_page() -> str:
         level = "#" * min(2 + path.count(" ") - 1, 4) if path != "fercomp" else "##"
         out.append(f"{level} `{path}`\n\n")
         if command.help:
-            out.append(inspect.cleandoc(command.help).replace("<", "&lt;").replace(">", "&gt;") + "\n\n")
+            out.append(plain(inspect.cleandoc(command.help)).replace("<", "&lt;").replace(">", "&gt;") + "\n\n")
         usage = " ".join(command.collect_usage_pieces(cctx))
         out.append(f"```\n{path} {usage}\n```\n\n")
         params = [p for p in command.get_params(cctx) if not getattr(p, "hidden", False)]

@@ -57,7 +57,7 @@ def score(
     shard: str = typer.Option(None, help="I/N: score only every N-th submission from the I-th (a CI matrix job)."),
     phase: str = typer.Option(None, help="public or final: that phase's split in fercomp.toml (public never scores the held-out one)."),
     config: Path = typer.Option(None, help="Competition config for --phase (default ./fercomp.toml)."),
-    before_reveal: bool = typer.Option(False, help="With --phase final: score before [phases] reveal."),
+    before_reveal: bool = typer.Option(False, help="With --phase final: score before \\[phases] reveal."),
     reuse_fresh: bool = typer.Option(False, help="Keep a record in --out that is still fresh (same file, weights, data "
                                      "and settings) instead of scoring again (the Slurm array's default)."),
 ) -> None:
