@@ -159,3 +159,34 @@ def test_help_shows_bracketed_config_tables(cli):
     code, out, _ = cli("leaderboard", "--help")
     assert code == 0 and "[phases]" in out
     assert "before [phases] reveal" in (REFERENCE / "cli.md").read_text(encoding="utf-8")
+
+
+def fenced(page: str, lang: str, after: str) -> str:
+    """The first `lang` block after the text `after` in docs/`page`, verbatim."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return re.search(rf"```{lang}\n(.*?)```", text[text.index(after):], re.S).group(1)
+
+
+def test_students_minimal_submission_meets_the_contract(tmp_path):
+    """The guide's minimal submission, as printed, is found by the contract and builds a [N, 7] model (the README's
+    quick start trains, checks and scores its own; this one costs no jail)."""
+    import torch
+
+    from fercomp.submission import build
+    from fercomp.submission.contract import read_submission
+
+    path = tmp_path / "team_a.py"
+    path.write_text(fenced("students.md", "python", "A minimal submission (`submissions/team_a.py`)"))
+    files = read_submission(path)
+    model = build.build_model(build.import_source(files.source, str(files.path), "docs_team_a"), {}).eval()
+    assert model(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
+
+
+def test_training_ablation_spec_loads_as_printed(tmp_path):
+    from fercomp.ablation import load_spec, rows
+
+    spec = tmp_path / "study.toml"
+    spec.write_text(fenced("training.md", "toml", "## Ablation studies"))
+    study = load_spec(spec)
+    assert [m.name for m in study.methods] == ["batchnorm", "flip", "label smoothing", "clip by value", "reflect crop"]
+    assert len(rows(study)) == 6  # cumulative: the base row and one row per method added
