@@ -53,6 +53,7 @@ EXPECTED = {
     "read_sibling_ctypes": ("scored", None),
     "forged_layer_table": ("scored", None),  # the table is advisory: `fercomp report` refuses it (test_report.py)
     "hidden_memory": ("scored", None),  # both calls answer EPERM: the case raises if either gave it memory
+    "message_queue_memory": ("scored", None),  # msgget/msgsnd, semget, mq_open answer EPERM: it raises if one worked
     "weights_link_to_data": ("failed", "not_own_file"),  # <team>.pt, a link to the data file: staged, it scored 100 %
     # the process ends badly
     "sys_exit_import": ("failed", "exited"),
