@@ -68,6 +68,9 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             report.add("FLOP counters agree", flops.get("check") == "agree",
                        f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore)"
                        + ("; " + "; ".join(flops["check_detail"]) if flops.get("check_detail") else ""))
+            uncosted = flops.get("uncosted_operators") or {}
+            report.add("every operator costed", not uncosted, "the cost table has no rule for " + ", ".join(sorted(uncosted))
+                       + " (see docs/measurer-costs.md): the efficiency mark is withheld" if uncosted else "")
             latency, _ = session.latency(worker, QUICK_LATENCY.to_dict(), images[:8])
             report.facts["latency_ms_p50"] = latency["latency_ms_p50"]
             report.add("latency estimate", True, f"batch-1 p50 {latency['latency_ms_p50']:.2f} ms on {device} (quick estimate)")

@@ -31,7 +31,7 @@ EFFICIENCY_SCHEMES = {
     "acc_per_ms": ("accuracy % ÷ batch-1 p50 latency in ms on the grading machine", True),
 }
 #: flags that make a FLOP count untrustworthy, so its efficiency mark is withheld when configured
-FLOP_FLAGS = ("flops_disagree", "no_gflops")
+FLOP_FLAGS = ("flops_disagree", "no_gflops", "uncosted_operator", "batch_dependent_flops", "latency_inconsistent")
 
 
 @dataclass(frozen=True)

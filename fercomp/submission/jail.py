@@ -63,9 +63,10 @@ DENIED_SYSCALLS = (
 # extends a file only as far as that limit.
 # sched_setaffinity answers EPERM: a parallel job's jails start on its share of the cores (runner._pinned),
 # and a library that pins its threads carries on where it would otherwise move them to another job's cores.
-# memfd_create and shmget answer EPERM: their memory belongs to no process until mapped and touched, so the
-# parent's resident-memory watchdog never sees it, and only a cgroup (root graders) would stop a bomb of it;
-# an unprivileged grader (a hosted runner, Slurm) has no cgroup. torch inference and export use neither.
+# memfd_create, memfd_secret, shmget, msgget, msgsnd, semget and mq_open answer EPERM: the memory they hold
+# (a memfd, a SysV segment, messages queued in the kernel, a POSIX queue) belongs to no process's resident set,
+# so the parent's watchdog never sees it, and only a cgroup (root graders) would stop a bomb of it; an
+# unprivileged grader (a hosted runner, Slurm) has no cgroup. torch inference and export use none of them.
 POLICY = f"""POLICY fercomp {{
   KILL_PROCESS {{
     {", ".join(DENIED_SYSCALLS)},
@@ -76,7 +77,7 @@ POLICY = f"""POLICY fercomp {{
     fallocate(fd, mode) {{ mode != 0 }}
   }},
   ERRNO(38) {{ clone3 }},
-  ERRNO(1) {{ sched_setaffinity, memfd_create, shmget }}
+  ERRNO(1) {{ sched_setaffinity, memfd_create, memfd_secret, shmget, msgget, msgsnd, semget, mq_open }}
 }}
 USE fercomp DEFAULT ALLOW
 """

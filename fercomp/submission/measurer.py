@@ -125,15 +125,55 @@ def _static_shapes(program) -> None:
     batch = _symbols(inputs[0].meta["val"].shape[0])
     if _symbols(list(inputs[0].meta["val"].shape[1:])):
         raise MeasureError("not_exportable", "only the batch dimension of the input may vary")
+    symbol = _batch_range(program, inputs[0].meta["val"].shape[0])
     for node in program.graph.nodes:
         value = node.meta.get("val")
         extra = _symbols(value) - batch
         if extra:
             raise MeasureError("not_exportable", f"the size of {node.name} ({node.target}) depends on the data "
                                f"({', '.join(sorted(extra))}): every tensor but the batch dimension must have a fixed size")
+        odd = [str(e) for e in _size_expressions(value) if symbol is not None and not _whole_batches(e, symbol)]
+        if odd:
+            raise MeasureError("artifact_refused", f"{node.name} ({node.target}) has the size {odd[0]}: every size that "
+                               "varies must be a whole number of batches (k·batch), so that each image costs the same "
+                               "wherever it sits in a batch")
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, torch.Tensor) and item.layout != torch.strided:
                 raise MeasureError("not_exportable", f"{node.name} has the {item.layout} layout; only dense tensors are measured")
+
+
+def _batch_range(program, size):
+    """The batch symbol, after checking the program claims exactly the range the worker asked for ([1, MAX_BATCH]).
+
+    The worker runs the hand-in, which can replace torch.export.export there: export with a larger minimum batch
+    (so a slice `x[16:]` is empty at batch 1, where FLOPs are counted), then widen the saved range back. A static
+    batch (an int) has no symbol and no range to check."""
+    import sympy
+
+    if isinstance(size, int):
+        return None
+    expr = size.node.expr
+    ranges = {str(k): (int(v.lower), int(v.upper)) for k, v in program.range_constraints.items()}
+    if not isinstance(expr, sympy.Symbol) or ranges != {str(expr): (1, protocol.MAX_BATCH)}:
+        raise MeasureError("artifact_refused", f"the exported program's batch is {expr} with ranges {ranges}; fercomp "
+                           f"exports one batch dimension for sizes 1 to {protocol.MAX_BATCH}")
+    return expr
+
+
+def _size_expressions(value) -> list:
+    import torch
+
+    found = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        sizes = list(item.shape) if isinstance(item, torch.Tensor) else [item] if isinstance(item, torch.SymInt) else []
+        found += [size.node.expr for size in sizes if not isinstance(size, int)]
+    return found
+
+
+def _whole_batches(expr, symbol) -> bool:
+    """Whether a size is k·batch for a whole k ≥ 1 (a scalar SymInt node's value included)."""
+    ratio = (expr / symbol).simplify()
+    return bool(ratio.is_Integer and ratio >= 1)
 
 
 def _main_dtype(tensors) -> str | None:
@@ -248,7 +288,8 @@ class Measurer:
     def count_flops(self, header: dict, payload: bytes) -> dict:
         # Counted on the CPU, so counts cannot depend on the device.
         self.model.to("cpu")
-        result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE))
+        result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE),
+                                      graph=self.model.graph, batch_sizes=tuple(header.get("batch_sizes") or ()))
         self._to_device()
         return result
 
@@ -257,8 +298,11 @@ class Measurer:
         self.model.to(self.device)
         if not self.channels_last and self.spec.size >= 8:
             # channels-last convolutions ran at ~95 % of sgemm on this kind of CPU, plain NCHW at ~64 %
-            self.model.to(memory_format=torch.channels_last)
-            self.channels_last = True
+            try:
+                self.model.to(memory_format=torch.channels_last)
+                self.channels_last = True
+            except RuntimeError:  # a 5-D parameter (Conv3d) has no channels-last form: the model stays as it is
+                self.model.to(memory_format=torch.contiguous_format)
 
     def _inputs(self, payload: bytes, shape: list[int]):
         import numpy as np

@@ -14,6 +14,8 @@ import struct
 import time
 
 MAX_HEADER_BYTES = 1 << 20
+#: The batch range the worker exports for, [1, MAX_BATCH]; the measurer refuses a program that claims any other.
+MAX_BATCH = 4096
 
 #: The failure reasons the worker may report: its contract checks (build.ContractError) and worker.describe.
 #: It runs submitted code, which holds its answer pipe and can write any frame: the trusted side reads a worker's

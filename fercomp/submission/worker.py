@@ -21,7 +21,7 @@ from pathlib import Path
 from fercomp.submission import protocol, sandbox
 
 ARTIFACT = "model.pt2"
-MAX_BATCH = 4096
+MAX_BATCH = protocol.MAX_BATCH
 
 
 class Worker:

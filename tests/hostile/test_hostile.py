@@ -53,6 +53,7 @@ EXPECTED = {
     "read_sibling_ctypes": ("scored", None),
     "forged_layer_table": ("scored", None),  # the table is advisory: `fercomp report` refuses it (test_report.py)
     "hidden_memory": ("scored", None),  # both calls answer EPERM: the case raises if either gave it memory
+    "message_queue_memory": ("scored", None),  # msgget/msgsnd, semget, mq_open answer EPERM: it raises if one worked
     "weights_link_to_data": ("failed", "not_own_file"),  # <team>.pt, a link to the data file: staged, it scored 100 %
     # the process ends badly
     "sys_exit_import": ("failed", "exited"),
@@ -89,7 +90,7 @@ EXPECTED = {
     "numpy_in_forward": ("failed", "not_exportable"),
     "data_dependent_flow": ("failed", "not_exportable"),
     "malicious_artifact": ("failed", "artifact_refused"),
-    "fft_conv": ("flagged", "flops_disagree"),
+    "fft_conv": ("flagged", "uncosted_operator"),  # the cost table has no rule for fft_rfft2, so it is never free
     "l1_nearest_neighbour": ("flagged", "flops_disagree"),  # hidden_compute: elementwise work ≫ counted multiply-adds
     "comparison_votes": ("flagged", "flops_disagree"),
     "lookup_table": ("flagged", "flops_disagree"),
@@ -101,6 +102,8 @@ EXPECTED = {
     "deep_json_answer": ("failed", "protocol_error"),
     "malformed_answer": ("failed", "protocol_error"),
     "custom_autograd": ("flagged", "flops_disagree"),  # the graph runs 50 products; fvcore counts the one used
+    "spelled_convolution": ("flagged", "flops_disagree"),  # the cost table prices floor_divide, avg_pool3d, max
+    "batch_position_forgery": ("failed", "artifact_refused"),  # a size s0 - 16 (and a batch that costs more per image)
 }
 #: the cases the seccomp policy kills, and the call the kernel's record must name (kernel_log.py)
 SECCOMP_CALLS = {"ptrace_sibling": "ptrace", "umount_then_read": "umount2", "fork_exec_libc": "clone",

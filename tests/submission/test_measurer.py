@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from fercomp.submission import measurer
+from fercomp.submission import measurer, protocol
 
 
 class Tiny(nn.Module):
@@ -24,9 +24,9 @@ class Tiny(nn.Module):
         return self.fc(x.flatten(1))
 
 
-def exported(tmp_path, model=None):
-    program = torch.export.export((model or Tiny()).eval(), (torch.zeros(2, 1, 48, 48),),
-                                  dynamic_shapes=({0: Dim("batch", min=1, max=64)},), strict=False)
+def exported(tmp_path, model=None, low: int = 1, high: int = protocol.MAX_BATCH, example: int = 2):
+    program = torch.export.export((model or Tiny()).eval(), (torch.zeros(example, 1, 48, 48),),
+                                  dynamic_shapes=({0: Dim("batch", min=low, max=high)},), strict=False)
     path = tmp_path / "model.pt2"
     torch.export.save(program, path)
     return path
@@ -44,6 +44,37 @@ def test_a_clean_export_loads_and_runs(tmp_path):
     program = measurer.load_program(str(exported(tmp_path)))
     out = measurer.runnable(program)(torch.zeros(3, 1, 48, 48))
     assert out.shape == (3, 7)
+
+
+def test_a_batch_range_other_than_the_one_fercomp_asked_for_is_refused(tmp_path):
+    with pytest.raises(measurer.MeasureError, match="batch") as refused:
+        measurer.load_program(str(exported(tmp_path, high=64)))
+    assert refused.value.reason == "artifact_refused"
+
+
+class FirstRows(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head, self.body = nn.Linear(48 * 48, 7), nn.Linear(48 * 48, 7)
+
+    def forward(self, x):
+        return torch.cat([self.head(x[:16].flatten(1)), self.body(x[16:].flatten(1))])
+
+
+def test_a_size_that_is_not_a_whole_number_of_batches_is_refused(tmp_path):
+    """Exported for batches of 18 and more, its range widened back to what fercomp asks for (as a hand-in that
+    replaces torch.export.export in the worker can): `x[16:]` has the size batch - 16, empty at batch 1."""
+    from torch.export import load, save
+    from torch.utils._sympy.value_ranges import ValueRanges
+
+    path = exported(tmp_path, FirstRows(), low=18, example=32)
+    program = load(path)
+    for symbol in list(program.range_constraints):
+        program.range_constraints[symbol] = ValueRanges(1, protocol.MAX_BATCH)
+    save(program, path)
+    with pytest.raises(measurer.MeasureError, match="whole number of batches") as refused:
+        measurer.load_program(str(path))
+    assert refused.value.reason == "artifact_refused" and "- 16" in str(refused.value)
 
 
 def plant(path, payload) -> None:
