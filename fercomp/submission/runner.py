@@ -234,7 +234,7 @@ class JailedProcess:
         signo = -code if code < 0 else code - 128 if self.jailed and code > 128 else 0
         if signo == signal.SIGSYS:
             return self._failure("sandbox_violation", self._seccomp_detail())
-        if signo == signal.SIGXFSZ or (signo and self._file_at_limit()):
+        if signo == signal.SIGXFSZ or (signo and self.phase == "export" and self._file_at_limit()):
             return self._file_too_large()
         if signo == signal.SIGKILL and self.jailed and jail.cgroups():
             return self._failure("memory_limit", "the process was killed (SIGKILL), which in a jail is the kernel's hard "
@@ -247,9 +247,9 @@ class JailedProcess:
         return self._failure("exited", f"the process exited with code {code}" if code else f"the process ended the session ({what})")
 
     def _file_at_limit(self, scanned: int = 1000) -> bool:
-        """Whether a file in the home's top level (where the artifact is written) has reached the file-size limit.
-        The write that reaches the limit is cut short without a signal, and torch's archive writer then aborts
-        or crashes on its own check before it writes again: the death is the limit's all the same."""
+        """Whether a file in the home's top level (where the export writes its artifact) has reached the file-size
+        limit. The write that reaches the limit is cut short without a signal, and torch's archive writer then
+        aborts or crashes on its own check before it writes again: the death is the limit's all the same."""
         limit = self.file_size_mb << 20
         try:
             with os.scandir(self.home) as entries:
