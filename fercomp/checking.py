@@ -21,6 +21,12 @@ from fercomp.submission.contract import read_submission
 from fercomp.submission.runner import HandinJails, WorkerFailure
 
 QUICK_LATENCY = LatencyConfig(min_queries=20, min_seconds=0.3, warmup_queries=3)
+#: The quick latency pass stops here (after one warm-up and one timed query): a MaxViT at 224 pixels takes seconds
+#: a query on a busy 2-core machine, and 23 of them left the check no answer within its time limit.
+QUICK_LATENCY_MAX_S = 10.0
+#: Synthetic faces run through the model twice (one batch) for the output and determinism checks, and the first
+#: CHECK_SINGLES of them one at a time: enough to see each rule, few enough for a big model's check to finish.
+CHECK_IMAGES, CHECK_SINGLES = 16, 4
 
 
 @dataclass
@@ -54,7 +60,7 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
     report.add("file and metadata", True, f"PREPROCESS {files.preprocess.to_dict()}, CLASS_ORDER {order}")
     if files.weights_path is not None:
         report.add("weights file", True, str(files.weights_path) + (f" (from {files.weights_url})" if files.weights_url else ""))
-    images = generate(SynthSpec(n_train=0, n_public=0, n_private=32, seed=1))[0]
+    images = generate(SynthSpec(n_train=0, n_public=0, n_private=CHECK_IMAGES, seed=1))[0]
     try:
         with HandinJails(config.limits, config.device, files.handin(), protected=[str(cache_dir())]) as worker:
             device = worker.ready().get("device", config.device)
@@ -71,9 +77,10 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             uncosted = flops.get("uncosted_operators") or {}
             report.add("every operator costed", not uncosted, "the cost table has no rule for " + ", ".join(sorted(uncosted))
                        + " (see docs/measurer-costs.md): the efficiency mark is withheld" if uncosted else "")
-            latency, _ = session.latency(worker, QUICK_LATENCY.to_dict(), images[:8])
+            latency, _ = session.latency(worker, QUICK_LATENCY.to_dict(), images[:8], QUICK_LATENCY_MAX_S)
             report.facts["latency_ms_p50"] = latency["latency_ms_p50"]
-            report.add("latency estimate", True, f"batch-1 p50 {latency['latency_ms_p50']:.2f} ms on {device} (quick estimate)")
+            report.add("latency estimate", True, f"batch-1 p50 {latency['latency_ms_p50']:.2f} ms on {device} "
+                       f"(quick estimate, {latency['queries']} queries)")
     except WorkerFailure as exc:
         if exc.reason == "device_unavailable":
             raise UsageError(exc.detail) from None
@@ -114,14 +121,14 @@ def _load(report: CheckReport, worker: HandinJails, files, config: ScoreConfig) 
 
 def _outputs(report: CheckReport, worker: HandinJails, images: np.ndarray, files) -> None:
     try:
-        first, _ = session.predict_all(worker, images, 16, files)
-        second, _ = session.predict_all(worker, images, 16, files)
-        single, _ = session.predict_all(worker, images[:4], 1, files)
+        first, _ = session.predict_all(worker, images, CHECK_IMAGES, files)
+        second, _ = session.predict_all(worker, images, CHECK_IMAGES, files)
+        single, _ = session.predict_all(worker, images[:CHECK_SINGLES], 1, files)
     except WorkerFailure as exc:
         report.add("output is [N, 7] finite logits", False, f"{exc.reason}: {exc.detail}")
         return
     report.add("output is [N, 7] finite logits", True, f"shape {list(first.shape)}")
     report.add("deterministic in eval mode", np.array_equal(first, second), "two identical batches gave identical outputs"
                if np.array_equal(first, second) else "the same batch gave different outputs twice: call model.eval()-safe layers only")
-    same = np.array_equal(single.argmax(1), first[:4].argmax(1))
+    same = np.array_equal(single.argmax(1), first[:CHECK_SINGLES].argmax(1))
     report.add("batch-1 agrees with batched", same, "" if same else "predictions change with the batch size")

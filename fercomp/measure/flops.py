@@ -31,6 +31,7 @@ def count_fvcore(model, example) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         analysis = FlopCountAnalysis(model, example)
+        analysis.set_op_handle("aten::scaled_dot_product_attention", _attention_macs)
         analysis.unsupported_ops_warnings(False)
         analysis.uncalled_modules_warnings(False)
         total = int(analysis.total())
@@ -38,6 +39,17 @@ def count_fvcore(model, example) -> dict:
         unsupported = {k: int(v) for k, v in analysis.unsupported_ops().items()}
     tracer = sorted({str(w.message).splitlines()[0][:200] for w in caught if "Tracer" in type(w.message).__name__})
     return {"total": total, "by_operator": by_operator, "unsupported_ops": unsupported, "trace_warnings": tracer}
+
+
+def _attention_macs(inputs, outputs) -> int:
+    """fvcore has no rule for attention (every torchvision transformer calls it): Q·Kᵀ and the weights times V,
+    L·S·(E + Ev) multiply-adds per batch and head, as FlopCounterMode counts it (the softmax is elementwise)."""
+    from math import prod
+
+    from fvcore.nn.jit_handles import get_shape
+
+    q, k, v = (get_shape(value) for value in inputs[:3])
+    return prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
 
 
 def _dispatch_without_dynamo(mode_class) -> None:

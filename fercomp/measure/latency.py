@@ -34,17 +34,29 @@ def timed_forward(model, x, device):
     return _clock() - t0, out
 
 
-def measure(model, queries, config: LatencyConfig, device) -> dict:
-    """Batch-1 latency over `queries` (cycled); returns the times and each query's last output."""
+def measure(model, queries, config: LatencyConfig, device, max_seconds: float = 0.0) -> dict:
+    """Batch-1 latency over `queries` (cycled); returns the times and each query's last output.
+
+    `max_seconds` (0: none) bounds the whole pass, warm-up included, above the config's minimums: after one
+    warm-up and one timed query it stops when the time is spent. `fercomp check` uses it so that a big model
+    gets a rough estimate instead of no answer; scoring does not (its latency follows the config alone)."""
     import torch
+
+    def spent() -> bool:
+        return bool(max_seconds) and _clock() - begun >= max_seconds
 
     with torch.inference_mode():
         n = len(queries)
+        begun = _clock()
         for i in range(config.warmup_queries):
             model(queries[i % n : i % n + 1])
+            if spent():
+                break
         times, outputs = [], {}
         started = _clock()
         while len(times) < config.min_queries or _clock() - started < config.min_seconds:
+            if times and spent():
+                break
             i = len(times) % n
             seconds, out = timed_forward(model, queries[i : i + 1], device)
             times.append(seconds)

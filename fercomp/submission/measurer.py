@@ -10,9 +10,9 @@ The artifact was written by the worker, that is, by the attacker. torch.export.l
 (weights with `weights_only=False`, "opaque object" constants with plain pickle.loads), so loading is made
 safe here: TORCH_FORCE_WEIGHTS_ONLY_LOAD makes every torch.load a weights-only one and plain unpickling is
 refused while the artifact loads; the graph may call only ATen operators (no custom or higher-order ones, no
-file readers), and every tensor in it must have a static, dense shape but for the batch dimension (a size
-that depends on the data would let the count on one example differ from the work on another). It runs in
-a jail of its own as well (defence in depth), fresh per hand-in.
+file readers) and, on sizes alone, the exporter's own shape arithmetic; every tensor in it must have a static,
+dense shape but for the batch dimension (a size that depends on the data would let the count on one example
+differ from the work on another). It runs in a jail of its own as well (defence in depth), fresh per hand-in.
 """
 
 from __future__ import annotations
@@ -27,6 +27,13 @@ from fercomp.submission import protocol, sandbox
 
 #: ATen operators an exported FER model may not call although they are ATen: they read files or the clock.
 FORBIDDEN_OPS = {"from_file", "_local_scalar_dense", "save", "load", "_print"}
+
+#: The Python operators torch.export writes for arithmetic on symbolic sizes (a ViT's `batch * heads` before a
+#: reshape), as torch.export's serializer names them. Allowed on integer and boolean sizes only (shape_arithmetic):
+#: they never touch a tensor, so they cost nothing. Float ones (truediv, pow, sym_float, sym_sqrt) are left out:
+#: a size is a whole number, and a float made from the batch size could only serve as a tensor's scalar.
+SHAPE_OPERATORS = ("mul", "add", "sub", "floordiv", "mod", "neg", "pos", "eq", "ne", "le", "ge", "lt", "gt")
+SHAPE_SYM_FUNCTIONS = ("sym_int", "sym_max", "sym_min", "sym_not", "sym_ite")
 
 
 class MeasureError(Exception):
@@ -79,26 +86,60 @@ def load_program(path: str):
 
 
 def check_graph(program) -> None:
-    """Only ATen operators (and getitem on their tuple outputs) may be called by the graph, and every tensor
-    has a dense layout and a static shape but for the batch dimension."""
+    """Only ATen operators (getitem on their tuple outputs, arithmetic on sizes) may be called by the graph, and
+    every tensor has a dense layout and a static shape but for the batch dimension."""
     import operator
 
     import torch
 
     _static_shapes(program)
+    shape_functions = shape_arithmetic_targets()
     for node in program.graph.nodes:
         if node.op in ("placeholder", "output", "get_attr"):
             continue
         target = node.target
         if node.op != "call_function":
             raise MeasureError("not_exportable", f"the exported graph has a {node.op} node ({target}); only operator calls are allowed")
-        if target is operator.getitem:
+        if target is operator.getitem and _is_sequence(node.args[0]):
+            continue
+        if target in shape_functions:
+            _check_shape_arithmetic(node)
             continue
         if not isinstance(target, torch._ops.OpOverload) or target.namespace != "aten":
             raise MeasureError("not_exportable", f"the exported graph calls {target}, which is not an ATen operator "
                                "(custom and higher-order operators cannot be measured)")
         if target._opname in FORBIDDEN_OPS:
             raise MeasureError("not_exportable", f"the exported graph calls aten.{target._opname}, which a model may not use")
+
+
+def shape_arithmetic_targets() -> frozenset:
+    """The callables of SHAPE_OPERATORS and SHAPE_SYM_FUNCTIONS: free, and only on sizes."""
+    import operator
+
+    import torch
+
+    return frozenset([getattr(operator, name) for name in SHAPE_OPERATORS]
+                     + [getattr(torch, name) for name in SHAPE_SYM_FUNCTIONS])
+
+
+def _is_sequence(arg) -> bool:
+    """Whether `arg` is a node whose value is a tuple or list (a multi-output operator's), not a tensor."""
+    return isinstance(getattr(arg, "meta", {}).get("val"), (list, tuple))
+
+
+def _check_shape_arithmetic(node) -> None:
+    """A Python operator is the exporter's arithmetic on sizes only when every argument and its result are whole
+    numbers or truth values (SymInt, SymBool or constants): on a tensor it would be uncounted compute."""
+    import torch
+
+    def is_size(value) -> bool:
+        return isinstance(value, (int, torch.SymInt, torch.SymBool))  # bool is an int
+
+    args = [a.meta.get("val") if hasattr(a, "meta") else a for a in node.args]
+    if node.kwargs or not all(map(is_size, args)) or not is_size(node.meta.get("val")):
+        kinds = ", ".join(type(a).__name__ for a in args)
+        raise MeasureError("not_exportable", f"the exported graph calls {node.target} on ({kinds}); Python operators are "
+                           "allowed only as arithmetic on sizes, never on a tensor")
 
 
 def _symbols(value) -> set[str]:
@@ -336,7 +377,7 @@ class Measurer:
         self._to_device()
         config = self.latency.LatencyConfig(**header["config"])
         x = self._inputs(payload, header["shape"])
-        result = self.latency.measure(self.model, x, config, self.device)
+        result = self.latency.measure(self.model, x, config, self.device, float(header.get("max_seconds") or 0))
         outputs = result.pop("batch1_outputs")
         if self.device.type == "cuda":
             result["gpu_peak_memory_mb"] = self.torch.cuda.max_memory_allocated(self.device) / 2**20

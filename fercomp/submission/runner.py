@@ -5,8 +5,9 @@ A hand-in meets two processes, each in a fresh nsjail (jail.py) of its own:
 - the **measurer** (measurer.py), which never imports a submitted file: it loads the exported graph and
   measures everything a mark depends on.
 `HandinJails` holds both for one hand-in. Every way either can go wrong ends as a WorkerFailure with a stable
-`reason`: timeout, memory_limit, disk_limit, crashed (a signal), exited, sandbox_violation (a system call the jail's
-seccomp policy forbids, or a refusal of the audit hook), protocol_error, or the contract reason reported.
+`reason`: timeout, memory_limit, disk_limit, artifact_too_large (the export passed the worker's file-size limit),
+crashed (a signal), exited, sandbox_violation (a system call the jail's seccomp policy forbids, or a refusal of the
+audit hook), protocol_error, or the contract reason reported.
 The parent only reads bounded frames from pipes, never unpickles, and kills each jail whole at the end.
 
 `sandbox = "off"` (or `auto` where nsjail cannot run) starts both as plain processes: the record says so.
@@ -43,6 +44,8 @@ class Limits:
     time_limit_s: float = DEFAULT_TIME_S
     memory_limit_mb: int = DEFAULT_MEMORY_MB
     disk_limit_mb: int = 4096  # what a jail may keep in its home (a host folder): staged hand-in, export, scratch
+    # the largest exported program: the worker's file-size limit never passes it (see file_size_limit_mb)
+    artifact_limit_mb: int = 4096
     sandbox: str = "auto"  # auto: the jail where it can run, else plain processes (recorded); required; off
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     # the most a hand-in may queue for the shared latency lock (--jobs N, latency serial) without the wait counting
@@ -74,6 +77,20 @@ def hard_memory_mb(limit_mb: int) -> int:
     return int(limit_mb * 1.25) + 256
 
 
+#: The worker's file-size limit is never below this (it was the fixed limit; the measurer keeps it).
+FILE_SIZE_FLOOR_MB = 512
+
+
+def file_size_limit_mb(weights_bytes: int | None, artifact_limit_mb: int) -> int:
+    """The worker's file-size limit (RLIMIT_FSIZE): the exported program holds the weights once, so twice the
+    weights file and 256 MB for the graph, at least FILE_SIZE_FLOOR_MB and at most the artifact limit. Without a
+    weights file (random init, or nothing to train) the code makes the parameters and their size is unknown
+    until it runs: the artifact limit."""
+    if weights_bytes is None:
+        return artifact_limit_mb
+    return min(artifact_limit_mb, max(FILE_SIZE_FLOOR_MB, 2 * (weights_bytes >> 20) + 256))
+
+
 def _env(threads: int, home: str) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
     # numpy's OpenBLAS would start a thread pool at import that torch does not need
@@ -89,8 +106,10 @@ class JailedProcess:
     """One process (`module`'s serve loop) in a fresh jail, with a home folder of its own on the host."""
 
     def __init__(self, module: str, limits: Limits, setup: dict, jailed: bool, gpu: bool = False,
-                 private: list[str] = (), reasons: frozenset[str] | None = None, cores: list[int] | None = None) -> None:
+                 private: list[str] = (), reasons: frozenset[str] | None = None, cores: list[int] | None = None,
+                 file_size_mb: int = FILE_SIZE_FLOOR_MB) -> None:
         self.module, self.limits, self.setup, self.jailed, self.gpu = module, limits, setup, jailed, gpu
+        self.file_size_mb = file_size_mb  # the jail's RLIMIT_FSIZE: any one file it writes
         self.cores = cores  # the only CPUs it may run on (a parallel job's share), or None: any
         self.reasons = reasons  # the failure reasons it may report; None: any (it runs no submitted code)
         self.private = list(private)
@@ -122,7 +141,7 @@ class JailedProcess:
             # nsjail's own clock is a backstop behind the parent's deadline: 5 s later, queueing allowed for
             jail_clock = self.limits.time_limit_s + self.limits.queue_allowance_s + 5
             spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
-                                 time_limit_s=jail_clock, gpu=self.gpu, private=tuple(self.private),
+                                 time_limit_s=jail_clock, file_size_mb=self.file_size_mb, gpu=self.gpu, private=tuple(self.private),
                                  memory_mb=hard_memory_mb(self.limits.memory_limit_mb), host_ids=self.host_ids)
             argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
@@ -215,6 +234,8 @@ class JailedProcess:
         signo = -code if code < 0 else code - 128 if self.jailed and code > 128 else 0
         if signo == signal.SIGSYS:
             return self._failure("sandbox_violation", self._seccomp_detail())
+        if signo == signal.SIGXFSZ or (signo and self.phase == "export" and self._file_at_limit()):
+            return self._file_too_large()
         if signo == signal.SIGKILL and self.jailed and jail.cgroups():
             return self._failure("memory_limit", "the process was killed (SIGKILL), which in a jail is the kernel's hard "
                                  f"memory limit of {hard_memory_mb(self.limits.memory_limit_mb)} MB (the limit is "
@@ -224,6 +245,27 @@ class JailedProcess:
         if code == 0 and self.phase == "start":
             return self._failure("exited", "the process exited before it was ready")
         return self._failure("exited", f"the process exited with code {code}" if code else f"the process ended the session ({what})")
+
+    def _file_at_limit(self, scanned: int = 1000) -> bool:
+        """Whether a file in the home's top level (where the export writes its artifact) has reached the file-size
+        limit. The write that reaches the limit is cut short without a signal, and torch's archive writer then
+        aborts or crashes on its own check before it writes again: the death is the limit's all the same."""
+        limit = self.file_size_mb << 20
+        try:
+            with os.scandir(self.home) as entries:
+                return any(entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_size >= limit
+                           for _, entry in zip(range(scanned), entries))
+        except OSError:
+            return False
+
+    def _file_too_large(self) -> WorkerFailure:
+        """A write passed the jail's file-size limit: named for what was written (the worker restores SIGXFSZ's
+        default, which Python ignores)."""
+        if self.phase == "export":
+            return self._failure("artifact_too_large", f"the exported program passed the worker's file-size limit of "
+                                 f"{self.file_size_mb} MB (twice the weights file and 256 MB, at least "
+                                 f"{FILE_SIZE_FLOOR_MB} MB, at most the artifact limit of {self.limits.artifact_limit_mb} MB)")
+        return self._failure("disk_limit", f"a file passed the jail's file-size limit of {self.file_size_mb} MB")
 
     def _seccomp_detail(self) -> str:
         """Which forbidden call killed the process, from the kernel's record of it (kernel_log.py)."""
@@ -360,8 +402,10 @@ class HandinJails:
     def worker(self) -> JailedProcess:
         """The worker, started (with the staged hand-in in its home) on first use."""
         if self._worker is None:
-            home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed,
-                                         private=self.private, reasons=protocol.WORKER_REASONS, cores=self.cores)
+            weights = self.handin.weights
+            fsize = file_size_limit_mb(os.stat(weights).st_size if weights else None, self.limits.artifact_limit_mb)
+            home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed, private=self.private,
+                                         reasons=protocol.WORKER_REASONS, cores=self.cores, file_size_mb=fsize)
             home = Path(home_process.home)
             self.submission_file = stage(self.handin, home)
             weights = staged_weights(self.handin, home)

@@ -31,8 +31,6 @@ from fercomp.submission.contract import SubmissionFiles
 from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
 from fercomp.version import __version__
 
-MAX_ARTIFACT_BYTES = 4 << 30
-
 
 def artifact_key(files: SubmissionFiles, build_kwargs: dict, trust_pickle: bool, require_weights: bool) -> str:
     """Everything the exported program depends on: the hand-in's bytes, how it is built, fercomp and torch."""
@@ -81,7 +79,7 @@ def _export(jails: HandinJails, files: SubmissionFiles, trust_pickle: bool, requ
             cached: Path) -> None:
     worker = _build_in_worker(jails, files, trust_pickle, require_weights, kwargs)
     worker.call("export", {}, max_payload=0)
-    write_bytes(cached, _artifact_bytes(Path(worker.home) / "model.pt2", worker))
+    write_bytes(cached, _artifact_bytes(Path(worker.home) / "model.pt2", worker, jails.limits.artifact_limit_mb << 20))
 
 
 def _build_in_worker(jails: HandinJails, files: SubmissionFiles, trust_pickle: bool, require_weights: bool, kwargs: dict):
@@ -98,7 +96,7 @@ def _build_in_worker(jails: HandinJails, files: SubmissionFiles, trust_pickle: b
     return worker
 
 
-def _artifact_bytes(path: Path, worker) -> bytes:
+def _artifact_bytes(path: Path, worker, max_bytes: int) -> bytes:
     """The worker's exported program: a regular file in its home (never a link it planted, nor a FIFO that
     would block the parent: opened non-blocking and checked before a byte is read), bounded in size."""
     try:
@@ -108,10 +106,10 @@ def _artifact_bytes(path: Path, worker) -> bytes:
                             "export") from None
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ARTIFACT_BYTES:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
             raise WorkerFailure("artifact_refused", "the exported program is not a regular file of a sane size",
                                 worker.log_tail(), "export")
-        return fh.read(MAX_ARTIFACT_BYTES + 1)
+        return fh.read(max_bytes + 1)
 
 
 def to_canonical(outputs: np.ndarray, files: SubmissionFiles) -> np.ndarray:
@@ -153,10 +151,12 @@ def flops(jails: HandinJails, tolerance: float, batch_sizes: list[int] = ()) -> 
     return jails.measurer.call("flops", {"tolerance": tolerance, "batch_sizes": list(batch_sizes)}, max_payload=0)[0]
 
 
-def latency(jails: HandinJails, config: dict, probes: np.ndarray) -> tuple[dict, bytes]:
-    """Batch-1 timings over `probes` (uint8 N×48×48) under `config`; (results, their raw float32 outputs)."""
+def latency(jails: HandinJails, config: dict, probes: np.ndarray, max_seconds: float = 0.0) -> tuple[dict, bytes]:
+    """Batch-1 timings over `probes` (uint8 N×48×48) under `config`, the pass bounded by `max_seconds` (0: not);
+    (results, their raw float32 outputs)."""
     probes = np.ascontiguousarray(probes)
-    return jails.measurer.call("latency", {"config": config, "shape": list(probes.shape)}, probes.tobytes(),
+    return jails.measurer.call("latency", {"config": config, "shape": list(probes.shape), "max_seconds": max_seconds},
+                               probes.tobytes(),
                                max_payload=len(probes) * 4096 * 4)
 
 

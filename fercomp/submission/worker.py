@@ -14,6 +14,7 @@ not the hook, is the boundary.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -121,6 +122,9 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
     header, _ = protocol.receive(cmd_fd)
     if header.get("jailed"):
         sandbox.libraries_found_without_processes()
+    # Python ignores SIGXFSZ, and torch's archive writer then aborts or crashes at the jail's file-size limit
+    # (a `crashed` record); by default the kernel ends the process with it, which the parent names.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
     worker = Worker(header)
     if header.get("audit_hook", True):

@@ -71,6 +71,7 @@ EXPECTED = {
     "missing_package": ("failed", "import_error"),
     "pickle_exploit": ("failed", "pickled_model_refused"),
     "huge_weights": ("failed", "weights_too_large"),
+    "artifact_too_large": ("failed", "artifact_too_large"),  # the file-size limit is named, never `crashed`
     # outputs, checked on the exported graph's
     "nan_output": ("failed", "non_finite_output"),
     "imagenet_head": ("failed", "wrong_output_shape"),
@@ -174,7 +175,8 @@ def test_hostile_case_is_contained(case, arena, small_csv):
             fh.truncate(2 << 30)  # sparse 2 GB
     quick = case.startswith("hang_")
     config = fast_config(small_csv, root / "results", time_limit=8 if quick else 60, memory_mb=2500, sandbox="required")
-    config = replace(config, limits=replace(config.limits, disk_limit_mb=512))
+    config = replace(config, limits=replace(config.limits, disk_limit_mb=512,
+                                            artifact_limit_mb=64 if case == "artifact_too_large" else 4096))
 
     record = score_submission(path, config, cores=[0] if case == "widen_affinity" else None)
 

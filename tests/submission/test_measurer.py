@@ -131,3 +131,35 @@ def test_the_measurer_never_imports_the_code_that_runs_hand_ins():
             "print(sorted(m for m in sys.modules if m in ('fercomp.submission.build', 'fercomp.submission.worker')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr[-2000:]
+
+
+class Attention(nn.Module):
+    """Reshapes by `batch * heads`, as torchvision's ViT and Swin do: the exporter writes operator.mul on sizes."""
+
+    def forward(self, x):
+        b = x.shape[0]
+        tokens = x.reshape(b, 4, 576).reshape(b * 4, 24, 24)
+        return tokens.mean(dim=(1, 2)).reshape(b, 4)[:, :1].expand(b, 7)
+
+
+def test_shape_arithmetic_on_sizes_is_allowed_and_on_a_tensor_refused(tmp_path):
+    import operator
+
+    program = measurer.load_program(str(exported(tmp_path, Attention())))  # accepted: arithmetic on the batch size
+    shape_nodes = [n for n in program.graph.nodes if n.target in measurer.shape_arithmetic_targets()]
+    assert shape_nodes and all(n.target is operator.mul for n in shape_nodes)
+    assert measurer.runnable(program)(torch.zeros(3, 1, 48, 48)).shape == (3, 7)
+    tensor_op = next(n for n in program.graph.nodes if n.target == torch.ops.aten.mean.dim)
+    tensor_op.target = operator.mul  # the same Python operator on a tensor: uncounted compute
+    with pytest.raises(measurer.MeasureError, match="allowed only as arithmetic on sizes, never on a tensor"):
+        measurer.check_graph(program)
+
+
+def test_getitem_only_picks_from_a_tuple_output(tmp_path):
+    import operator
+
+    program = measurer.load_program(str(exported(tmp_path, Attention())))
+    node = next(n for n in program.graph.nodes if n.target == torch.ops.aten.mean.dim)
+    node.target = operator.getitem  # on a tensor: an indexing no counter sees
+    with pytest.raises(measurer.MeasureError, match="not an ATen operator"):
+        measurer.check_graph(program)
