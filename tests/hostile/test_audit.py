@@ -177,3 +177,33 @@ def test_the_perturbation_secret_never_reaches_a_jailed_process(cohort):
     record = cohort["reader"]  # scored in the final phase with the secret set in the trusted parent
     assert record.status == "scored", record.failure
     assert record.audit_views["perturbed"]["images"] == record.data["size"]  # the probe ran, with the secret
+
+
+def test_the_honest_cohorts_audit_is_byte_identical_under_any_hash_seed(cohort, tmp_path):
+    """copydetect hashes with Python's salted hash(): without the stable fingerprints (fercomp/audit/fingerprint.py)
+    code_similarity, and so the report, changed with PYTHONHASHSEED on the same records."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = cohort["root"]
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in (root / "results").glob("*.json"):
+        if path.name.startswith(("honest_", "starter")):
+            shutil.copy(path, results / path.name)
+    assert len(list(results.glob("*.json"))) == len(HONEST) + 1
+    outputs = []
+    for seed in ("0", "1", "12345"):
+        out = tmp_path / f"seed-{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "fercomp", "audit", "--results", str(results), "--submissions",
+                               str(root / "subs"), "--baseline", str(cohort["starter"]), "--format", "json",
+                               "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append((out / "audit-PrivateTest.json").read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    doc = json.loads(outputs[0])
+    similarity = next(c for c in doc["checks"] if c["id"] == "code_similarity")
+    assert similarity["not_run"] is None and similarity["findings"]  # the check ran and listed its closest pairs
