@@ -99,7 +99,7 @@ def supplement_gap(records: dict[str, ScoreRecord], alpha: float) -> Check:
         if view:
             correct, n = _held(record)
             a, s = correct / n, view["accuracy"]
-            gaps[team] = (a - s, max(gap_se(a, n, view["images"]), 1.0 / n), f"held-out {a:.2%}, private supplement "
+            gaps[team] = (a - s, max(gap_se(a, n, s, view["images"]), 1.0 / n), f"held-out {a:.2%}, private supplement "
                           f"{view['correct']}/{view['images']} = {s:.2%}")
             sizes.append((a, n, view["images"]))
     check = _robust("supplement_gap", gaps, alpha)

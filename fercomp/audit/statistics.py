@@ -70,17 +70,16 @@ def robust_p(value: float, own_se: float, centre: dict) -> tuple[float, float]:
     return z, normal_sf(z)
 
 
-def gap_se(accuracy: float, held_out_images: int, supplement_images: int) -> float:
+def gap_se(held_out: float, held_out_images: int, supplement: float, supplement_images: int) -> float:
     """The standard error of held-out minus supplement accuracy: two independent samples of faces."""
-    a = min(max(accuracy, 0.0), 1.0)
-    return math.sqrt(a * (1 - a) / held_out_images + a * (1 - a) / supplement_images)
+    return math.sqrt(held_out * (1 - held_out) / held_out_images + supplement * (1 - supplement) / supplement_images)
 
 
 def detectable_gap(teams: int, held_out_images: int, supplement_images: int, accuracy: float, alpha: float,
                    power: float, between: float = 0.0) -> float:
     """The smallest excess gap (held-out minus supplement, above the cohort's) flagged with probability `power`:
     Holm tests the most extreme of `teams` at alpha / teams, so (z of alpha/teams + z of power) standard errors."""
-    scale = math.sqrt(gap_se(accuracy, held_out_images, supplement_images) ** 2 + between**2)
+    scale = math.sqrt(gap_se(accuracy, held_out_images, accuracy, supplement_images) ** 2 + between**2)
     return (normal_isf(alpha / max(teams, 1)) + normal_isf(1 - power)) * scale
 
 
