@@ -120,7 +120,13 @@ class AuditSection:
     alpha: float = 0.001  # per check, after Holm across the teams (or pairs) it tests
     weights_cosine: float = 0.9  # near-copied weights at or above this sketch cosine
     code_similarity: float = 0.6  # copied code when both files share at least this much of their fingerprints
-    withhold: bool = False  # true: a team under review gets no marks until the instructor clears it
+    # true: a team flagged on its own evidence, or the later-handed-in team of a flagged pair, gets no marks until the
+    # instructor clears it; a pair whose order is unknown is only marked under review (docs/audit.md)
+    withhold: bool = False
+    # a CSV of team,handed_in (ISO 8601) from the course's hand-in system: orders a flagged pair (who was first)
+    handed_in: str = ""
+    # may teams train on the public split (PublicTest)? false: a public accuracy far above held-out is flagged too
+    train_on_public: bool = False
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

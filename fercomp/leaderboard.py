@@ -272,11 +272,11 @@ def build(
     ordered = [teams[n] for n in board_order(teams, baseline, config.marks)]
     comparisons, stat_notes = compare_board(ordered, baseline, config.marks.alpha)
     notes += stat_notes
-    review = {team: "under review (audit: " + ", ".join(audit.reasons(team)) + ")" for team in audit.under_review} if audit else {}
-    marks = compute_marks(teams, baseline, config.marks, report_marks, comparisons,
-                          withheld=review if config.audit.withhold else None)
+    review = {team: audit.review_note(team) for team in audit.under_review} if audit else {}
+    withheld = audit.withheld() if audit and config.audit.withhold else {}
+    marks = compute_marks(teams, baseline, config.marks, report_marks, comparisons, withheld=withheld or None)
     for row in marks:
-        if row.team in review and not config.audit.withhold:
+        if row.team in review and row.team not in withheld:
             row.notes.append(review[row.team])
     if audit is not None:
         notes.append(audit_note(audit, config.audit.withhold))
@@ -297,5 +297,11 @@ def audit_note(audit: Audit, withhold: bool) -> str:
     if not audit.under_review:
         return f"audit: no team flagged by the {sum(1 for c in audit.checks if not c.not_run)} checks that ran"
     teams = "; ".join(f"{t} ({', '.join(audit.reasons(t))})" for t in audit.under_review)
-    then = "their marks are withheld until cleared" if withhold else "marks unchanged ([audit] withhold = false)"
+    if not withhold:
+        then = "marks unchanged ([audit] withhold = false)"
+    else:
+        held = audit.withheld()
+        kept = [t for t in audit.under_review if t not in held]
+        then = (f"marks withheld until cleared from {', '.join(held) or 'nobody'}"
+                + (f"; kept by {', '.join(kept)} (the earlier of a pair, or a pair whose order is unknown)" if kept else ""))
     return f"audit: under review: {teams}; {then}; evidence in audit-{audit.split}.md"

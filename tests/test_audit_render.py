@@ -50,3 +50,12 @@ def test_html_renders_and_fits_a_1400_pixel_window(tmp_path):
     assert f'data-sections="{len(CHECKS)}"' in dom
     width = int(dom.split('data-width="')[1].split('"')[0])
     assert width <= 1400, f"the audit page is {width} px wide at a 1400-pixel window"
+
+
+def test_a_pairs_order_is_shown_where_the_course_knows_it():
+    pair = Finding(("copy", "source"), 1.0, None, True, "byte-identical .py", first="source")
+    report = Audit(split="PrivateTest", checks=(Check("identical_files", *CHECKS["identical_files"], findings=(pair,)),),
+                   settings={}, handed_in={"copy": "2026-12-02T09:00:00+00:00", "source": "2026-12-01T09:00:00+00:00"})
+    assert "| copy & source (source handed in first) | 1.000 |" in to_markdown(report)
+    assert "copy &amp; source (source handed in first)" in to_html(report)
+    assert json.loads(to_json(report))["checks"][0]["findings"][0]["first"] == "source"

@@ -14,6 +14,14 @@ class Finding:
     p_value: float | None  # Holm-adjusted across the teams or pairs of this check; None where no test applies
     flagged: bool
     detail: str  # the numbers behind the value, in words
+    # a pair's team that was handed in first, from the course's hand-in times ([audit] handed_in); None when the
+    # order is not known (or the finding is about one team): then the evidence fits either team being the source
+    first: str | None = None
+
+    @property
+    def later(self) -> str | None:
+        """The pair's team handed in second, where the order is known."""
+        return next((t for t in self.teams if t != self.first), None) if self.first and len(self.teams) == 2 else None
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class Audit:
     checks: tuple[Check, ...]
     settings: dict  # the [audit] settings the checks used
     notes: tuple[str, ...] = ()
+    handed_in: dict[str, str] = field(default_factory=dict)  # team → hand-in time (ISO 8601) where the course gave one
     schema: str = SCHEMA
 
     @property
@@ -48,6 +57,35 @@ class Audit:
         """The ids of the checks that flagged `team`."""
         return [c.id for c in self.checks if any(team in f.teams for f in c.flagged)]
 
+    def review_note(self, team: str) -> str:
+        """Why `team` is under review, each pair named with its order where known."""
+        parts = []
+        for check in self.checks:
+            for f in check.flagged:
+                if team not in f.teams:
+                    continue
+                other = [t for t in f.teams if t != team]
+                if not other:
+                    parts.append(check.id)
+                elif f.first:
+                    parts.append(f"{check.id} with {other[0]}, {f.first} handed in first")
+                else:
+                    parts.append(f"{check.id} with {other[0]}, order unknown")
+        return "under review (audit: " + "; ".join(dict.fromkeys(parts)) + ")"
+
+    def withheld(self) -> dict[str, str]:
+        """What `[audit] withhold = true` withholds, team → why: a team flagged on its own evidence (a per-team
+        check), or the later of a flagged pair whose order is known. Never a team on a pair's evidence that fits it
+        being the source equally well: the earlier of a pair, or either one when the order is unknown."""
+        out: dict[str, list[str]] = {}
+        for check in self.checks:
+            for f in check.flagged:
+                if len(f.teams) == 1:
+                    out.setdefault(f.teams[0], []).append(check.id)
+                elif f.later:
+                    out.setdefault(f.later, []).append(f"{check.id}: handed in after {f.first}")
+        return {team: "under review (audit: " + "; ".join(dict.fromkeys(why)) + ")" for team, why in sorted(out.items())}
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["under_review"] = self.under_review
@@ -57,8 +95,9 @@ class Audit:
 CHECKS = {
     "split_gap": ("Held-out split against the public split",
                   "accuracy on the held-out split minus accuracy on the public split (the same exported graph)",
-                  "one-sided two-proportion z-test of held-out > public, and Welch's test of the mean per-image loss; "
-                  "the smaller p (×2) after Holm across teams below alpha"),
+                  "two-proportion z-test of held-out > public, and Welch's test of the mean per-image loss, the smaller "
+                  "p (×2); unless [audit] train_on_public = true, also of public > held-out (trained on the public "
+                  "split), the smaller direction's p (×2 again); after Holm across teams below alpha"),
     "train_gap": ("Held-out split against a Training sample",
                   "accuracy on the held-out split minus accuracy on the seeded Training sample",
                   "one-sided z-test of held-out − Training > margin; Holm across teams below alpha"),
@@ -66,8 +105,9 @@ CHECKS = {
                 "one-sided binomial test of accuracy > ceiling; Holm across teams below alpha"),
     "supplement_gap": ("Held-out split against the private supplement",
                        "accuracy on the held-out split minus accuracy on the course's private faces",
-                       "robust z of the gap against the cohort's gaps (median, 1.4826·MAD, plus the gap's own standard "
-                       "error); its one-sided p after Holm across teams below alpha"),
+                       "z of the gap above the cohort's median gap, over the gap's own standard error and the cohort's "
+                       "spread beyond that noise (√(spread² − noise²): the noise counted once); its one-sided p after "
+                       "Holm across teams below alpha"),
     "perturbation_drop": ("Perturbation probe",
                           "accuracy lost when each held-out image is mirrored, shifted or re-encoded (secret seed)",
                           "robust z of the drop against the cohort's drops, as for supplement_gap"),

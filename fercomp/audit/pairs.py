@@ -141,7 +141,7 @@ def code_similarity(records: dict[str, ScoreRecord], submissions: Path | None, b
                     threshold: float) -> Check:
     if submissions is None:
         return _check("code_similarity", [], [], "no submissions folder given")
-    from copydetect import CodeFingerprint, compare_files
+    from fercomp.audit.fingerprint import CodeFingerprint, compare_files
 
     # copydetect's defaults: noise threshold 25 tokens, guarantee threshold 30 → winnowing window 6
     k, window = 25, 6

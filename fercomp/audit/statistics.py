@@ -48,12 +48,48 @@ def cohort(values: list[float]) -> dict:
     return {"n": int(arr.size), "median": median, "spread": float(MAD_TO_SD * np.median(np.abs(arr - median)))}
 
 
+def normal_isf(p: float) -> float:
+    """The z with P(Z > z) = p."""
+    from scipy.stats import norm
+
+    return float(norm.isf(p))
+
+
+def between_teams(spread: float | None, noise: float) -> float:
+    """The cohort's real differences, beyond sampling noise: √(spread² − noise²), at least 0. The cohort's spread
+    of a statistic already holds each team's sampling noise; only what it holds beyond that is added to a team's
+    own noise (random effects), so the noise is counted once."""
+    return math.sqrt(max((spread or 0.0) ** 2 - noise**2, 0.0))
+
+
 def robust_p(value: float, own_se: float, centre: dict) -> tuple[float, float]:
-    """(z, one-sided p) of `value` above the cohort's median, against the cohort's spread and the value's
-    own standard error together (a small cohort's spread alone can be 0)."""
-    scale = math.sqrt(own_se**2 + (centre.get("spread") or 0.0) ** 2)
+    """(z, one-sided p) of `value` above the cohort's median, against the value's own standard error and the
+    cohort's real differences (`centre["between"]`, see `between_teams`) together."""
+    scale = math.sqrt(own_se**2 + (centre.get("between") or 0.0) ** 2)
     z = (value - centre["median"]) / scale if scale > 0 else (math.inf if value > centre["median"] else 0.0)
     return z, normal_sf(z)
+
+
+def gap_se(held_out: float, held_out_images: int, supplement: float, supplement_images: int) -> float:
+    """The standard error of held-out minus supplement accuracy: two independent samples of faces."""
+    return math.sqrt(held_out * (1 - held_out) / held_out_images + supplement * (1 - supplement) / supplement_images)
+
+
+def detectable_gap(teams: int, held_out_images: int, supplement_images: int, accuracy: float, alpha: float,
+                   power: float, between: float = 0.0) -> float:
+    """The smallest excess gap (held-out minus supplement, above the cohort's) flagged with probability `power`:
+    Holm tests the most extreme of `teams` at alpha / teams, so (z of alpha/teams + z of power) standard errors."""
+    scale = math.sqrt(gap_se(accuracy, held_out_images, accuracy, supplement_images) ** 2 + between**2)
+    return (normal_isf(alpha / max(teams, 1)) + normal_isf(1 - power)) * scale
+
+
+def supplement_needed(gap: float, teams: int, held_out_images: int, accuracy: float, alpha: float, power: float,
+                      between: float = 0.0) -> int | None:
+    """The fewest supplement faces with which an excess gap of `gap` is flagged with probability `power`; None when
+    no supplement can (the held-out split's own noise and the teams' real differences already take the margin)."""
+    room = (gap / (normal_isf(alpha / max(teams, 1)) + normal_isf(1 - power))) ** 2
+    room -= accuracy * (1 - accuracy) / held_out_images + between**2
+    return math.ceil(accuracy * (1 - accuracy) / room) if room > 0 else None
 
 
 def error_consistency(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[float, float, float] | None:

@@ -71,7 +71,8 @@ def _to_dataset(path: Path, layout: str, arrays: dict[str, np.ndarray], held_out
     names = tuple(str(s) for s in arrays["split_names"].tolist())
     n = int(arrays["labels"].shape[0])
     ids = arrays["ids"] if "ids" in arrays else np.char.add("row:", np.arange(n).astype(str))
-    held, validation = _roles(path, names, held_out)
+    present = tuple(names[code] for code in np.unique(arrays["split"]).tolist())
+    held, validation = _roles(path, names, present, held_out)
     return FERData(
         images=arrays["images"],
         labels=arrays["labels"].astype(np.int64),
@@ -86,9 +87,10 @@ def _to_dataset(path: Path, layout: str, arrays: dict[str, np.ndarray], held_out
     )
 
 
-def _roles(path: Path, names: tuple[str, ...], held_out: str | None) -> tuple[str | None, str | None]:
-    """(held-out split, validation split) for a source with these splits."""
-    validation = PUBLIC_TEST if PUBLIC_TEST in names else None
+def _roles(path: Path, names: tuple[str, ...], present: tuple[str, ...], held_out: str | None) -> tuple[str | None, str | None]:
+    """(held-out split, validation split) for a source with these splits; `present` are those with rows (a CSV
+    always names all three Kaggle splits, and an empty PublicTest is no validation split)."""
+    validation = PUBLIC_TEST if PUBLIC_TEST in present else None
     if held_out is None:
         held = PRIVATE_TEST if PRIVATE_TEST in names else ("test" if "test" in names else None)
         return held, validation

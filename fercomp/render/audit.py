@@ -31,6 +31,11 @@ def _cohort(check: Check) -> str:
     return f"cohort: median {fmt(c['median'])}, spread (1.4826·MAD) {abs(c['spread']):.3g}, n = {c['n']}"
 
 
+def teams_words(finding: Finding) -> str:
+    """The team, or the pair with which was handed in first where the course's hand-in times say."""
+    return " & ".join(finding.teams) + (f" ({finding.first} handed in first)" if finding.first else "")
+
+
 def _p(finding: Finding) -> str:
     return "—" if finding.p_value is None else f"{finding.p_value:.2g}"
 
@@ -54,7 +59,7 @@ def to_markdown(audit: Audit) -> str:
         lines += ["", "| teams | value | p (Holm) | flagged | detail |", "|---|---:|---:|---|---|"]
         for f in check.findings:
             detail = f.detail.replace("|", "\\|")
-            lines.append(f"| {' & '.join(f.teams)} | {_value(check, f)} | {_p(f)} | {'**yes**' if f.flagged else 'no'} | {detail} |")
+            lines.append(f"| {teams_words(f)} | {_value(check, f)} | {_p(f)} | {'**yes**' if f.flagged else 'no'} | {detail} |")
     return "\n".join(lines) + "\n"
 
 
@@ -75,7 +80,7 @@ def to_html(audit: Audit) -> str:
             parts.append(f"<p>Not run: {html.escape(check.not_run)}.</p></section>")
             continue
         parts.append(f"<p class='note'>{html.escape(_cohort(check))}</p>")
-        rows = "".join(f"<tr class='{'flagged' if f.flagged else ''}'><td>{html.escape(' & '.join(f.teams))}</td>"
+        rows = "".join(f"<tr class='{'flagged' if f.flagged else ''}'><td>{html.escape(teams_words(f))}</td>"
                        f"<td>{_value(check, f)}</td><td>{_p(f)}</td><td>{'yes' if f.flagged else 'no'}</td>"
                        f"<td class='detail'>{html.escape(f.detail)}</td></tr>" for f in check.findings)
         parts.append("<table><thead><tr><th>teams</th><th>value</th><th>p (Holm)</th><th>flagged</th><th>detail</th></tr>"

@@ -206,6 +206,8 @@ def print_comparison(result: dict) -> None:
 
 def print_audit(audit, notes: list[str] = ()) -> None:
     """One line per check: flagged findings with their numbers, or what the check found for the cohort."""
+    from fercomp.render.audit import teams_words
+
     console.print(f"[bold]Audit — {audit.split}[/bold]: under review: {', '.join(audit.under_review) or 'nobody'}",
                   highlight=False)
     for check in audit.checks:
@@ -216,6 +218,6 @@ def print_audit(audit, notes: list[str] = ()) -> None:
         console.print(f"  {check.id}: " + (f"[red]{len(flagged)} flagged[/red]" if flagged else "nothing flagged"),
                       highlight=False)
         for finding in flagged:
-            console.print(f"    {' & '.join(finding.teams)}: {finding.detail}", highlight=False, markup=False)
+            console.print(f"    {teams_words(finding)}: {finding.detail}", highlight=False, markup=False)
     for note in [*audit.notes, *notes]:
         console.print(f"  note: {note}", highlight=False, markup=False)

@@ -126,9 +126,29 @@ def test_the_board_marks_teams_under_review_and_withholds_only_when_asked(cohort
     held = lb.build(records, "starter", strict, "PrivateTest", audit=audit)
     rows = {m.team: m for m in held.marks}
     assert rows["memo_heldout"].accuracy_mark == 0 and rows["memo_heldout"].efficiency_mark == 0
-    # the withheld memoriser no longer sets the accuracy scale: the best honest team gets the full mark
-    best = max(HONEST, key=lambda t: records[t].accuracy)
+    # a pair's evidence with no hand-in order withholds from neither: only the teams flagged on their own evidence
+    assert set(audit.withheld()) == {"memo_heldout", "memo_both", "memo_all"}
+    assert rows["copy_a"].accuracy_mark > 0 and rows["honest_03"].accuracy_mark > 0
+    # the withheld memorisers no longer set the accuracy scale: the best of the rest gets the full mark
+    best = max((t for t in records if t != "starter" and t not in audit.withheld()), key=lambda t: records[t].accuracy)
     assert rows[best].accuracy_mark == pytest.approx(10.0)
+
+
+def test_with_the_hand_in_order_the_copy_loses_its_marks_and_the_source_keeps_them(cohort):
+    import datetime as dt
+
+    records = cohort["records"]
+    start = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    order = ["honest_03", "copy_a", "twin_b", "tuned", "copy_b", "twin_a"]  # tuned fine-tuned honest_03's weights
+    times = {team: start + dt.timedelta(hours=order.index(team)) for team in order}
+    audit = run_audit(records, "starter", AuditSection(), "PrivateTest", cohort["root"] / "subs", cohort["starter"],
+                      handed_in=times)
+    assert {"tuned", "copy_b", "twin_a"} <= set(audit.withheld())
+    assert not {"honest_03", "copy_a", "twin_b"} & set(audit.withheld())
+    strict = replace(CompetitionConfig(), audit=AuditSection(withhold=True))
+    rows = {m.team: m for m in lb.build(records, "starter", strict, "PrivateTest", audit=audit).marks}
+    assert rows["tuned"].accuracy_mark == 0 and rows["honest_03"].accuracy_mark > 0
+    assert any("weights_cosine with tuned, honest_03 handed in first" in n for n in rows["honest_03"].notes)
 
 
 def test_the_audit_command_reads_the_records_and_writes_every_format(cohort, cli, tmp_path):
@@ -177,3 +197,33 @@ def test_the_perturbation_secret_never_reaches_a_jailed_process(cohort):
     record = cohort["reader"]  # scored in the final phase with the secret set in the trusted parent
     assert record.status == "scored", record.failure
     assert record.audit_views["perturbed"]["images"] == record.data["size"]  # the probe ran, with the secret
+
+
+def test_the_honest_cohorts_audit_is_byte_identical_under_any_hash_seed(cohort, tmp_path):
+    """copydetect hashes with Python's salted hash(): without the stable fingerprints (fercomp/audit/fingerprint.py)
+    code_similarity, and so the report, changed with PYTHONHASHSEED on the same records."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = cohort["root"]
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in (root / "results").glob("*.json"):
+        if path.name.startswith(("honest_", "starter")):
+            shutil.copy(path, results / path.name)
+    assert len(list(results.glob("*.json"))) == len(HONEST) + 1
+    outputs = []
+    for seed in ("0", "1", "12345"):
+        out = tmp_path / f"seed-{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "fercomp", "audit", "--results", str(results), "--submissions",
+                               str(root / "subs"), "--baseline", str(cohort["starter"]), "--format", "json",
+                               "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append((out / "audit-PrivateTest.json").read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    doc = json.loads(outputs[0])
+    similarity = next(c for c in doc["checks"] if c["id"] == "code_similarity")
+    assert similarity["not_run"] is None and similarity["findings"]  # the check ran and listed its closest pairs

@@ -130,3 +130,18 @@ def test_without_public_test_a_fixed_tenth_of_training_validates():
     assert len(train) == 36 and len(val) == 4 and "10 %" in how
     assert not set(train.ids) & set(val.ids) and set(train.ids) | set(val.ids) == {f"f{i}" for i in range(40)}
     assert loop.train_val_split(data, seed=0)[1].ids.tolist() == val.ids.tolist()  # fixed for a seed
+
+
+def test_a_csv_without_public_test_rows_trains_on_a_seeded_tenth_of_training(tmp_path, small_arrays):
+    from fercomp.data.synth import write_csv
+
+    images, labels, split = small_arrays
+    keep = split != 1  # the Kaggle code of PublicTest: the file still names the split, with no rows in it
+    write_csv(tmp_path / "no_public.csv", images[keep], labels[keep], split[keep])
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "small_cnn.py")
+    result = train_file(tmp_path / "small_cnn.py", tmp_path / "no_public.csv", QUICK.with_changes(epochs=1),
+                        out_dir=tmp_path / "report", progress=False)
+    history = json.loads((tmp_path / "report" / "history.json").read_text())
+    training = int((split[keep] == 0).sum())
+    assert "10 %" in history["validation"] and history["data"]["validation_images"] == training // 10
+    assert result.weights_path.exists()
