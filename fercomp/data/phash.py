@@ -1,0 +1,133 @@
+"""A perceptual hash of 48×48 faces, and the nearest FER-2013 face to each supplement face.
+
+The private supplement is evidence only if no face in it is public, so every supplement face is compared
+with every FER-2013 face, by the same hash, whenever a supplement is built (`fercomp supplement`) or read
+(the final phase). The hash is the DCT hash of Zauner (2010), as imagehash's `phash`: the image brought to
+32×32, its 2-D DCT, the lowest frequencies, one bit per coefficient above their median; here 12×12 of them
+rather than 8×8, because FER-2013 faces are all centred and upright, and 63 bits do not tell two such faces from
+a face and its shifted copy (benchmarks/bench_supplement_hash.py). Only the signs of low frequencies survive,
+so a face re-encoded, brightened, contrast-stretched, blurred or shifted by a pixel or two keeps most of its
+bits, while two different faces differ in about half of them. A mirrored face has its odd horizontal
+frequencies negated, so its hash is read off the same coefficients (`MIRROR_SIGN`): the mirror of a public
+face is refused too. A face rescaled by more than a few per cent, rotated or re-cropped is not caught.
+
+Written here rather than taken from `imagehash` because it is two matrix products over all 35,887 FER-2013
+faces at once (imagehash goes through PIL one image at a time), in numpy alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fercomp.data.labels import IMAGE_SIZE
+
+HASH_SIZE = 12  # the 12×12 lowest frequencies, less the mean (DC): 143 bits
+DCT_SIZE = 32
+WORDS = 3  # uint64 words per hash
+#: Hamming distance (of 143 bits) at or below which two faces are one face. Measured on scikit-image's 100 LFW
+#: faces (benchmarks/bench_supplement_hash.py): distinct people differ in 40 bits or more (65 on average), a face
+#: against its re-encoded, brightened, contrast-stretched, gamma-changed or blurred copy in at most 14, against
+#: itself shifted by 1–2 px in at most 26. (The 8×8 hash of imagehash does not separate them: 10 against 12.)
+NEAR = 30
+_CHUNK = 256  # query faces compared at a time: 256 × 35,887 bytes of distances, 9 MB
+
+
+def _resize_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """The area-average resampling matrix (size_out × size_in): each output pixel the mean of what it covers."""
+    edges = np.linspace(0, size_in, size_out + 1)
+    matrix = np.zeros((size_out, size_in))
+    for row, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        for col in range(int(np.floor(lo)), int(np.ceil(hi))):
+            matrix[row, col] = min(hi, col + 1) - max(lo, col)
+    return matrix / matrix.sum(axis=1, keepdims=True)
+
+
+def _dct_matrix(size: int) -> np.ndarray:
+    """The orthonormal DCT-II as a matrix (row k: frequency k)."""
+    k, n = np.arange(size)[:, None], np.arange(size)[None, :]
+    matrix = np.sqrt(2.0 / size) * np.cos(np.pi * (2 * n + 1) * k / (2 * size))
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+#: Resize to 32×32 and take the 12 lowest DCT frequencies in one matrix (12×48): low = M · image · Mᵀ.
+_LOW = (_dct_matrix(DCT_SIZE)[:HASH_SIZE] @ _resize_matrix(IMAGE_SIZE, DCT_SIZE)).astype(np.float32)
+#: Mirroring an image negates its odd horizontal frequencies (the resize is symmetric, so this holds for _LOW).
+MIRROR_SIGN = np.where(np.arange(HASH_SIZE) % 2, -1.0, 1.0).astype(np.float32)[None, :]
+
+
+def _low_frequencies(images: np.ndarray) -> np.ndarray:
+    """The 12×12 lowest DCT coefficients of each uint8 N×48×48 image (float32 N×12×12), as two matrix products."""
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"expected N×{IMAGE_SIZE}×{IMAGE_SIZE} images, got {images.shape}")
+    columns = images.astype(np.float32) @ _LOW.T  # N×48×12
+    return (columns.transpose(0, 2, 1) @ _LOW.T).transpose(0, 2, 1)  # N×12×12: M · image · Mᵀ
+
+
+def _bits(coefficients: np.ndarray) -> np.ndarray:
+    """Each coefficient but the mean above the image's median of them, packed into WORDS uint64 words."""
+    flat = coefficients.reshape(len(coefficients), -1)[:, 1:]
+    above = flat > np.median(flat, axis=1, keepdims=True)
+    packed = np.packbits(above, axis=1, bitorder="little")
+    padded = np.zeros((len(flat), WORDS * 8), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    return padded.view("<u8")
+
+
+def phash(images: np.ndarray) -> np.ndarray:
+    """One 143-bit DCT hash per uint8 N×48×48 image (uint64 N×3)."""
+    return _bits(_low_frequencies(images))
+
+
+def phash_with_mirror(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, hashes of the mirrored images), from one DCT."""
+    low = _low_frequencies(images)
+    return _bits(low), _bits(low * MIRROR_SIGN)
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distance between hashes (uint64 …×3, broadcasting over the leading axes), as uint8."""
+    a, b = np.asarray(a), np.asarray(b)
+    total = np.bitwise_count(a[..., 0] ^ b[..., 0])  # word by word: no …×3 temporary, uint8 throughout (≤ 143)
+    for word in range(1, WORDS):
+        total += np.bitwise_count(a[..., word] ^ b[..., word])
+    return total
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """For each query face: the index of the closest reference face and its Hamming distance (of 143 bits)."""
+
+    index: np.ndarray  # int64 per query
+    distance: np.ndarray  # int per query, 0–143
+
+    def duplicates(self, near: int = NEAR) -> np.ndarray:
+        """Which queries are near-duplicates of a reference face (distance at or below `near`)."""
+        return self.distance <= near
+
+
+def nearest(query: np.ndarray, reference: np.ndarray) -> Nearest:
+    """The closest `reference` hash to each `query` hash (uint64 N×3 each), by Hamming distance, in chunks."""
+    index = np.zeros(len(query), dtype=np.int64)
+    best = np.full(len(query), WORDS * 64, dtype=np.int64)
+    if not len(reference):
+        return Nearest(index, best)
+    for start in range(0, len(query), _CHUNK):
+        block = distance(query[start:start + _CHUNK, None], reference[None, :])
+        index[start:start + len(block)] = block.argmin(axis=1)
+        best[start:start + len(block)] = block.min(axis=1)
+    return Nearest(index, best)
+
+
+def nearest_public(images: np.ndarray, public: np.ndarray) -> Nearest:
+    """The closest face of `public` (uint8 N×48×48) to each of `images` or to its mirror image."""
+    plain, mirrored = phash_with_mirror(images)
+    reference = phash(public)
+    both = nearest(np.concatenate([plain, mirrored]), reference)
+    direct, flipped = slice(0, len(plain)), slice(len(plain), None)
+    use_flipped = both.distance[flipped] < both.distance[direct]
+    return Nearest(np.where(use_flipped, both.index[flipped], both.index[direct]),
+                   np.minimum(both.distance[direct], both.distance[flipped]))
