@@ -21,7 +21,7 @@ import numpy as np
 
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, PRIVATE_TEST, class_index
-from fercomp.data.phash import NEAR, nearest_public
+from fercomp.data.phash import nearest_public
 from fercomp.errors import DataError
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -128,25 +128,22 @@ def build_supplement(root: Path, fer: FERData, labels_csv: Path | None = None) -
     photos = list_photos(root, labels_csv)
     results = [face_of(path) for path, _ in photos]
     # A photo that is itself a FER image (its thumbnail) or whose face is one: either is a public face.
-    checked = [i for i, r in enumerate(results) if r.thumbnail is not None]
-    thumbs = nearest_public(np.stack([results[i].thumbnail for i in checked]), fer.images) if checked else None
-    kept = [i for i, r in enumerate(results) if r.outcome == "kept"]
-    crops = nearest_public(np.stack([results[i].face for i in kept]), fer.images) if kept else None
-    closest = {}
-    for at, i in enumerate(checked):
-        closest[i] = (int(thumbs.index[at]), int(thumbs.distance[at]))
-    for at, i in enumerate(kept):
-        if i not in closest or crops.distance[at] < closest[i][1]:
-            closest[i] = (int(crops.index[at]), int(crops.distance[at]))
+    public: dict[int, tuple[int, int, float]] = {}  # photo → (FER index, hash distance, pixel correlation)
+    for attribute in ("thumbnail", "face"):
+        which = [i for i, r in enumerate(results) if getattr(r, attribute) is not None and i not in public]
+        if which:
+            match = nearest_public(np.stack([getattr(results[i], attribute) for i in which]), fer.images)
+            for at in np.flatnonzero(match.duplicates()):
+                public[which[at]] = (int(match.index[at]), int(match.distance[at]), float(match.correlation[at]))
     rows, faces, labels = [], [], []
     for i, ((path, label), result) in enumerate(zip(photos, results)):
         photo, name = path.relative_to(root).as_posix(), CLASS_NAMES[label]
-        match = closest.get(i)
-        if match and match[1] <= NEAR:
-            split = fer.split_names[fer.split[match[0]]]
-            rows.append(PhotoRow(photo, name, "duplicate", f"near-duplicate of FER-2013 {fer.ids[match[0]]} ({split}) "
-                                 f"or its mirror: {match[1]} of 143 hash bits differ", fer_id=str(fer.ids[match[0]]),
-                                 fer_split=split, distance=match[1]))
+        if i in public:
+            index, bits, correlation = public[i]
+            split = fer.split_names[fer.split[index]]
+            rows.append(PhotoRow(photo, name, "duplicate", f"near-duplicate of FER-2013 {fer.ids[index]} ({split}) or "
+                                 f"its mirror: {bits} of 143 hash bits differ, pixel correlation {correlation:.3f}",
+                                 fer_id=str(fer.ids[index]), fer_split=split, distance=bits))
         elif result.outcome == "kept":
             faces.append(result.face)
             labels.append(label)
