@@ -101,3 +101,12 @@ def test_the_final_board_says_what_the_supplement_does():
     pooled = dataclasses.replace(board, config=_config(competition={"private_supplement": "s.csv"},
                                                        marks={"held_out_includes_supplement": True}))
     assert "includes the course's private supplement: 6 of its 3595 images" in explanation(pooled)
+
+
+def test_a_required_supplement_stops_the_final_phase_in_one_line(cli, tmp_path, monkeypatch, small_csv):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "submissions").mkdir()
+    (tmp_path / "req.toml").write_text(f'[competition]\ndata = "{small_csv}"\nrequire_supplement = true\n')
+    code, _, err = cli("leaderboard", "--phase", "final", "--config", "req.toml")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "require_supplement = true" in err, err
+    assert not (tmp_path / "reports").exists()  # refused before anything was scored
