@@ -142,20 +142,26 @@ def _standardised(pixels: np.ndarray) -> np.ndarray:
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
 
 
+_VERIFY_CHUNK = 64  # query faces whose candidates are compared pixel by pixel at a time (64 × 32 × 48 × 48 floats)
 _BORDER = 2  # shifts searched: up to 2 px each way; the query's centre (44×44) against every window
 
 
-def best_correlation(image: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """For each candidate (K×48×48), the highest pixel correlation of `image`'s centre with the candidate or its
-    mirror shifted by up to 2 px: brightness, contrast and a small shift do not lower it, another face does."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    side = IMAGE_SIZE - 2 * _BORDER
-    centre = _standardised(image[None, _BORDER:-_BORDER, _BORDER:-_BORDER])[0]
-    both = np.concatenate([candidates, candidates[:, :, ::-1]])
-    windows = sliding_window_view(both, (side, side), axis=(1, 2))  # 2K × 5 × 5 × side × side
-    scores = _standardised(windows.reshape(-1, side, side)) @ centre
-    return scores.reshape(2, len(candidates), -1).max(axis=(0, 2))
+def best_correlation(images: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """For each image (Q×48×48) and each of its candidates (Q×K×48×48), the highest pixel correlation of the
+    image's centre with the candidate or its mirror shifted by up to 2 px (Q×K): brightness, contrast and a small
+    shift do not lower it, another face does."""
+    side, shifts = IMAGE_SIZE - 2 * _BORDER, 2 * _BORDER + 1
+    centres = _standardised(images[:, _BORDER:-_BORDER, _BORDER:-_BORDER]).astype(np.float32)
+    both = np.concatenate([candidates, candidates[:, :, :, ::-1]], axis=1).astype(np.float32)  # Q × 2K × 48 × 48
+    best = np.full(both.shape[:2], -1.0, dtype=np.float32)
+    for dy in range(shifts):
+        for dx in range(shifts):
+            # the centre sums to 0, so the window's own mean drops out of the dot product
+            window = both[:, :, dy:dy + side, dx:dx + side].reshape(*both.shape[:2], -1)
+            total, squares = window.sum(axis=2, dtype=np.float64), np.einsum("qkn,qkn->qk", window, window, dtype=np.float64)
+            spread = np.sqrt(np.maximum(squares - total * total / window.shape[2], 1e-18))
+            best = np.maximum(best, np.einsum("qkn,qn->qk", window, centres) / spread)
+    return best.reshape(len(images), 2, -1).max(axis=1)
 
 
 def nearest_public(images: np.ndarray, public: np.ndarray) -> Nearest:
@@ -166,10 +172,13 @@ def nearest_public(images: np.ndarray, public: np.ndarray) -> Nearest:
         return Nearest(np.zeros(count, dtype=np.int64), np.full(count, WORDS * 64), np.zeros(count))
     plain, mirrored = phash_with_mirror(images)
     index, near = _candidates(plain, mirrored, phash(public))
-    best_index, best_distance, best_corr = index[:, 0].copy(), near.min(axis=1), np.zeros(count)
-    for row in np.flatnonzero((near <= NEAR).any(axis=1)):
-        close = near[row] <= NEAR
-        scores = best_correlation(images[row], public[index[row, close]])
-        pick = int(scores.argmax())
-        best_index[row], best_distance[row], best_corr[row] = index[row, close][pick], near[row, close][pick], scores[pick]
-    return Nearest(best_index, best_distance, best_corr)
+    close = near <= NEAR
+    correlation = np.full(near.shape, -1.0)
+    rows = np.flatnonzero(close.any(axis=1))
+    for start in range(0, len(rows), _VERIFY_CHUNK):
+        chunk = rows[start:start + _VERIFY_CHUNK]
+        correlation[chunk] = best_correlation(images[chunk], public[index[chunk]])
+    correlation[~close] = -1.0  # only hash neighbours count
+    pick = np.where(close.any(axis=1), correlation.argmax(axis=1), near.argmin(axis=1))
+    taken = (np.arange(count), pick)
+    return Nearest(index[taken], near[taken], np.maximum(correlation[taken], 0.0))
