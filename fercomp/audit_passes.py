@@ -127,13 +127,24 @@ def _supplement(path: Path, data: FERData) -> View:
                  "duplicates_dropped": supplement.duplicates_dropped})
 
 
+_SUPPLEMENTS: dict[tuple, object] = {}
+_SUPPLEMENTS_LOCK = threading.Lock()
+
+
 def read_supplement_setting(path: Path, data: FERData):
-    """[competition] private_supplement read and checked against `data` (fercomp/data/supplement.py)."""
+    """[competition] private_supplement read and checked against `data` (fercomp/data/supplement.py), once per
+    file version and data set in a process: every team's held-out split pools the same faces."""
     from fercomp.data.supplement import read_supplement
 
     if not path.exists():
         raise UsageError(f"[competition] private_supplement = {str(path)!r}: no such file or folder")
-    return read_supplement(path, data)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, data.source_sha256)
+    with _SUPPLEMENTS_LOCK:
+        if key not in _SUPPLEMENTS:
+            _SUPPLEMENTS.clear()
+            _SUPPLEMENTS[key] = read_supplement(path, data)
+        return _SUPPLEMENTS[key]
 
 
 def perturbed_view(held: FERData, secret: str) -> View:

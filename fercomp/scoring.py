@@ -17,7 +17,7 @@ import numpy as np
 
 from fercomp import devices
 from fercomp.audit_passes import AuditPasses, View, cohort_views, for_phase, score_views, true_class_log_probs
-from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S, LatencyConfig
+from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S, LatencyConfig, check_supplement
 from fercomp.data.cache import cache_dir
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
@@ -92,9 +92,9 @@ def final_phase_settings(cfg, phase: str | None) -> dict:
     course asks for it. `fercomp leaderboard --phase final` and the CI/Slurm shards both take these."""
     pooled = None
     if phase == "final" and cfg.marks.held_out_includes_supplement:
+        check_supplement(cfg)  # an empty private_supplement: one line naming the setting
         path = Path(cfg.competition.private_supplement)
-        if not path.is_file():  # for_phase below says so when it is empty
-            for_phase(cfg, phase)
+        if not path.is_file():
             raise UsageError(f"[competition] private_supplement = {str(path)!r}: no such file (the held-out accuracy "
                              "includes it: [marks] held_out_includes_supplement = true)")
         pooled = (str(path), sha256_file(path))
