@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fercomp.config import NO_SUPPLEMENT, check_supplement
 from fercomp.data.dataset import FERData
 from fercomp.errors import DataError, UsageError
 from fercomp.hashing import sha256_text
@@ -57,9 +58,11 @@ def for_phase(cfg, phase: str | None) -> AuditPasses | None:
     """The passes a competition config asks for in `phase`: the final phase only, unless [audit] enabled = false.
     `fercomp leaderboard --phase final` and the CI/Slurm shards (`fercomp score --phase final`) both use this,
     so their records carry the same views under the same settings."""
+    comp = cfg.competition
+    if phase == "final":
+        check_supplement(cfg)
     if phase != "final" or not cfg.audit.enabled:
         return None
-    comp = cfg.competition
     return AuditPasses(public_split=comp.public_split, training_sample=cfg.audit.training_sample,
                        supplement=comp.private_supplement)
 
@@ -86,7 +89,13 @@ def build_views(passes: AuditPasses, data: FERData, held: FERData) -> tuple[list
     if passes.training_sample:
         views.extend(_training(data, passes.training_sample, notes))
     if passes.supplement:
-        views.append(_supplement(Path(passes.supplement)))
+        views.append(_supplement(Path(passes.supplement), data))
+        dropped = views[-1].detail["duplicates_dropped"]
+        if dropped:
+            notes.append(f"private supplement: {dropped} face(s) dropped as near-duplicates of FER-2013 images "
+                         "(public faces are no evidence); `fercomp supplement` lists such photos in its report")
+    else:
+        notes.append(NO_SUPPLEMENT)
     secret = os.environ.get(SECRET_ENV, "")
     if passes.perturb and secret:
         views.append(perturbed_view(held, secret))
@@ -109,14 +118,33 @@ def _training(data: FERData, size: int, notes: list[str]) -> list[View]:
                  {"split": "Training", "images": len(index), "of": len(training), "ids_sha256": ids_sha256(sample.ids)})]
 
 
-def _supplement(path: Path) -> View:
-    from fercomp.data.source import load_data
+def _supplement(path: Path, data: FERData) -> View:
+    """The supplement's faces less any that repeat a face of `data` (the competition's FER-2013), counted."""
+    supplement = read_supplement_setting(path, data)
+    faces = supplement.data
+    return View("supplement", faces.images, faces.labels,
+                {"source_sha256": faces.source_sha256, "images": len(faces), "ids_sha256": ids_sha256(faces.ids),
+                 "duplicates_dropped": supplement.duplicates_dropped})
+
+
+_SUPPLEMENTS: dict[tuple, object] = {}
+_SUPPLEMENTS_LOCK = threading.Lock()
+
+
+def read_supplement_setting(path: Path, data: FERData):
+    """[competition] private_supplement read and checked against `data` (fercomp/data/supplement.py), once per
+    file version and data set in a process: every team's held-out split pools the same faces."""
+    from fercomp.data.supplement import read_supplement
 
     if not path.exists():
         raise UsageError(f"[competition] private_supplement = {str(path)!r}: no such file or folder")
-    faces = load_data(path)
-    return View("supplement", faces.images, faces.labels,
-                {"source_sha256": faces.source_sha256, "images": len(faces), "ids_sha256": ids_sha256(faces.ids)})
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, data.source_sha256)
+    with _SUPPLEMENTS_LOCK:
+        if key not in _SUPPLEMENTS:
+            _SUPPLEMENTS.clear()
+            _SUPPLEMENTS[key] = read_supplement(path, data)
+        return _SUPPLEMENTS[key]
 
 
 def perturbed_view(held: FERData, secret: str) -> View:

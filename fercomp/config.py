@@ -49,6 +49,8 @@ class CompetitionSection:
     # instructor-held faces (a fer2013-style CSV or a folder) that are never published: the final phase scores them
     # for the audit, the one check a memoriser of every public image cannot pass. "" for none.
     private_supplement: str = ""
+    # true: the final phase refuses to run without a private_supplement (one line saying so)
+    require_supplement: bool = False
     # Images found in more than one split of the data (`fercomp data info` counts them; the real fer2013.csv has
     # 519): when it matches, commands stop warning about them; 0 means none acknowledged
     known_duplicates: int = 0
@@ -76,6 +78,10 @@ class MarksSection:
     beat_baseline: str = "raw"  # raw: any accuracy above the baseline's; significant: only a significant one
     alpha: float = 0.05  # significance level of the paired tests (Holm-corrected along the board)
     decimals: int = 2  # marks are rounded to this many decimals; the final mark is the sum of the rounded parts
+    # true: in the final phase the held-out accuracy (and so the accuracy mark, ranks and tests) is measured on the
+    # held-out split and [competition] private_supplement pooled, one image one vote, so memorised public labels buy
+    # only the held-out share of it; recorded in each record's settings and said on the board
+    held_out_includes_supplement: bool = False
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,24 @@ def load_config(path: Path | None = None) -> CompetitionConfig:
         raise UsageError(f"{path}: [phases] reveal = {config.phases.reveal!r} must be an ISO date, e.g. \"2026-12-15\" "
                          "or \"2026-12-15T09:00:00+01:00\"") from None
     return config
+
+
+NO_SUPPLEMENT = ("no private supplement ([competition] private_supplement): memorisation of public faces cannot be "
+                 "excluded, since every check that compares public splits is blind to a memoriser of all of them; "
+                 "`fercomp supplement` makes one from the course's own photos")
+
+
+def check_supplement(cfg: CompetitionConfig) -> None:
+    """The settings that need a supplement refuse a final phase without one (one line each)."""
+    comp, where = cfg.competition, cfg.source
+    if comp.private_supplement:
+        return
+    if comp.require_supplement:
+        raise UsageError(f"{where}: [competition] require_supplement = true but private_supplement is empty: make one "
+                         "with `fercomp supplement PHOTOS` and name it in private_supplement")
+    if cfg.marks.held_out_includes_supplement:
+        raise UsageError(f"{where}: [marks] held_out_includes_supplement = true but [competition] private_supplement is "
+                         "empty: make one with `fercomp supplement PHOTOS`, or set it to false")
 
 
 def reveal_time(config: CompetitionConfig) -> dt.datetime | None:

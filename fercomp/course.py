@@ -44,6 +44,7 @@ class InitOptions:
     baseline_sha256: str | None = None  # … and their hash
     slurm: bool = False
     gradescope: bool = False  # also gradescope/ (setup.sh, run_autograder) for `fercomp gradescope build`
+    supplement: str = ""  # [competition] private_supplement: the course's own faces (`fercomp supplement` makes them)
     force: bool = False
 
 
@@ -99,6 +100,15 @@ def next_steps(dest: Path, options: InitOptions) -> list[str]:
         steps.append("the baseline's weights (104 MB, over GitHub's file limit): fercomp train baselines/baseline_cnn.py "
                      "--data data/fer2013.csv, upload baselines/baseline_cnn.pt as a release asset, and fill in the "
                      "WEIGHTS_URL and WEIGHTS_SHA256 lines in baselines/baseline_cnn.py")
+    if options.supplement:
+        steps.append(f"keep {options.supplement} (the private supplement) out of git and off every published page: its "
+                     "faces are evidence of memorisation only while no one outside the course has them; for CI, set the "
+                     "secret FER_SUPPLEMENT_URL to a private link to it")
+    else:
+        steps.append("make a private supplement, a few hundred of the course's own labelled face photos in class folders "
+                     "(happy/, sad/, …): fercomp supplement PHOTOS --out data/supplement.csv, then set private_supplement "
+                     "in fercomp.toml and the secret FER_SUPPLEMENT_URL for CI. Every FER-2013 label is public: without "
+                     "faces no one outside the course has, a hand-in that memorised them cannot be told from a good one")
     steps += [
         "try the live board here: fercomp leaderboard (scores the baseline and every hand-in in submissions/ on PublicTest)",
         "on GitHub, set the secrets FER_DATA_URL (a download link to the data; FER_DATA_SHA256 pins it), "
@@ -133,7 +143,8 @@ def init_course(dest: Path, options: InitOptions) -> list[Path]:
         options = replace(options, fercomp_spec=fercomp_origin()[0])
     values = {"SHARDS": str(options.shards), "SHARD_LIST": ", ".join(map(str, range(1, options.shards + 1))),
               "REVEAL": options.reveal, "FERCOMP_SPEC": options.fercomp_spec, "FERCOMP_VERSION": __version__,
-              "BASELINE": "baselines/baseline_cnn.py", "SUBMISSIONS": "submissions", "DATA": "data/fer2013.csv"}
+              "BASELINE": "baselines/baseline_cnn.py", "SUBMISSIONS": "submissions", "DATA": "data/fer2013.csv",
+              "SUPPLEMENT": options.supplement}
     try:
         written = [_render(FILES / name, dest / target, values) for name, target in LAYOUT.items()]
         written.append(_write(dest / "ci" / "requirements.txt", f"{options.fercomp_spec}\n"))

@@ -22,7 +22,7 @@ from typing import Callable
 from fercomp.audit import Audit
 from fercomp.board import Leaderboard
 from fercomp.comparisons import compare_board
-from fercomp.config import CompetitionConfig
+from fercomp.config import CompetitionConfig, check_supplement
 from fercomp.cores import split_cores
 from fercomp.errors import RecordError, SubmissionError, UsageError
 from fercomp.hashing import sha256_file
@@ -251,6 +251,8 @@ def build(
     """Marks and ranking from records: the baseline is taken out and shown, not ranked. Teams the `audit`
     flagged are marked "under review" (and, with [audit] withhold, get no marks until cleared)."""
     notes = list(notes or [])
+    if phase == "final":  # a board merged from shards' records is held to the same rule as a scored one
+        check_supplement(config)
     if baseline_name not in records:
         raise UsageError(f"no {split} record for the baseline '{baseline_name}'; "
                          f"score it first (fercomp score {config.competition.baseline})")

@@ -17,7 +17,7 @@ import numpy as np
 
 from fercomp import devices
 from fercomp.audit_passes import AuditPasses, View, cohort_views, for_phase, score_views, true_class_log_probs
-from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S, LatencyConfig
+from fercomp.config import DEFAULT_MEMORY_MB, DEFAULT_TIME_S, LatencyConfig, check_supplement
 from fercomp.data.cache import cache_dir
 from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
@@ -57,6 +57,8 @@ class ScoreConfig:
     model_kwargs: tuple[tuple[str, object], ...] = ()  # passed to build_model(**kwargs), e.g. by an ablation row
     phase: str | None = None  # "public" refuses the held-out split (see fercomp.phases)
     audit: AuditPasses | None = None  # the final phase's extra views for the audit (fercomp/audit_passes.py)
+    # final phase with [marks] held_out_includes_supplement: (path, sha256) of the supplement pooled into held-out
+    held_out_supplement: tuple[str, str] | None = None
 
     @classmethod
     def from_options(cls, *, data, device: str = "auto", out=None, split: str | None = None, held_out: str | None = None,
@@ -82,7 +84,21 @@ class ScoreConfig:
         comp = cfg.competition
         limits = Limits(time_limit_s=cfg.limits.time_s, memory_limit_mb=cfg.limits.memory_mb, sandbox=cfg.limits.sandbox)
         return cls(data=Path(data), split=split, device=comp.device, out_dir=Path(comp.results), limits=limits,
-                   latency=cfg.latency, phase=phase, audit=for_phase(cfg, phase))
+                   latency=cfg.latency, phase=phase, **final_phase_settings(cfg, phase))
+
+
+def final_phase_settings(cfg, phase: str | None) -> dict:
+    """What the final phase adds to scoring: the audit's views, and the supplement pooled into held-out where the
+    course asks for it. `fercomp leaderboard --phase final` and the CI/Slurm shards both take these."""
+    pooled = None
+    if phase == "final" and cfg.marks.held_out_includes_supplement:
+        check_supplement(cfg)  # an empty private_supplement: one line naming the setting
+        path = Path(cfg.competition.private_supplement)
+        if not path.is_file():
+            raise UsageError(f"[competition] private_supplement = {str(path)!r}: no such file (the held-out accuracy "
+                             "includes it: [marks] held_out_includes_supplement = true)")
+        pooled = (str(path), sha256_file(path))
+    return {"audit": for_phase(cfg, phase), "held_out_supplement": pooled}
 
 
 def settings_of(config: ScoreConfig) -> dict:
@@ -92,7 +108,9 @@ def settings_of(config: ScoreConfig) -> dict:
             "latency": config.latency.to_dict(), "time_limit_s": limits.time_limit_s, "memory_limit_mb": limits.memory_limit_mb,
             "sandbox": limits.sandbox, "flops_tolerance": config.flops_tolerance, "max_weights_mb": config.max_weights_mb,
             "trust_pickle": config.trust_pickle, "require_weights": config.require_weights,
-            "model_kwargs": dict(config.model_kwargs), **({"audit": config.audit.settings()} if config.audit else {})}
+            "model_kwargs": dict(config.model_kwargs), **({"audit": config.audit.settings()} if config.audit else {}),
+            **({"held_out_supplement": {"path": config.held_out_supplement[0], "sha256": config.held_out_supplement[1]}}
+               if config.held_out_supplement else {})}
 
 
 def settings_sha256(settings: dict) -> str:
@@ -145,7 +163,21 @@ def scoring_split(config: ScoreConfig, data: FERData) -> str:
 def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, FERData, str]:
     data = data or load_data(config.data, held_out=config.held_out)
     split = scoring_split(config, data)
-    return data, data.select(split), split
+    subset = data.select(split)
+    if config.held_out_supplement and split == data.held_out:
+        subset = _with_supplement(subset, data, config.held_out_supplement[0])
+    return data, subset, split
+
+
+def _with_supplement(held: FERData, data: FERData, path: str) -> FERData:
+    """The held-out split with the private supplement appended (ids `supplement:<id>`), duplicates of `data` dropped."""
+    from fercomp.audit_passes import read_supplement_setting
+
+    faces = read_supplement_setting(Path(path), data).data
+    return replace(held, images=np.concatenate([held.images, faces.images]),
+                   labels=np.concatenate([held.labels, faces.labels]),
+                   split=np.concatenate([held.split, np.full(len(faces), held.split[0], dtype=held.split.dtype)]),
+                   ids=np.concatenate([held.ids.astype(str), np.char.add("supplement:", faces.ids.astype(str))]))
 
 
 def _identity(files: SubmissionFiles) -> dict:
@@ -162,17 +194,21 @@ def _base_record(path, subset: FERData, split: str, config: ScoreConfig) -> Scor
         submission={"name": Path(path).stem, "path": str(Path(path).resolve()),
                     "sha256": sha256_file(Path(path)) if Path(path).is_file() else None},
         data={"source": str(Path(subset.source).resolve()), "sha256": subset.source_sha256, "layout": subset.layout,
-              "split": split, "size": len(subset), "held_out": split == subset.held_out},
+              "split": split, "size": len(subset), "held_out": split == subset.held_out,
+              **({"supplement_images": int(np.char.startswith(subset.ids.astype(str), "supplement:").sum())}
+                 if config.held_out_supplement else {})},
         environment=environment(config.device, config.limits.threads),
         timestamp="", isolation=[], settings=settings_of(config), settings_sha256=settings_sha256(settings_of(config)),
     )
 
 
 def _protected_paths(config: ScoreConfig, data: FERData | None) -> list[Path]:
-    """What the worker must never see: the data source, the data cache, the results folder (created here, once
-    `sandbox = required` is known to hold: a refused run leaves no folder behind)."""
+    """What the worker must never see: the data source, the private supplement, the data cache, the results folder
+    (created here, once `sandbox = required` is known to hold: a refused run leaves no folder behind)."""
     use_jail(config.limits.sandbox)
     paths = [Path(data.source if data is not None else config.data), cache_dir()]
+    supplements = {config.audit.supplement if config.audit else "", (config.held_out_supplement or ("",))[0]} - {""}
+    paths += [Path(p) for p in sorted(supplements) if Path(p).exists()]
     if config.out_dir is not None:
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)
         paths.append(Path(config.out_dir))

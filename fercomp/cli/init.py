@@ -16,6 +16,8 @@ def init(
     reveal: str = typer.Option("", help="\\[phases] reveal date, e.g. 2026-12-15."),
     baseline_url: str = typer.Option(None, help="The baseline's weights as a release asset (https)."),
     baseline_sha256: str = typer.Option(None, help="sha256sum of those weights."),
+    supplement: str = typer.Option("", help="[competition] private_supplement: the course's own faces, e.g. "
+                                   "data/supplement.csv (fercomp supplement makes it from photos)."),
     force: bool = typer.Option(False, help="Rewrite every file of an existing course."),
 ) -> None:
     """Scaffold a course repository: fercomp.toml, submissions/README.md, .gitignore, the baseline, the
@@ -29,7 +31,8 @@ def init(
 
     spec, origin = (fercomp_spec, "--fercomp-spec") if fercomp_spec else fercomp_origin()
     options = InitOptions(shards=shards, reveal=reveal, baseline_url=baseline_url, baseline_sha256=baseline_sha256,
-                          slurm=slurm, gradescope=gradescope, force=force, fercomp_spec=spec)
+                          slurm=slurm, gradescope=gradescope, force=force, fercomp_spec=spec,
+                          supplement=supplement)
     only_scripts = (slurm or gradescope) and not force and (dest / "fercomp.toml").is_file()  # an existing course
     for path in init_course(dest, options):
         console.print(f"wrote {path}", highlight=False)

@@ -91,12 +91,12 @@ def score(
         options = _from_competition(ctx, competition, options)
         out = options["out"]
     config = _config(**options, phase=phase)
-    if phase is not None:  # the final phase's shards score the audit's views, as `fercomp leaderboard` does
+    if phase is not None:  # the final phase's shards score as `fercomp leaderboard` does (audit views, supplement)
         from dataclasses import replace
 
-        from fercomp.audit_passes import for_phase
+        from fercomp.scoring import final_phase_settings
 
-        config = replace(config, audit=for_phase(competition, phase))
+        config = replace(config, **final_phase_settings(competition, phase))
     paths = [p for s in submissions for p in (discover(s) if s.is_dir() else [s])]
     if not paths:
         raise UsageError(f"no submissions (*.py) in {', '.join(map(str, submissions))}")

@@ -19,6 +19,20 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "α": r"$\alpha$"}  # pdflatex has no − or → in text
 
 
+def supplement_sentence(board: Leaderboard) -> str:
+    """What a final board's accuracy says about memorised public faces: the supplement's part in it, or nothing."""
+    if board.phase != "final":
+        return ""
+    if not board.config.competition.private_supplement:
+        return ("No private supplement: memorisation of public faces cannot be excluded (every FER-2013 label is "
+                "public). ")
+    pooled = board.baseline.data.get("supplement_images")
+    if board.config.marks.held_out_includes_supplement and pooled is not None:
+        return (f"Held-out accuracy includes the course's private supplement: {pooled} of its "
+                f"{board.baseline.data.get('size')} images, one image one vote. ")
+    return "The audit scored the course's private supplement (not in the marks). "
+
+
 def explanation(board: Leaderboard) -> str:
     """How every number was obtained, in one paragraph under each table."""
     m = board.config.marks
@@ -37,7 +51,8 @@ def explanation(board: Leaderboard) -> str:
         rules.append(f"an efficiency mark needs {gate} (efficiency gate; the teams it held back say so in their notes)")
     if m.ties == "group":
         rules.append("every team in a tie group that beats the baseline gets the group's best accuracy mark")
-    return (f"{board.phase.capitalize()} phase, split {board.split}. Accuracy pooled over the split, 95 % CI by the "
+    return (f"{board.phase.capitalize()} phase, split {board.split}. " + supplement_sentence(board)
+            + "Accuracy pooled over the split, 95 % CI by the "
             f"Wilson score interval; macro-F1 and efficiency intervals by percentile bootstrap ({resampling}). "
             "GFLOPs by fvcore on the exported graph, one preprocessed input (1 multiply-add = 1 FLOP). " + scheme_sentence(board) + " "
             "Tie group: teams ranked next to each other whose accuracies do not differ significantly (exact McNemar "

@@ -11,3 +11,11 @@ if [ -n "${FER_DATA_SHA256:-}" ]; then
 fi
 mv "$dest.part" "$dest"
 echo "data: $dest ($(wc -c < "$dest") bytes)"
+# The private supplement ([competition] private_supplement), when the FER_SUPPLEMENT_URL secret links to it.
+if [ -n "${FER_SUPPLEMENT_URL:-}" ]; then
+  supplement="${2:-data/supplement.csv}"
+  mkdir -p "$(dirname "$supplement")"
+  curl -sSfL --retry 3 "$FER_SUPPLEMENT_URL" -o "$supplement.part"
+  mv "$supplement.part" "$supplement"
+  echo "supplement: $supplement ($(wc -c < "$supplement") bytes)"
+fi
