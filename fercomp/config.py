@@ -71,6 +71,9 @@ class MarksSection:
     beat_baseline: str = "raw"  # raw: any accuracy above the baseline's; significant: only a significant one
     alpha: float = 0.05  # significance level of the paired tests (Holm-corrected along the board)
     decimals: int = 2  # marks are rounded to this many decimals; the final mark is the sum of the rounded parts
+    # A baseline no better than always answering the split's majority class stops the final board (its marks would
+    # reward constant answers); true builds it anyway. The public board only warns.
+    allow_weak_baseline: bool = False
 
 
 @dataclass(frozen=True)
