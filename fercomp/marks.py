@@ -339,7 +339,7 @@ def _apply_comparisons(rows: dict[str, TeamMarks], order: list[str], comparisons
 def _row(name: str, record: ScoreRecord, baseline: ScoreRecord, settings: MarksSection) -> TeamMarks:
     if record.status != "scored":
         failure = record.failure or {}
-        notes = [f"failed: {failure.get('reason')}: {failure.get('detail', '')[:200]}"]
+        notes = [f"{failure.get('reason')}: {failure.get('detail', '')[:200]}"]  # the status says failed already
         if failure.get("reason") == "timeout":  # the one time that withholds marks, and load can reach it (#23)
             notes.append(f"review: load can reach a time limit; --rescore {name} on a quiet machine")
         return TeamMarks(team=name, status="failed", notes=notes)

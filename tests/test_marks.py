@@ -159,7 +159,7 @@ def test_failed_team_gets_zero_with_reason_and_ranks_last():
     rows = compute_marks({"ok": record("ok", 0.6), "bad": record("bad", status="failed")}, record("base", 0.5), MarksSection())
     assert [r.team for r in rows] == ["ok", "bad"]
     assert rows[1].accuracy_mark == rows[1].efficiency_mark == 0 and rows[1].rank is None
-    assert rows[1].notes == ["failed: timeout: no answer within 600 s",  # a time limit: marked for review (#23)
+    assert rows[1].notes == ["timeout: no answer within 600 s",  # a time limit: marked for review (#23)
                              "review: load can reach a time limit; --rescore bad on a quiet machine"]
 
 

@@ -10,10 +10,12 @@ from rich.table import Table
 from fercomp.data.info import DataSummary
 from fercomp.render.numbers import interval
 
+#: piped output's width: no right edge. A log (CI, Slurm) is read by scrolling and searched for whole words, and
+#: any fixed width folds some board's team names and failure reasons mid-word; tables still fit their content.
+PIPED_WIDTH = 100_000
 console = Console()
 if not console.is_terminal:
-    # Piped output (CI logs, files) gets a width that fits a 7-class table instead of rich's 80.
-    console = Console(width=140)
+    console = Console(width=PIPED_WIDTH, soft_wrap=True)
 
 
 def print_data_summary(summary: DataSummary) -> None:
