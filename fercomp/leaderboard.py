@@ -271,7 +271,8 @@ def build(
         raise UsageError(f"the baseline record is not scored ({reason}); marks need a scored baseline")
     weak = weak_baseline(baseline)
     if weak and phase == "final" and not config.marks.allow_weak_baseline:
-        raise UsageError(f"final board stopped: {weak} (or set [marks] allow_weak_baseline = true to build it anyway)")
+        raise UsageError(f"final board stopped: {weak_baseline(baseline, figures=False)} (or set [marks] "
+                         "allow_weak_baseline = true to build it anyway)")
     if weak:
         notes.append(f"warning: {weak}" + ("" if phase == "final" else "; the final board will refuse this baseline"))
     ordered = [teams[n] for n in board_order(teams, baseline, config.marks)]

@@ -171,15 +171,17 @@ def majority_rate(record: ScoreRecord) -> tuple[str, float] | None:
     return top, support[top] / total
 
 
-def weak_baseline(baseline: ScoreRecord) -> str | None:
-    """Why the baseline cannot anchor the marks (its accuracy is no better than a constant answer), or None."""
+def weak_baseline(baseline: ScoreRecord, figures: bool = True) -> str | None:
+    """Why the baseline cannot anchor the marks (its accuracy is no better than a constant answer), or None.
+    `figures=False` says it without a number (the final phase's, which a log may show before the reveal)."""
     majority = majority_rate(baseline)
     if majority is None or baseline.accuracy is None or baseline.accuracy > majority[1]:
         return None
     name, share = majority
-    return (f"the baseline's accuracy {100 * baseline.accuracy:.2f} % on {baseline.split} is not above always answering "
-            f"{name} ({100 * share:.2f} %): above it, a constant model outscores honest teams; train the baseline "
-            "longer (it should reach about 55 %) and score it again")
+    accuracy, rate = (f" {100 * baseline.accuracy:.2f} %", f" ({100 * share:.2f} %)") if figures else ("", "")
+    return (f"the baseline's accuracy{accuracy} on {baseline.split} is not above always answering {name}{rate}: "
+            "above it, a constant model outscores honest teams; train the baseline longer (on FER-2013 it should "
+            "reach about 55 %) and score it again")
 
 
 def efficiency_gate(settings: MarksSection, baseline: ScoreRecord) -> float | None:

@@ -147,6 +147,7 @@ def test_a_constant_answer_never_earns_an_efficiency_mark_under_any_gate():
     base = with_supports(record("base", 0.1744, gflops=0.3), supports)
     assert majority_rate(base) == ("Happy", 879 / 3589)
     assert "not above always answering Happy (24.49 %)" in weak_baseline(base)
+    assert "%" not in weak_baseline(base, figures=False).split("reach about")[0]
     assert weak_baseline(with_supports(record("base", 0.546, gflops=0.3), supports)) is None
     teams = {"happy": record("happy", 879 / 3589, gflops=2.3e-6), "cnn": record("cnn", 0.60, gflops=0.02)}
     for gate in ("none", "baseline"):

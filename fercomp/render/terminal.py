@@ -101,6 +101,44 @@ def print_score_record(record, out_dir=None) -> None:
         console.print(f"record: {record_path(out_dir, record.name, record.data['split'])}")
 
 
+def outcome_words(record) -> str:
+    """What may be said of a final-phase record before the reveal: scored, flagged (by flag name) or failed (by
+    reason), never a figure."""
+    if record.status != "scored":
+        return f"failed ({(record.failure or {}).get('reason', 'unknown')})"
+    flags = sorted({flag.split(":")[0] for flag in record.flags})
+    return f"scored, flagged ({', '.join(flags)})" if flags else "scored"
+
+
+def print_final_record(record, out_dir=None) -> None:
+    """One final-phase record as a log may show it: the team and its outcome; the figures stay in the record."""
+    where = f"; record in {out_dir} (readable by you alone)" if out_dir is not None else ""
+    console.print(f"{record.name}: {outcome_words(record)}{where}", highlight=False, markup=False)
+
+
+def final_counts(names_by_outcome: dict[str, list[str]]) -> str:
+    """'3 scored; 1 failed: team_b; 1 flagged: team_c': counts, and the names of the teams that need a look."""
+    parts = []
+    for outcome, names in names_by_outcome.items():
+        listed = f": {', '.join(names)}" if names and outcome != "scored" else ""
+        parts.append(f"{len(names)} {outcome}{listed}")
+    return "; ".join(parts)
+
+
+def print_final_summary(board, written) -> None:
+    """The final board as a log may show it before the reveal: counts and team names, and where the files are."""
+    names = {"scored": [m.team for m in board.marks if m.status == "scored"],
+             "failed": [m.team for m in board.marks if m.status != "scored"],
+             "flagged": sorted(t for t, r in board.teams.items() if r.status == "scored" and r.flags),
+             "under review": list(board.under_review)}
+    console.print(f"Final phase ({board.split}): {final_counts(names)}; {len(board.notes)} note(s) and "
+                  f"{len(board.refused)} refused record(s), in the board's files", highlight=False, markup=False)
+    for refusal in board.refused:  # which file was refused and why: names and hashes, no figure
+        console.print(f"- refused: {refusal}", highlight=False, markup=False)
+    for path in written:
+        console.print(f"wrote {path} (readable by you alone)", highlight=False, markup=False)
+
+
 def print_check_report(report) -> None:
     """`fercomp check`: one line per check, then the verdict."""
     for name, ok, detail in report.items:
