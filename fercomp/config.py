@@ -120,12 +120,20 @@ class AuditSection:
         return dataclasses.asdict(self)
 
 
+#: the least [gradescope] memory_mb that `gradescope build` ships: the baseline as a hand-in peaked at 1.8 GB at 0.5 CPU
+#: (benchmarks/bench_gradescope.py), and the jail's own imports alone pass 568 MB
+GRADESCOPE_MIN_MEMORY_MB = 2048
+
+
 @dataclass(frozen=True)
 class GradescopeSection:
     # What `fercomp gradescope build` puts in the autograder zip and how its run_autograder behaves.
     daily_limit: int = 3  # counted runs per 24 h before created_at (0: no limit); failed runs are not counted
     final: bool = False  # also ship the held-out split and score it there, hidden until grades are published
-    memory_mb: int = 768  # the container's memory (Gradescope's default 768 MB; raise it there and here together)
+    # the container's memory, set to the same in Gradescope's autograder settings: the jails need about 2 GB (the
+    # baseline's run peaked at 1.8 GB; at Gradescope's default 768 MB no hand-in runs), so `gradescope build`
+    # refuses less than GRADESCOPE_MIN_MEMORY_MB
+    memory_mb: int = 3072
     time_s: float = 480.0  # the whole run's budget, inside Gradescope's timeout (10 min by default, 40 at most)
     points: float = 1.0  # the Gradescope score of a hand-in that passes every check and is scored; else 0
 
