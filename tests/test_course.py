@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,14 +124,20 @@ def test_fercomp_spec_follows_where_fercomp_was_installed_from(tmp_path):
 
 
 def test_init_says_what_ci_installs_and_what_to_do_next(cli_module, tmp_path):
+    from fercomp.course import SECRETS
+
     code, out, err = cli_module("init", tmp_path / "c", "--fercomp-spec", "fercomp @ git+https://example.org/f.git@v1")
     assert code == 0, err
     assert "CI installs fercomp @ git+https://example.org/f.git@v1 (ci/requirements.txt, submissions/README.md): " \
            "--fercomp-spec" in out
     steps = out[out.index("next steps:"):]
-    for needed in ("put the data at data/fer2013.csv", "WEIGHTS_URL", "FER_DATA_URL", "GRADES_PASSPHRASE",
-                   "fercomp leaderboard"):
+    for needed in ("put the data at data/fer2013.csv", "WEIGHTS_URL", "fercomp leaderboard", "downloads without a login",
+                   "about 70 minutes on a CPU", "about 54.6 % on PublicTest", "read (code and weights)"):
         assert needed in steps, needed
+    workflow = (tmp_path / "c/.github/workflows/grade.yml").read_text()
+    used = set(re.findall(r"secrets\.([A-Z0-9_]+)", workflow))
+    assert used == set(SECRETS) and all(f"{name}: " in steps for name in used)  # every secret the workflow reads
+    assert "known_duplicates = 519" in (tmp_path / "c/fercomp.toml").read_text()  # the real fer2013.csv's count
     assert 'pip install "fercomp @ git+https://example.org/f.git@v1"' in (tmp_path / "c/submissions/README.md").read_text()
 
 
@@ -275,6 +282,9 @@ def test_slurm_array_and_dependent_merge(course, tmp_path):
     script = (root / "slurm" / "score.sbatch").read_text()
     assert "#SBATCH --array=0-1" in script and "#SBATCH --time=02:00:00" in script and "--gres" not in script
     assert (root / "slurm" / "logs" / ".gitignore").is_file()  # sbatch's --output folder exists in a fresh clone
+    setup = (root / "slurm" / "setup.sh").read_text()  # sandbox = "required" as generated: no "runs without the jail"
+    assert "never runs a hand-in without it" in setup and "unprivileged user namespaces" in setup
+    assert "without the jail" not in setup and "unconfined" not in setup
     task = {"SLURM_CPUS_PER_TASK": "1", "SLURM_SUBMIT_DIR": str(root)}
     for index in (0, 1):
         run = sh(root, "slurm/score.sbatch", env={**task, "SLURM_ARRAY_TASK_ID": str(index)})

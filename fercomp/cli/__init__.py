@@ -18,7 +18,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, audit, compare, data, demo, gradescope, init, leaderboard, predict, report, scoring, train
+    from fercomp.cli import (ablate, audit, cache, compare, data, demo, gradescope, init, leaderboard, predict, report,
+                             scoring, train)
 
     app.add_typer(data.app, name="data")
     app.add_typer(gradescope.app, name="gradescope")
@@ -32,6 +33,7 @@ def _register() -> None:
     predict.register(app)
     compare.register(app)
     audit.register(app)
+    cache.register(app)
 
 
 @app.callback(invoke_without_command=True)

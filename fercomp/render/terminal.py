@@ -42,6 +42,9 @@ def print_data_summary(summary: DataSummary) -> None:
         f"across splits, {summary.conflicting_labels} with conflicting labels"
     )
     console.print(f"sha256: {summary.sha256}")
+    for number, group in enumerate(summary.cross_split, 1):  # what the cross-split warning points to
+        console.print(f"in more than one split, {number}: " + " = ".join(f"{m['id']} ({m['split']}, {m['label']})"
+                                                                       for m in group), highlight=False, markup=False)
 
 
 def print_score_record(record, out_dir=None) -> None:
