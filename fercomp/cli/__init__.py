@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import (ablate, audit, cache, compare, data, demo, gradescope, init, leaderboard, predict, report,
+    from fercomp.cli import (ablate, audit, cache, collect, compare, data, demo, gradescope, init, leaderboard, predict, report,
                              scoring, train)
 
     app.add_typer(data.app, name="data")
@@ -34,6 +34,7 @@ def _register() -> None:
     compare.register(app)
     audit.register(app)
     cache.register(app)
+    collect.register(app)
 
 
 @app.callback(invoke_without_command=True)
