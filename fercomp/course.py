@@ -34,13 +34,13 @@ TORCH = {False: ".venv/bin/python -m pip install --quiet torch torchvision --ind
          True: ".venv/bin/python -m pip install --quiet torch torchvision  # CUDA builds: [slurm] gpus > 0"}
 #: what setup.sh says when the jail cannot start on the login node, by fercomp.toml's [limits] sandbox
 NO_JAIL = {
-    "required": "the jail cannot start on this node (see above), and fercomp.toml's sandbox = \"required\" never runs "
-                "a hand-in without it: on a compute node like this one every hand-in would fail. The compute nodes need "
-                "unprivileged user namespaces (ask the cluster's admins); srun .venv/bin/python -m fercomp.submission.jail "
-                "checks one",
-    "auto": "the jail cannot start on this node (see above): with sandbox = \"auto\" a compute node like it runs every "
+    "required": "the jail cannot start on this node (see above), and fercomp.toml's sandbox = required never runs a "
+                "hand-in without it: a job on a node like this one stops (sandbox = required, but …) and scores nothing. "
+                "The compute nodes need unprivileged user namespaces (ask the cluster's admins); "
+                "srun .venv/bin/python -m fercomp.submission.jail checks one",
+    "auto": "the jail cannot start on this node (see above): with sandbox = auto a compute node like it runs every "
             "hand-in unconfined, as you; the compute nodes need unprivileged user namespaces for the jail",
-    "off": "sandbox = \"off\": hand-ins run unconfined, as you, wherever the jail could start",
+    "off": "the jail cannot start here, and sandbox = off never uses it: every hand-in runs unconfined, as you",
 }
 GRADESCOPE = {"gradescope/setup.sh": "gradescope/setup.sh", "gradescope/run_autograder": "gradescope/run_autograder"}
 
