@@ -10,13 +10,13 @@ The course: `fercomp init --gradescope`, a synthetic set with the real public sp
 baseline with random weights saved beside it (104 MB: what a trained baseline weighs), its record on the
 public split, `fercomp gradescope build`. The hand-in: the baseline itself. Each row is one run of the zip's
 run_autograder in a folder laid out as Gradescope's, with fresh caches (a container starts empty):
-- "defaults": 0.5 CPU, the cgroup at 3,072 MB and fercomp's `[gradescope] memory_mb = 3072` (its jails' watchdog
-  at 3072 − 200 MB): what a course that changes nothing gets (Gradescope's own default, 768 MB, cannot start the
-  jails, and `gradescope build` refuses less than 2,048 MB);
+- "defaults": 0.5 CPU, the cgroup at 4,096 MB and fercomp's `[gradescope] memory_mb = 4096` (its jails' watchdog
+  at 4096 − 200 MB): what a course that changes nothing gets (Gradescope's own default, 768 MB, cannot start the
+  jails, and `gradescope build` refuses less than 3,072 MB);
 - "measure": 0.5 CPU, no memory limit (`memory_mb = 8192`): the peak the run needs, and its time;
-- "raised": 0.5 CPU and the cgroup and memory_mb at --raised MB (default 2048, the floor build ships): does it hold?
+- "raised": 0.5 CPU and the cgroup and memory_mb at --raised MB (default 3072, the floor build ships): does it hold?
 
-Run: sudo python benchmarks/bench_gradescope.py [--raised 2048] [--images 3589] [--runs defaults,measure,raised]
+Run: sudo python benchmarks/bench_gradescope.py [--raised 3072] [--images 3589] [--runs defaults,measure,raised]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def course(work: Path, images: int) -> Path:
 def zip_with(root: Path, memory_mb: int) -> Path:
     toml = root / "fercomp.toml"
     text = toml.read_text()
-    toml.write_text(text.replace("memory_mb = 3072 ", f"memory_mb = {memory_mb} "))
+    toml.write_text(text.replace("memory_mb = 4096 ", f"memory_mb = {memory_mb} "))
     try:
         out = root / "gradescope" / f"autograder-{memory_mb}.zip"
         subprocess.run([sys.executable, "-m", "fercomp", "gradescope", "build", "--out", str(out)], cwd=root, check=True,
@@ -114,7 +114,7 @@ def run(root: Path, zip_path: Path, cgroup_mb: int | None, name: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--raised", type=int, default=2048, help="the least memory_mb gradescope build ships")
+    parser.add_argument("--raised", type=int, default=3072, help="the least memory_mb gradescope build ships")
     parser.add_argument("--images", type=int, default=3589)
     parser.add_argument("--runs", default="defaults,measure,raised", help="which rows, comma-separated")
     args = parser.parse_args()
@@ -124,7 +124,7 @@ def main() -> None:
     try:
         root = course(work, args.images)
         rows = []
-        for name, memory_mb, cgroup_mb in (("defaults", 3072, 3072), ("measure", 8192, None),
+        for name, memory_mb, cgroup_mb in (("defaults", 4096, 4096), ("measure", 8192, None),
                                            ("raised", args.raised, args.raised)):
             if name not in args.runs.split(","):
                 continue

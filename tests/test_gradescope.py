@@ -159,11 +159,11 @@ def test_without_a_jail_the_hand_in_is_not_run(course, tmp_path, monkeypatch):
 
 
 def test_a_container_too_small_for_the_jail_is_the_graders_failure_not_the_students(course, tmp_path):
-    """A zip built for 3 GB in a container set smaller: the jail cannot start, and nobody's run counts."""
+    """A zip built for 4 GB in a container set smaller: the jail cannot start, and nobody's run counts."""
     root = gradescope_root(tmp_path, zip_for(course, tmp_path, final=False), FIXTURES / "rule_model.py",
                            {"created_at": CREATED})
     toml = root / "source" / "fercomp.toml"
-    toml.write_text(toml.read_text().replace("memory_mb = 3072", "memory_mb = 300"))
+    toml.write_text(toml.read_text().replace("memory_mb = 4096", "memory_mb = 300"))
 
     results = valid(autograder.run(root))
 
@@ -263,10 +263,10 @@ def test_build_refuses_a_zip_that_cannot_score_and_names_the_fix(course, tmp_pat
     either zip would give every student 0, so build refuses it in one line that says what to change."""
     toml, requirements = course / "fercomp.toml", course / "ci" / "requirements.txt"
     text, pin = toml.read_text(), requirements.read_text()
-    assert "memory_mb = 3072" in text and pin == f"fercomp=={__version__}\n"  # as generated: a zip that scores
+    assert "memory_mb = 4096" in text and pin == f"fercomp=={__version__}\n"  # as generated: a zip that scores
     try:
-        toml.write_text(text.replace("memory_mb = 3072", "memory_mb = 768"))
-        with pytest.raises(UsageError, match=r"memory_mb = 768 is below the 2048 MB the jails need .*set memory_mb = 3072"):
+        toml.write_text(text.replace("memory_mb = 4096", "memory_mb = 768"))
+        with pytest.raises(UsageError, match=r"memory_mb = 768 is below the 3072 MB the jails need .*set memory_mb = 4096"):
             bundle.build(course, tmp_path / "small.zip")
         toml.write_text(text)
         for local in ("fercomp @ file:///home/me/fercomp", "-e /home/me/fercomp", "fercomp @ ./fercomp"):

@@ -99,7 +99,7 @@ def _check_memory(config: Path, memory_mb: int) -> None:
     """A zip whose jails cannot start scores nobody: every run would end "too little memory" (score 0)."""
     if memory_mb < GRADESCOPE_MIN_MEMORY_MB:
         raise UsageError(f"{config}: [gradescope] memory_mb = {memory_mb} is below the {GRADESCOPE_MIN_MEMORY_MB} MB the "
-                         "jails need (the baseline peaked at 1.8 GB): set memory_mb = 3072 and the same memory in "
+                         "jails need (the baseline's passed 1.8 GB): set memory_mb = 4096 and the same memory in "
                          "Gradescope's autograder settings")
 
 
