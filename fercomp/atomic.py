@@ -10,10 +10,11 @@ from typing import Iterator
 
 
 @contextmanager
-def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
+def atomic_path(target: Path, durable: bool = True, private: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
 
-    `durable=False` skips the fsync: for caches, where a lost file only costs a rebuild.
+    `durable=False` skips the fsync: for caches, where a lost file only costs a rebuild. `private=True` leaves
+    the file readable by its owner alone (0600), whatever the umask: the final phase's records, boards, grades.
     """
     target = Path(target)
     if target.is_dir():
@@ -26,7 +27,8 @@ def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make records unreadable to a course's web server
+    # mkstemp's 0600 would make public records unreadable to a course's web server; the final phase's stay 0600
+    os.chmod(tmp, 0o600 if private else 0o666 & ~umask)
     try:
         yield Path(tmp)
         if durable:
@@ -38,13 +40,21 @@ def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_text(target: Path, text: str) -> None:
-    """Write `text` to `target` atomically."""
-    with atomic_path(target) as tmp:
+def write_text(target: Path, text: str, private: bool = False) -> None:
+    """Write `text` to `target` atomically (0600 when `private`)."""
+    with atomic_path(target, private=private) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_bytes(target: Path, data: bytes) -> None:
-    """Write `data` to `target` atomically."""
-    with atomic_path(target) as tmp:
+def write_bytes(target: Path, data: bytes, private: bool = False) -> None:
+    """Write `data` to `target` atomically (0600 when `private`)."""
+    with atomic_path(target, private=private) as tmp:
         tmp.write_bytes(data)
+
+
+def private_folder(folder: Path) -> Path:
+    """`folder`, created if missing, entered and listed by its owner alone (0700): the final phase's outputs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)  # one an earlier run left open, too
+    return folder

@@ -26,3 +26,10 @@ class Leaderboard:
     grades: list[StudentGrade] = field(default_factory=list)  # per student, when a roster was given
     comparisons: list[Comparison] = field(default_factory=list)  # neighbours and against the baseline, Holm-adjusted
     under_review: list[str] = field(default_factory=list)  # teams the audit flagged (fercomp/audit)
+
+    @property
+    def final_mark_maximum(self) -> float:
+        """What a final mark is out of: accuracy + efficiency (+ report, when the board has report marks)."""
+        marks = self.config.marks
+        with_report = any(m.report_mark is not None for m in self.marks)
+        return marks.accuracy + marks.efficiency + (marks.report if with_report else 0.0)

@@ -82,6 +82,9 @@ class MarksSection:
     # held-out split and [competition] private_supplement pooled, one image one vote, so memorised public labels buy
     # only the held-out share of it; recorded in each record's settings and said on the board
     held_out_includes_supplement: bool = False
+    # A baseline no better than always answering the split's majority class stops the final board (its marks would
+    # reward constant answers); true builds it anyway. The public board only warns.
+    allow_weak_baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,13 +141,21 @@ class AuditSection:
         return dataclasses.asdict(self)
 
 
+#: the least [gradescope] memory_mb that `gradescope build` ships. benchmarks/bench_gradescope.py (torch 2.14, 0.5 CPU):
+#: at 2048 the baseline as a hand-in passed its jail's 1,848 MB watchdog (memory_limit, score 0); at 3072 it did not
+GRADESCOPE_MIN_MEMORY_MB = 3072
+
+
 @dataclass(frozen=True)
 class GradescopeSection:
     """What `fercomp gradescope build` puts in the autograder zip and how its run_autograder behaves."""
 
     daily_limit: int = 3  # counted runs per 24 h before created_at (0: no limit); failed runs are not counted
     final: bool = False  # also ship the held-out split and score it there, hidden until grades are published
-    memory_mb: int = 768  # the container's memory (Gradescope's default 768 MB; raise it there and here together)
+    # the container's memory, set to the same in Gradescope's autograder settings: the baseline's jail needs more than
+    # 1.8 GB (at Gradescope's default 768 MB no hand-in runs), so `gradescope build` refuses less than
+    # GRADESCOPE_MIN_MEMORY_MB; 4 GB leaves room for hand-ins larger than the baseline
+    memory_mb: int = 4096
     time_s: float = 480.0  # the whole run's budget, inside Gradescope's timeout (10 min by default, 40 at most)
     points: float = 1.0  # the Gradescope score of a hand-in that passes every check and is scored; else 0
 

@@ -32,6 +32,16 @@ SLURM = {"slurm/score.sbatch": "slurm/score.sbatch", "slurm/merge.sbatch": "slur
 #: CPU-only torch unless the jobs ask for GPUs (as the CI workflow installs it)
 TORCH = {False: ".venv/bin/python -m pip install --quiet torch torchvision --index-url https://download.pytorch.org/whl/cpu",
          True: ".venv/bin/python -m pip install --quiet torch torchvision  # CUDA builds: [slurm] gpus > 0"}
+#: what setup.sh says when the jail cannot start on the login node, by fercomp.toml's [limits] sandbox
+NO_JAIL = {
+    "required": "the jail cannot start on this node (see above), and fercomp.toml's sandbox = required never runs a "
+                "hand-in without it: a job on a node like this one stops (sandbox = required, but …) and scores nothing. "
+                "The compute nodes need unprivileged user namespaces (ask the cluster's admins); "
+                "srun .venv/bin/python -m fercomp.submission.jail checks one",
+    "auto": "the jail cannot start on this node (see above): with sandbox = auto a compute node like it runs every "
+            "hand-in unconfined, as you; the compute nodes need unprivileged user namespaces for the jail",
+    "off": "the jail cannot start here, and sandbox = off never uses it: every hand-in runs unconfined, as you",
+}
 GRADESCOPE = {"gradescope/setup.sh": "gradescope/setup.sh", "gradescope/run_autograder": "gradescope/run_autograder"}
 
 
@@ -93,13 +103,35 @@ def _git(folder: str, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
 
 
+#: the baseline recipe (10 epochs of 28,709 faces, batch 400) on a 2-core CPU: benchmarks/bench_train.py timed one
+#: epoch of 1,200 faces at 12.8 s (10.7 ms a face: 51 min for the recipe), a longer run 120 s an epoch of 8,000 faces
+#: (15 ms a face: 72 min); the larger, from the longer run, is what an instructor should plan for
+BASELINE_CPU_MINUTES = 70
+#: the baseline's accuracy on PublicTest in the brief's seed notebook: the figure a trained baseline should come near
+BASELINE_PUBLIC_ACCURACY = 54.6
+#: every secret the generated workflow reads, and what it is for
+SECRETS = {
+    "FER_DATA_URL": "a link to fer2013.csv that downloads without a login (a pre-signed or share link that curl can "
+                    "fetch, not a page that asks to sign in)",
+    "FER_DATA_SHA256": "its sha256sum: the runners refuse another file",
+    "GRADES_PASSPHRASE": "encrypts the final phase's records and board (open them with ci/seal.sh open)",
+    "FERCOMP_AUDIT_SECRET": "a long random string: the final phase's audit seeds its perturbation probe with it",
+    "ROSTER_URL": "for per-student grades: a link to the roster CSV (team,student_id,name,email) that downloads "
+                  "without a login",
+    "FER_SUPPLEMENT_URL": "optional: a private link to the course's supplement (fercomp supplement), downloadable "
+                          "without a login; never published",
+}
+
+
 def next_steps(dest: Path, options: InitOptions) -> list[str]:
     """What the instructor does after `fercomp init`, in order, for this course (run inside it)."""
     steps = [f"cd {dest}; put the data at data/fer2013.csv for local runs (.gitignore keeps data/ out of git)"]
     if not options.baseline_url:
         steps.append("the baseline's weights (104 MB, over GitHub's file limit): fercomp train baselines/baseline_cnn.py "
-                     "--data data/fer2013.csv, upload baselines/baseline_cnn.pt as a release asset, and fill in the "
-                     "WEIGHTS_URL and WEIGHTS_SHA256 lines in baselines/baseline_cnn.py")
+                     f"--data data/fer2013.csv (about {BASELINE_CPU_MINUTES} minutes on a CPU, minutes on a GPU; it "
+                     f"should reach about {BASELINE_PUBLIC_ACCURACY} % on PublicTest, and a baseline no better than "
+                     "always answering Happy stops the final board), upload baselines/baseline_cnn.pt as a release "
+                     "asset, and fill in the WEIGHTS_URL and WEIGHTS_SHA256 lines in baselines/baseline_cnn.py")
     if options.supplement:
         steps.append(f"keep {options.supplement} (the private supplement) out of git and off every published page: its "
                      "faces are evidence of memorisation only while no one outside the course has them; for CI, set the "
@@ -111,9 +143,10 @@ def next_steps(dest: Path, options: InitOptions) -> list[str]:
                      "faces no one outside the course has, a hand-in that memorised them cannot be told from a good one")
     steps += [
         "try the live board here: fercomp leaderboard (scores the baseline and every hand-in in submissions/ on PublicTest)",
-        "on GitHub, set the secrets FER_DATA_URL (a download link to the data; FER_DATA_SHA256 pins it), "
-        "GRADES_PASSPHRASE (encrypts the final phase) and, for per-student grades, ROSTER_URL; the variable "
-        "FERCOMP_PAGES = true publishes the live board on GitHub Pages",
+        "on GitHub, set the secrets " + "; ".join(f"{name}: {why}" for name, why in SECRETS.items())
+        + "; and the variable FERCOMP_PAGES = true publishes the live board on GitHub Pages",
+        "hand-ins arrive as pull requests, which every team can read (code and weights): see fercomp's docs "
+        "(instructors-course) for what that exposes and the private route",
         "push: hand-ins are checked on every pull request, the public board is built nightly, and the final phase "
         "runs on a workflow dispatch with phase: final" + (" (on the cluster: slurm/submit.sh public, then final)"
                                                              if options.slurm else ""),
@@ -178,6 +211,7 @@ def _write_slurm(dest: Path, config: CompetitionConfig) -> list[Path]:
         "GPU_LINE": f"#SBATCH --gres=gpu:{s.gpus}" if s.gpus else "",
         "PARTITION_LINE": f"#SBATCH --partition={s.partition}" if s.partition else "",
         "BASELINE": comp.baseline, "SUBMISSIONS": comp.submissions, "TORCH_LINE": TORCH[s.gpus > 0],
+        "NO_JAIL": NO_JAIL[config.limits.sandbox],
     }
     if s.shards < 1:
         raise UsageError(f"{dest / CONFIG_NAME}: [slurm] shards = {s.shards} must be at least 1")

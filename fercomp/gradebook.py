@@ -122,10 +122,7 @@ def fill(book: Gradebook, grades: list[StudentGrade], decimals: int, points: flo
 def export(book: Gradebook, board: Leaderboard) -> tuple[str, bytes, list[str]]:
     """(file name, contents, notes) of the gradebook for `board`: final marks out of accuracy + efficiency
     (+ report, when the board has report marks), which Canvas's Points Possible row gets for a new column."""
-    marks = board.config.marks
-    with_report = any(g.report_mark is not None for g in board.grades)
-    points = marks.accuracy + marks.efficiency + (marks.report if with_report else 0.0)
-    data, notes = fill(book, board.grades, marks.decimals, points)
+    data, notes = fill(book, board.grades, board.config.marks.decimals, board.final_mark_maximum)
     return f"gradebook-{book.lms}-{board.split}.csv", data, notes
 
 

@@ -26,7 +26,7 @@ from fercomp.config import CompetitionConfig, check_supplement
 from fercomp.cores import split_cores
 from fercomp.errors import RecordError, SubmissionError, UsageError
 from fercomp.hashing import sha256_file
-from fercomp.marks import board_order, compute_marks, dominance_warning, read_report_marks
+from fercomp.marks import board_order, compute_marks, dominance_warning, read_report_marks, weak_baseline
 from fercomp.records import SCHEMA, ScoreRecord, read_record, record_path
 from fercomp.roster import StudentGrade, read_roster, student_grades
 
@@ -271,6 +271,12 @@ def build(
     if baseline.status != "scored":
         reason = (baseline.failure or {}).get("reason", "no accuracy")
         raise UsageError(f"the baseline record is not scored ({reason}); marks need a scored baseline")
+    weak = weak_baseline(baseline)
+    if weak and phase == "final" and not config.marks.allow_weak_baseline:
+        raise UsageError(f"final board stopped: {weak_baseline(baseline, figures=False)} (or set [marks] "
+                         "allow_weak_baseline = true to build it anyway)")
+    if weak:
+        notes.append(f"warning: {weak}" + ("" if phase == "final" else "; the final board will refuse this baseline"))
     ordered = [teams[n] for n in board_order(teams, baseline, config.marks)]
     comparisons, stat_notes = compare_board(ordered, baseline, config.marks.alpha)
     notes += stat_notes

@@ -160,6 +160,30 @@ def _efficiency_marks(values: dict[str, float], baseline: float, maximum: float,
     return {n: log_mark(r, 1.0, best, maximum) for n, r in ratios.items()}
 
 
+def majority_rate(record: ScoreRecord) -> tuple[str, float] | None:
+    """(class, share) of the split's most frequent class: the accuracy of a model that always answers it.
+    From the record's per-class supports (every record of a split has the same); None without them."""
+    support = {row.get("class"): int(row.get("support", 0)) for row in record.per_class}
+    total = sum(support.values())
+    if not total:
+        return None
+    top = max(support, key=lambda name: (support[name], name))
+    return top, support[top] / total
+
+
+def weak_baseline(baseline: ScoreRecord, figures: bool = True) -> str | None:
+    """Why the baseline cannot anchor the marks (its accuracy is no better than a constant answer), or None.
+    `figures=False` says it without a number (the final phase's, which a log may show before the reveal)."""
+    majority = majority_rate(baseline)
+    if majority is None or baseline.accuracy is None or baseline.accuracy > majority[1]:
+        return None
+    name, share = majority
+    accuracy, rate = (f" {100 * baseline.accuracy:.2f} %", f" ({100 * share:.2f} %)") if figures else ("", "")
+    return (f"the baseline's accuracy{accuracy} on {baseline.split} is not above always answering {name}{rate}: "
+            "above it, a constant model outscores honest teams; train the baseline longer (on FER-2013 it should "
+            "reach about 55 %) and score it again")
+
+
 def efficiency_gate(settings: MarksSection, baseline: ScoreRecord) -> float | None:
     """The accuracy a team must reach for an efficiency mark (None: no gate); "baseline" means above the baseline's."""
     if settings.efficiency_gate == "none":
@@ -168,14 +192,18 @@ def efficiency_gate(settings: MarksSection, baseline: ScoreRecord) -> float | No
 
 
 def dominance_warning(rows: list[TeamMarks], settings: MarksSection) -> str | None:
-    """A warning when one team's efficiency is so far ahead that every other improving team gets under 1 mark."""
+    """A warning when one team's efficiency is so far ahead that every other improving team gets under 1 mark.
+    It suggests only settings not already in force (a suggestion of what is set is no help)."""
     marked = sorted((r for r in rows if r.efficiency_mark > 0), key=lambda r: -r.efficiency_mark)
     if len(marked) < 2 or marked[1].efficiency_mark >= 1.0:
         return None
     top = marked[0]
+    unused = [setting for setting, in_force in (('efficiency_gate = "baseline"', settings.efficiency_gate == "baseline"),
+                                                ('scale = "log"', settings.scale == "log")) if not in_force]
+    advice = ("consider [marks] " + " or ".join(unused)) if unused else "review the baseline and this team's hand-in"
     return (f"efficiency: {top.team}'s {top.efficiency:.4g} is so far ahead that every other improving team gets under 1 "
             f"of {settings.efficiency:g} marks (next: {marked[1].team}, {marked[1].efficiency:.4g} → "
-            f"{marked[1].efficiency_mark:.2f}); consider [marks] efficiency_gate = \"baseline\" or scale = \"log\"")
+            f"{marked[1].efficiency_mark:.2f}); {advice}")
 
 
 def board_order(teams: dict[str, ScoreRecord], baseline: ScoreRecord, settings: MarksSection) -> list[str]:
@@ -208,6 +236,7 @@ def compute_marks(
     scored = {n: r for n, r in rows.items() if r.status == "scored"}
     accuracy = _accuracy_for_marks(scored, baseline, settings, comparisons or [])
     gate = efficiency_gate(settings, baseline)
+    majority = majority_rate(baseline)  # under every gate: a constant answer never earns an efficiency mark
     eligible = {}
     for n, r in scored.items():
         flagged = any(f.startswith(FLOP_FLAGS) for f in teams[n].flags)
@@ -220,6 +249,9 @@ def compute_marks(
         elif gate is not None and not (accuracy[n] > gate if settings.efficiency_gate == "baseline" else accuracy[n] >= gate):
             r.notes.append(f"no efficiency mark: accuracy {100 * r.accuracy:.2f} % does not pass the efficiency gate "
                            f"({_gate_words(settings, gate)})")
+        elif majority is not None and r.accuracy <= majority[1]:
+            r.notes.append(f"no efficiency mark: accuracy {100 * r.accuracy:.2f} % is not above always answering "
+                           f"{majority[0]} ({100 * majority[1]:.2f} %)")
         else:
             eligible[n] = r.efficiency
     base_eff = efficiency_of(baseline, baseline, scheme, settings.micronet_precision_credit) or 0.0
@@ -309,7 +341,7 @@ def _apply_comparisons(rows: dict[str, TeamMarks], order: list[str], comparisons
 def _row(name: str, record: ScoreRecord, baseline: ScoreRecord, settings: MarksSection) -> TeamMarks:
     if record.status != "scored":
         failure = record.failure or {}
-        notes = [f"failed: {failure.get('reason')}: {failure.get('detail', '')[:200]}"]
+        notes = [f"{failure.get('reason')}: {failure.get('detail', '')[:200]}"]  # the status says failed already
         if failure.get("reason") == "timeout":  # the one time that withholds marks, and load can reach it (#23)
             notes.append(f"review: load can reach a time limit; --rescore {name} on a quiet machine")
         return TeamMarks(team=name, status="failed", notes=notes)

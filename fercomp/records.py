@@ -160,10 +160,11 @@ def record_path(out_dir: Path, name: str, split: str) -> Path:
     return Path(out_dir) / f"{name}.{split}.json"
 
 
-def write_record(record: ScoreRecord, out_dir: Path) -> Path:
-    """Write atomically: a reader sees the previous record or the whole new one."""
+def write_record(record: ScoreRecord, out_dir: Path, private: bool = False) -> Path:
+    """Write atomically: a reader sees the previous record or the whole new one (0600 when `private`: the final
+    phase's held-out figures)."""
     path = record_path(out_dir, record.name, record.split)
-    write_text(path, record.to_json())
+    write_text(path, record.to_json(), private=private)
     return path
 
 

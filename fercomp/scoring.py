@@ -442,5 +442,5 @@ def _how_measured(loaded: dict) -> dict:
 def _finish(record: ScoreRecord, config: ScoreConfig) -> ScoreRecord:
     record = replace(record, timestamp=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if config.out_dir is not None:
-        write_record(record, config.out_dir)
+        write_record(record, config.out_dir, private=config.phase == "final")
     return record

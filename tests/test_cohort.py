@@ -88,6 +88,7 @@ def course(tmp_path_factory, small_csv):
         f'[competition]\ndata = "{small_csv}"\nbaseline = "baselines/baseline.py"\n'
         '[latency]\nmin_queries = 3\nmin_seconds = 0.0\nwarmup_queries = 1\n'
         '[phases]\nreveal = "2099-06-30"\n'
+        '[marks]\nallow_weak_baseline = true\n'  # a constant baseline (no training here), below the majority class
     )
     # A gradebook export: BOM, capitalised headers, a student without a team, a team without students.
     rows = ["Team,Student ID,Name,Email"] + [f"{n},s{k:03d},Student {k},s{k}@uni.example" for k, n in enumerate(CONSTANT)]
@@ -145,22 +146,26 @@ def test_a_cohort_from_check_to_grades(cli, course, small_csv):
     code, out, err = in_course(cli, root, "leaderboard", "--phase", "final", "--before-reveal", "--jobs", "2",
                                "--roster", "roster.csv", "--format", "csv", "--format", "json", "--format", "html")
     assert code == 0, err
-    board = root / "reports" / "leaderboard"
+    board = root / "reports" / "final"  # apart from the public board, readable by its owner alone
+    assert board.stat().st_mode & 0o777 == 0o700 and {p.stat().st_mode & 0o777 for p in board.iterdir()} == {0o600}
+    assert {p.stat().st_mode & 0o777 for p in results.glob("*.PrivateTest.json")} == {0o600}
     final = {r["team"]: r for r in csv.DictReader(io.StringIO((board / "leaderboard-PrivateTest.csv").read_text()))}
     assert {r["phase"] for r in final.values()} == {"final"}
     assert json.loads((board / "leaderboard-PrivateTest.json").read_text())["phase"] == "final"
     assert "final phase — PrivateTest" in (board / "leaderboard-PrivateTest.html").read_text()
     grades = list(csv.DictReader(io.StringIO((board / "grades-PrivateTest.csv").read_text(encoding="utf-8"))))
     assert list(grades[0]) == ["student_id", "name", "email", "team", "status", "accuracy_mark", "efficiency_mark",
-                               "report_mark", "final_mark", "phase", "split"]
+                               "report_mark", "final_mark", "final_mark_max", "phase", "split"]
+    assert {g["final_mark_max"] for g in grades} == {"20.0"}  # accuracy 10 + efficiency 10: no report marks here
     by_id = {g["student_id"]: g for g in grades}
     assert len(grades) == len(CONSTANT) + 3 and by_id["s100"]["name"] == "Zoë Ångström"
     for g in grades:
         if g["team"] in final:
             assert g["accuracy_mark"] == final[g["team"]]["accuracy_mark"] and g["final_mark"] == final[g["team"]]["final_mark"]
     assert by_id["s102"]["status"] == "no_team" and by_id["s102"]["final_mark"] == ""
-    assert "student s102 (Lone Student) has no team on the roster" in out
-    assert "team 'url_big' has no students on the roster" in out
+    notes = json.loads((board / "leaderboard-PrivateTest.json").read_text())["notes"]  # the log has counts and names
+    assert "student s102 (Lone Student) has no team on the roster" in notes
+    assert "team 'url_big' has no students on the roster" in notes
     # every output of the run validates against the published schemas
     import jsonschema
 

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def course(tmp_path_factory, small_csv, cli_module):
         (root / "submissions" / f"{name}.py").write_text(
             text.replace("CLASS_INDEX = 0", f"CLASS_INDEX = {klass}").replace("WIDTH = 1", f"WIDTH = {width}"))
     (root / "baselines" / "baseline_cnn.py").write_text(text)  # a constant baseline: no 104 MB to train here
-    toml = (root / "fercomp.toml").read_text().replace('sandbox = "required"', 'sandbox = "auto"')
+    toml = (root / "fercomp.toml").read_text()  # as generated (sandbox = "required"), latency phases shortened
     (root / "fercomp.toml").write_text(toml + "\n[latency]\nmin_queries = 3\nmin_seconds = 0.0\nwarmup_queries = 1\n")
     www = tmp_path_factory.mktemp("secret")
     shutil.copy(small_csv, www / "fer2013.csv")
@@ -123,14 +124,20 @@ def test_fercomp_spec_follows_where_fercomp_was_installed_from(tmp_path):
 
 
 def test_init_says_what_ci_installs_and_what_to_do_next(cli_module, tmp_path):
+    from fercomp.course import SECRETS
+
     code, out, err = cli_module("init", tmp_path / "c", "--fercomp-spec", "fercomp @ git+https://example.org/f.git@v1")
     assert code == 0, err
     assert "CI installs fercomp @ git+https://example.org/f.git@v1 (ci/requirements.txt, submissions/README.md): " \
            "--fercomp-spec" in out
     steps = out[out.index("next steps:"):]
-    for needed in ("put the data at data/fer2013.csv", "WEIGHTS_URL", "FER_DATA_URL", "GRADES_PASSPHRASE",
-                   "fercomp leaderboard"):
+    for needed in ("put the data at data/fer2013.csv", "WEIGHTS_URL", "fercomp leaderboard", "downloads without a login",
+                   "about 70 minutes on a CPU", "about 54.6 % on PublicTest", "read (code and weights)"):
         assert needed in steps, needed
+    workflow = (tmp_path / "c/.github/workflows/grade.yml").read_text()
+    used = set(re.findall(r"secrets\.([A-Z0-9_]+)", workflow))
+    assert used == set(SECRETS) and all(f"{name}: " in steps for name in used)  # every secret the workflow reads
+    assert "known_duplicates = 519" in (tmp_path / "c/fercomp.toml").read_text()  # the real fer2013.csv's count
     assert 'pip install "fercomp @ git+https://example.org/f.git@v1"' in (tmp_path / "c/submissions/README.md").read_text()
 
 
@@ -176,27 +183,56 @@ def test_public_phase_matrix_equals_a_local_board(course, cli_module):
     assert shard_record["settings_sha256"] == local_record["settings_sha256"]  # the shards used fercomp.toml's settings
 
 
+def figures(record: dict) -> set[str]:
+    """How a log could spell a record's measured figures: accuracy, GFLOPs and efficiency, as the CLI prints them."""
+    accuracy, gflops, efficiency = record["accuracy"], record["gflops"], record["efficiency"]
+    return {f"{100 * accuracy:.2f} %", f"{100 * accuracy:.2f}", f"{accuracy:.4f}", repr(accuracy), f"{gflops:.4f}",
+            f"{gflops:.6f}", repr(gflops), f"{efficiency:.2f}", f"{efficiency:.1f}", repr(efficiency)}
+
+
 def test_final_phase_travels_sealed(course):
+    """Every step of the final phase as the runners run it: its whole output (the job log, readable by everyone who
+    can read the repository, before the reveal) names teams and counts, never a figure; the figures travel sealed."""
     root, _ = course
     secret = {"GRADES_PASSPHRASE": "correct horse battery staple"}
     refused = sh(root, "ci/score-shard.sh", "1", "2", "final", "rec", env=secret)  # the step running hand-ins holds no secret
     assert refused.returncode == 2 and "GRADES_PASSPHRASE is set in a step that runs hand-ins" in refused.stderr
     shards = root / "final-shards"
+    log, sealed = [], []
     for shard in (1, 2):
         run = sh(root, "ci/score-shard.sh", str(shard), "2", "final", f"final-rec-{shard}")
         assert run.returncode == 0, run.stdout + run.stderr
+        log.append(run.stdout + run.stderr)
+        assert "final phase: " in run.stdout and " scored" in run.stdout
+        records = [json.loads(p.read_text()) for p in (root / f"final-rec-{shard}").glob("*.json")]
+        sealed += records  # pack-shard.sh seals them and removes the folder
+        assert records and all(p.stat().st_mode & 0o777 == 0o600 for p in (root / f"final-rec-{shard}").glob("*.json"))
+        assert (root / f"final-rec-{shard}").stat().st_mode & 0o777 == 0o700
         assert "GRADES_PASSPHRASE" in sh(root, "ci/pack-shard.sh", "final", f"final-rec-{shard}", "up").stderr  # needs it
         run = sh(root, "ci/pack-shard.sh", "final", f"final-rec-{shard}", f"final-up-{shard}", env=secret)
         assert run.returncode == 0, run.stdout + run.stderr
         assert [p.name for p in (root / f"final-up-{shard}").iterdir()] == ["records.tar.gz.enc"]  # nothing readable
         shutil.copytree(root / f"final-up-{shard}", shards / f"results-final-{shard}")
+    # the fixture's baseline is a constant answer (Angry), below always answering Happy: the final board stops, in a line
+    stopped = sh(root, "ci/merge.sh", "final", str(shards), "final-board", env=secret)
+    assert stopped.returncode != 0 and "final board stopped: the baseline's accuracy on PrivateTest is not above " \
+        "always answering Happy" in stopped.stderr and "allow_weak_baseline = true" in stopped.stderr
+    log.append(stopped.stdout + stopped.stderr)
+    toml = root / "fercomp.toml"
+    toml.write_text(toml.read_text().replace("[marks]\n", "[marks]\nallow_weak_baseline = true\n", 1))
     merged = sh(root, "ci/merge.sh", "final", str(shards), "final-board", env=secret)
     assert merged.returncode == 0, merged.stdout + merged.stderr
+    log.append(merged.stdout + merged.stderr)
+    assert "Final phase (PrivateTest): 3 scored; 0 failed" in merged.stdout
     assert [p.name for p in (root / "final-board").iterdir()] == ["board.tar.gz.enc"]
     opened = sh(root, "ci/seal.sh", "open", "final-board/board.tar.gz.enc", "opened", env=secret)
     assert opened.returncode == 0, opened.stderr
     board = board_rows(root / "opened" / "leaderboard-PrivateTest.csv")
     assert set(board) == set(TEAMS) and {r["status"] for r in board.values()} == {"scored"}
+    spelled = set().union(*(figures(r) for r in sealed))
+    assert len(sealed) == len(TEAMS) + 1 and spelled
+    leaked = [f for f in spelled if any(f in text for text in log)]
+    assert not leaked and not any(re.search(r"\d\.\d+ ?%", text) for text in log), (leaked, log)  # no figure as a percentage
 
 
 def test_check_job_checks_only_changed_hand_ins(course):
@@ -217,6 +253,26 @@ def test_check_job_checks_only_changed_hand_ins(course):
     assert "### PASS submissions/team_sad.py" in summary and "### FAIL submissions/team_bad.py" in summary
     assert "team_happy" not in summary  # unchanged hand-ins are not re-checked
 
+    # a pull request hands in one team's files: its .py, weights and folder, and nothing of another team's or the course's
+    pull = {"GITHUB_EVENT_NAME": "pull_request"}
+    (repo / "submissions" / "team_sad").mkdir()
+    (repo / "submissions" / "team_sad" / "vocab.json").write_text("{}")
+    (repo / "submissions" / "team_sad.py").write_text((repo / "submissions" / "team_sad.py").read_text() + "# v3\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "team_sad v3"], cwd=repo, check=True, env={**os.environ, **env})
+    own = sh(repo, "ci/check.sh", "HEAD~1", env=pull)
+    assert own.returncode == 0 and "one team's files" not in (repo / "check-summary.md").read_text(), own.stderr
+    for intruder in ("submissions/team_happy.py", "ci/score-shard.sh", "submissions/README.md"):
+        (repo / intruder).write_text((repo / intruder).read_text() + "# mine now\n")
+        subprocess.run(["git", "commit", "-qam", f"sad edits {intruder}"], cwd=repo, check=True, env={**os.environ, **env})
+        run = sh(repo, "ci/check.sh", "HEAD~2", env=pull)
+        text = (repo / "check-summary.md").read_text()
+        assert run.returncode == 1 and "### FAIL one team's files only" in text and intruder in text, (intruder, text)
+        assert "### PASS submissions/team_sad.py" in text  # the hand-in itself is still checked and reported
+        subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=repo, check=True)
+    deleted = sh(repo, "ci/check.sh", "HEAD~1", env=pull)  # HEAD~1..HEAD is team_sad's own again
+    assert deleted.returncode == 0, deleted.stderr
+
 
 def test_slurm_array_and_dependent_merge(course, tmp_path):
     """The quick path, with no Slurm: the array's tasks and the merge run as plain scripts, and stand-ins for
@@ -226,6 +282,9 @@ def test_slurm_array_and_dependent_merge(course, tmp_path):
     script = (root / "slurm" / "score.sbatch").read_text()
     assert "#SBATCH --array=0-1" in script and "#SBATCH --time=02:00:00" in script and "--gres" not in script
     assert (root / "slurm" / "logs" / ".gitignore").is_file()  # sbatch's --output folder exists in a fresh clone
+    setup = (root / "slurm" / "setup.sh").read_text()  # sandbox = "required" as generated: no "runs without the jail"
+    assert "never runs a hand-in without it" in setup and "unprivileged user namespaces" in setup
+    assert "without the jail" not in setup and "unconfined" not in setup
     task = {"SLURM_CPUS_PER_TASK": "1", "SLURM_SUBMIT_DIR": str(root)}
     for index in (0, 1):
         run = sh(root, "slurm/score.sbatch", env={**task, "SLURM_ARRAY_TASK_ID": str(index)})

@@ -79,3 +79,17 @@ def test_latex_tables_are_balanced_and_escaped():
         if name.endswith(".tex"):
             assert text.count(r"\begin{tabular}") == text.count(r"\end{tabular}") == text.count(r"\toprule")
             assert "_" not in text.replace(r"\_", "") and "&" not in text.replace(" & ", "").replace(r"\&", "")
+
+
+def test_the_terminal_board_in_a_log_keeps_every_word_whole():
+    """Piped (a CI or Slurm log), the board has no right edge: a status is one line, never folded mid-word."""
+    import subprocess
+    import sys
+
+    code = ("from tests.test_golden_tables import leaderboard\nfrom fercomp.render.terminal import print_leaderboard\n"
+            "print_leaderboard(leaderboard())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parents[1]).stdout
+    row = next(line for line in out.splitlines() if "gamma" in line)
+    assert "failed: timeout: no answer within 600 s; review: load can reach a time limit; --rescore gamma on a quiet " \
+           "machine" in row and "failed: failed" not in out

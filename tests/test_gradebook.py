@@ -5,6 +5,7 @@ columns; a roster that does not match the export is refused by name before anyth
 import csv
 import hashlib
 import io
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -109,15 +110,17 @@ def test_leaderboard_writes_the_gradebook_or_nothing(cli, tmp_path):
                       "gamma,s003,Li Chen,\n")
     args = ["leaderboard", "--config", tmp_path / "fercomp.toml", "--phase", "final", "--results", results, "--submissions", subs,
             "--baseline", subs / "base.py", "--roster", roster, "--gradebook", "moodle", "--gradebook-template",
-            TEMPLATE["moodle"], "--out", tmp_path / "out", "--format", "csv"]
+            TEMPLATE["moodle"], "--out", tmp_path / "out", "--format", "json", "--format", "csv"]
     code, out, err = cli(*args)
     assert code == 0, err + out
     rows = table((tmp_path / "out" / "gradebook-moodle-PrivateTest.csv").read_bytes(), "moodle")
     grades = {g["student_id"]: g for g in csv.DictReader(io.StringIO((tmp_path / "out" / "grades-PrivateTest.csv").read_text()))}
+    assert {g["final_mark_max"] for g in grades.values()} == {"20.0"}  # what the final mark is out of
     assert {r[2]: r[-1] for r in rows[1:]} == {k: f"{float(grades[k]['final_mark']):.2f}" for k in ("s001", "s002", "s003")}
-    assert "moodle: student s003 gets 0.00 (failed)" in out
+    assert "moodle: student s003 gets 0.00 (failed)" in json.loads((tmp_path / "out" / "leaderboard-PrivateTest.json").read_text())["notes"]
+    assert "0.00" not in out and "s003" not in out  # the final phase's log: counts and team names only
     roster.write_text(roster.read_text() + "alpha,s404,Nobody Known,\n")
-    code, _, err = cli(*args[:-4], "--out", tmp_path / "out2", "--format", "csv")
+    code, _, err = cli(*args[:-6], "--out", tmp_path / "out2", "--format", "csv")
     assert code == 2 and "not in the export: s404 (Nobody Known)" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out2").exists()
     code, _, err = cli("leaderboard", "--config", tmp_path / "fercomp.toml", "--results", results, "--gradebook", "canvas")

@@ -18,6 +18,7 @@ from fercomp.errors import UsageError
 from fercomp.gradescope import autograder, bundle
 from fercomp.gradescope import results as gs
 from fercomp.scoring import score_submission
+from fercomp.version import __version__
 from tests.scoring_helpers import FIXTURES, fast_config
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "schema" / "gradescope-results.schema.json").read_text())
@@ -34,10 +35,11 @@ def valid(results: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, small_csv):
-    """A course from `fercomp init --gradescope`, the small synthetic set as its data, a constant model as its
-    baseline, scored on both splits; fast latency settings; the jail's memory limit high enough for two jails."""
+    """A course from `fercomp init --gradescope` (its [gradescope] settings as generated), the small synthetic set as
+    its data, a constant model as its baseline, scored on both splits; fast latency settings."""
     root = tmp_path_factory.mktemp("course") / "course"
-    written = init_course(root, InitOptions(gradescope=True))
+    # a version on an index: Gradescope's image cannot install the local checkout these tests run from
+    written = init_course(root, InitOptions(gradescope=True, fercomp_spec=f"fercomp=={__version__}"))
     assert {root / "gradescope" / "setup.sh", root / "gradescope" / "run_autograder"} <= set(written)
     (root / "data").mkdir()
     shutil.copy(small_csv, root / "data" / "fer2013.csv")
@@ -45,17 +47,16 @@ def course(tmp_path_factory, small_csv):
     for split in ("PublicTest", "PrivateTest"):
         config = fast_config(root / "data" / "fer2013.csv", root / "reports" / "results", split=split, require_weights=False)
         assert score_submission(root / "baselines" / "baseline_cnn.py", config).status == "scored"
-    toml = (root / "fercomp.toml").read_text().replace("memory_mb = 768 ", "memory_mb = 4096")
+    toml = (root / "fercomp.toml").read_text()
     (root / "fercomp.toml").write_text(toml + "\n[latency]\nmin_queries = 5\nmin_seconds = 0.05\nwarmup_queries = 1\n")
     return root
 
 
-def zip_for(course: Path, tmp_path: Path, final: bool, memory_mb: int = 4096) -> Path:
+def zip_for(course: Path, tmp_path: Path, final: bool) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     toml = course / "fercomp.toml"
     text = toml.read_text()
-    toml.write_text(text.replace("final = false", f"final = {'true' if final else 'false'}")
-                    .replace("memory_mb = 4096", f"memory_mb = {memory_mb}"))
+    toml.write_text(text.replace("final = false", f"final = {'true' if final else 'false'}"))
     try:
         return bundle.build(course, tmp_path / "autograder.zip").path
     finally:
@@ -158,8 +159,11 @@ def test_without_a_jail_the_hand_in_is_not_run(course, tmp_path, monkeypatch):
 
 
 def test_a_container_too_small_for_the_jail_is_the_graders_failure_not_the_students(course, tmp_path):
-    root = gradescope_root(tmp_path, zip_for(course, tmp_path, final=False, memory_mb=300), FIXTURES / "rule_model.py",
+    """A zip built for 4 GB in a container set smaller: the jail cannot start, and nobody's run counts."""
+    root = gradescope_root(tmp_path, zip_for(course, tmp_path, final=False), FIXTURES / "rule_model.py",
                            {"created_at": CREATED})
+    toml = root / "source" / "fercomp.toml"
+    toml.write_text(toml.read_text().replace("memory_mb = 4096", "memory_mb = 300"))
 
     results = valid(autograder.run(root))
 
@@ -230,7 +234,7 @@ def test_build_refuses_without_the_baseline_record_and_ships_the_scripts_runnabl
 
 
 def test_init_gradescope_adds_the_scripts_to_an_existing_course(cli, tmp_path):
-    assert cli("init", tmp_path / "c")[0] == 0
+    assert cli("init", tmp_path / "c", "--fercomp-spec", f"fercomp=={__version__}")[0] == 0
     code, out, err = cli("init", tmp_path / "c", "--gradescope")
     assert code == 0, err
     assert [line.split("/")[-1] for line in out.split()[1::2]] == ["setup.sh", "run_autograder"]
@@ -252,3 +256,25 @@ def test_the_autograder_own_failure_is_a_readable_zero_that_keeps_the_counted_ru
 
     assert results["score"] == 0.0 and "failed on its own side" in results["output"] and "FileNotFoundError" in results["output"]
     assert results["extra_data"]["fercomp"] == {"counted": False, "counted_runs": [earlier]}
+
+
+def test_build_refuses_a_zip_that_cannot_score_and_names_the_fix(course, tmp_path):
+    """Gradescope's default 768 MB cannot start the jails, and it cannot install a fercomp from this machine's disk:
+    either zip would give every student 0, so build refuses it in one line that says what to change."""
+    toml, requirements = course / "fercomp.toml", course / "ci" / "requirements.txt"
+    text, pin = toml.read_text(), requirements.read_text()
+    assert "memory_mb = 4096" in text and pin == f"fercomp=={__version__}\n"  # as generated: a zip that scores
+    try:
+        toml.write_text(text.replace("memory_mb = 4096", "memory_mb = 768"))
+        with pytest.raises(UsageError, match=r"memory_mb = 768 is below the 3072 MB the jails need .*set memory_mb = 4096"):
+            bundle.build(course, tmp_path / "small.zip")
+        toml.write_text(text)
+        for local in ("fercomp @ file:///home/me/fercomp", "-e /home/me/fercomp", "fercomp @ ./fercomp"):
+            requirements.write_text(f"# pinned\n{local}\n")
+            with pytest.raises(UsageError, match=r"requirements.txt:2: .* local path, which Gradescope cannot install; "
+                                                 r"run fercomp init \. --force --fercomp-spec"):
+                bundle.build(course, tmp_path / "local.zip")
+    finally:
+        toml.write_text(text)
+        requirements.write_text(pin)
+    assert not (tmp_path / "small.zip").exists() and not (tmp_path / "local.zip").exists()

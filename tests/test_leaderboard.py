@@ -33,6 +33,7 @@ def competition(tmp_path_factory, small_csv):
     (root / "fercomp.toml").write_text(
         f'[competition]\ndata = "{small_csv}"\nbaseline = "baselines/base.py"\n'
         '[latency]\nmin_queries = 3\nmin_seconds = 0.0\n'
+        '[marks]\nallow_weak_baseline = true\n'  # a constant baseline, below the majority class: no training here
     )
     (root / "report.csv").write_text("team,mark\nteam_happy,24\nteam_sad,18\nghost_team,30\n")
     return root
@@ -54,44 +55,51 @@ def test_marks_match_a_hand_calculation(cli, competition, small_csv):
                                "--format", "csv", "--format", "json", "--format", "md", "--format", "latex", "--format", "html")
     assert code == 0, err
     # a team met for the first time is listed plainly, once, not as a per-team note that reads like a fault
-    assert "no record yet" not in out and out.count("scored for the first time in this run: ") == 1
+    final = competition / "reports/final"  # the final phase's own folder, readable by its owner alone
+    assert final.stat().st_mode & 0o777 == 0o700 and {p.stat().st_mode & 0o777 for p in final.iterdir()} == {0o600}
+    notes = (final / "leaderboard-PrivateTest.md").read_text()  # the log says counts and names; the files say the rest
+    assert "no record yet" not in notes and notes.count("scored for the first time in this run: ") == 1
+    assert out.startswith("Final phase (PrivateTest): 3 scored; 1 failed: team_broken; 0 flagged;") and "%" not in out
     labels = load_data(small_csv).select("PrivateTest").labels
     share = np.bincount(labels, minlength=7) / len(labels)
     acc = {n: share[k] for n, (k, _) in TEAMS.items()}
-    eff = {n: 100 * share[k] / (2304 * w / 1e9) for n, (k, w) in TEAMS.items()}
+    # an efficiency mark needs an accuracy above the majority class's share: a constant answer never earns one
+    eff = {n: 100 * share[k] / (2304 * w / 1e9) for n, (k, w) in TEAMS.items() if share[k] > share.max()}
     base_acc, base_eff = share[0], 100 * share[0] / (2304 / 1e9)
-    best_acc, best_eff = max(acc.values()), max(eff.values())
-    export = (competition / "reports/leaderboard/leaderboard-PrivateTest.csv").read_text()
+    best_acc, best_eff = max(acc.values()), max(eff.values(), default=base_eff)
+    export = (final / "leaderboard-PrivateTest.csv").read_text()
     grades = {row["team"]: row for row in csv.DictReader(io.StringIO(export))}
     assert set(grades) == set(TEAMS) | {"team_broken"}
     for name in TEAMS:
         want_acc = max(0.0, min(10.0, 10 * (acc[name] - base_acc) / (best_acc - base_acc))) if best_acc > base_acc else 0.0
-        want_eff = max(0.0, min(10.0, 10 * (eff[name] - base_eff) / (best_eff - base_eff))) if best_eff > base_eff else 0.0
+        want_eff = max(0.0, min(10.0, 10 * (eff[name] - base_eff) / (best_eff - base_eff))) if name in eff and best_eff > base_eff else 0.0
         assert float(grades[name]["accuracy_mark"]) == pytest.approx(want_acc)
         assert float(grades[name]["efficiency_mark"]) == pytest.approx(want_eff)
         assert float(grades[name]["accuracy"]) == pytest.approx(acc[name])
     happy = grades["team_happy"]
     assert float(happy["final_mark"]) == pytest.approx(float(happy["accuracy_mark"]) + float(happy["efficiency_mark"]) + 24)
     assert grades["team_broken"]["status"] == "failed" and "syntax_error" in grades["team_broken"]["notes"]
-    assert "report mark for 'ghost_team', who has no submission" in out and "no report mark for 'team_neutral'" in out
-    board = json.loads((competition / "reports/leaderboard/leaderboard-PrivateTest.json").read_text())
+    assert "report mark for 'ghost_team', who has no submission" in notes and "no report mark for 'team_neutral'" in notes
+    board = json.loads((final / "leaderboard-PrivateTest.json").read_text())
     assert board["baseline"] == "base" and [m["team"] for m in board["marks"]][-1] == "team_broken"
-    latex = (competition / "reports/leaderboard/leaderboard-PrivateTest.tex").read_text()
+    latex = (final / "leaderboard-PrivateTest.tex").read_text()
     assert r"\toprule" in latex and r"team\_happy" in latex and "team_happy" not in latex.replace(r"team\_happy", "")
-    md = (competition / "reports/leaderboard/leaderboard-PrivateTest.md").read_text()
-    assert "| base (baseline)" in md and "team_sad" in md
-    assert (competition / "reports/leaderboard/leaderboard-PrivateTest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| base (baseline)" in notes and "team_sad" in notes
+    assert (final / "leaderboard-PrivateTest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_second_run_reuses_fresh_records_and_rescoring_follows_changes(cli, competition):
+    def notes() -> str:  # the final phase's notes are in its files, not in the log
+        return (competition / "reports/final/leaderboard-PrivateTest.md").read_text().split("\n- ", 1)[-1]
+
     code, out, _ = run_board(cli, competition, "--phase", "final", "--jobs", "2")
-    assert code == 0 and "scored (" not in out
+    assert code == 0 and "scored (" not in notes()
     (competition / "submissions" / "team_sad.py").write_text((competition / "submissions" / "team_sad.py").read_text() + "\n# edited\n")
     code, out, _ = run_board(cli, competition, "--phase", "final", "--jobs", "2")
-    assert "team_sad: scored (the submission file changed)" in out and out.count("scored (") == 1
+    assert "team_sad: scored (the submission file changed)" in notes() and notes().count("scored (") == 1
     # one job instead of two: each worker now gets both cores and two threads, so every record is stale
     code, out, _ = run_board(cli, competition, "--phase", "final")
-    assert code == 0 and "team_happy: scored (settings changed: threads 1 → 2)" in out
+    assert code == 0 and "team_happy: scored (settings changed: threads 1 → 2)" in notes()
 
 
 def test_public_phase_is_the_default_and_never_touches_the_held_out_split(cli, competition):
@@ -121,7 +129,7 @@ def test_merging_results_twice_is_harmless_and_tampered_records_are_refused(cli,
     code, out, err = run_board(cli, competition, "--phase", "final", "--results", str(copy), "--format", "json")
     assert code == 0, err  # refused by name, and the board is still written without it
     assert "refused:" in out and "team_happy.py has sha256 000000000000…" in out and "re-score it" in out
-    board = json.loads((competition / "reports/leaderboard/leaderboard-PrivateTest.json").read_text())
+    board = json.loads((competition / "reports/final/leaderboard-PrivateTest.json").read_text())
     assert "team_happy" not in [m["team"] for m in board["marks"]] and len(board["refused"]) == 1
     assert run_board(cli, competition, "--phase", "final", "--results", str(copy), "--strict")[0] == 1
 
@@ -129,8 +137,10 @@ def test_merging_results_twice_is_harmless_and_tampered_records_are_refused(cli,
 def test_summary_goes_to_github_step_summary(cli, competition, tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code, _, _ = run_board(cli, competition, "--phase", "final", "--summary")
-    assert code == 0 and "## Leaderboard — final phase (PrivateTest)" in summary.read_text()
+    code, _, err = run_board(cli, competition, "--phase", "final", "--summary")
+    assert code == 2 and "would put the final phase's figures in a log" in err and not summary.exists()
+    code, _, _ = run_board(cli, competition, "--summary")
+    assert code == 0 and "## Leaderboard — public phase (PublicTest)" in summary.read_text()
 
 
 def test_bad_format_and_missing_folder(cli, competition, tmp_path):

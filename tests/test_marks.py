@@ -121,11 +121,46 @@ def test_the_efficiency_gate_and_the_log_scale_worked_example():
     assert numeric["mid"].efficiency_mark == 0 and numeric["cnn"].efficiency_mark > 0
 
 
+def test_a_warning_never_suggests_a_setting_already_in_force():
+    from fercomp.marks import dominance_warning
+
+    base = record("base", 0.50, gflops=0.3)
+    teams = {"cnn": record("cnn", 0.65, gflops=0.02), "lookup": record("lookup", 0.9994, gflops=0.000214)}
+    gated = MarksSection(efficiency_gate="baseline")
+    warning = dominance_warning(list(by_team(compute_marks(teams, base, gated)).values()), gated)
+    assert 'scale = "log"' in warning and "efficiency_gate" not in warning
+    both = MarksSection(efficiency_gate="baseline", scale="rank")
+    assert 'efficiency_gate' not in (dominance_warning(list(by_team(compute_marks(teams, base, gated)).values()), both) or "")
+
+
+def with_supports(rec, supports):
+    return replace(rec, per_class=[{"class": c, "support": n} for c, n in zip(
+        ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"], supports)])
+
+
+def test_a_constant_answer_never_earns_an_efficiency_mark_under_any_gate():
+    """Answering the split's majority class for every image (FER-2013 PrivateTest: Happy, 879 of 3,589 = 24.5 %)
+    is no model: behind a baseline below that rate it would pass the gate with a near-zero FLOP count."""
+    from fercomp.marks import majority_rate, weak_baseline
+
+    supports = [491, 55, 528, 879, 594, 416, 626]
+    base = with_supports(record("base", 0.1744, gflops=0.3), supports)
+    assert majority_rate(base) == ("Happy", 879 / 3589)
+    assert "not above always answering Happy (24.49 %)" in weak_baseline(base)
+    assert "%" not in weak_baseline(base, figures=False).split("reach about")[0]
+    assert weak_baseline(with_supports(record("base", 0.546, gflops=0.3), supports)) is None
+    teams = {"happy": record("happy", 879 / 3589, gflops=2.3e-6), "cnn": record("cnn", 0.60, gflops=0.02)}
+    for gate in ("none", "baseline"):
+        marks = by_team(compute_marks(teams, base, MarksSection(efficiency_gate=gate)))
+        assert marks["happy"].efficiency_mark == 0 and marks["cnn"].efficiency_mark == 10
+        assert "no efficiency mark: accuracy 24.49 % is not above always answering Happy (24.49 %)" in marks["happy"].notes
+
+
 def test_failed_team_gets_zero_with_reason_and_ranks_last():
     rows = compute_marks({"ok": record("ok", 0.6), "bad": record("bad", status="failed")}, record("base", 0.5), MarksSection())
     assert [r.team for r in rows] == ["ok", "bad"]
     assert rows[1].accuracy_mark == rows[1].efficiency_mark == 0 and rows[1].rank is None
-    assert rows[1].notes == ["failed: timeout: no answer within 600 s",  # a time limit: marked for review (#23)
+    assert rows[1].notes == ["timeout: no answer within 600 s",  # a time limit: marked for review (#23)
                              "review: load can reach a time limit; --rescore bad on a quiet machine"]
 
 

@@ -9,6 +9,7 @@ run this test fails it, elsewhere it is skipped with the reason.
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -132,11 +133,25 @@ def test_final_phase_waits_for_the_reveal_and_stays_private(cluster, course):
     stale = course / "reports" / "slurm" / "final" / "board" / "grades-PrivateTest.csv"
     stale.parent.mkdir(parents=True)
     stale.write_text("team,student_id,name,email\nteam_sad,1,An Old Run,old@example.org\n")
+    # the constant baseline is below always answering Happy: the board job stops in one line, without a figure
+    done, ids = submit(cluster, course, "final", REVEAL_OK="1")
+    assert done.returncode == 0 and ids, done.stdout + done.stderr
+    cluster.wait(*ids)
+    stopped = logs(course, ids[1])
+    assert cluster.states(ids[1]) == ["FAILED"] and "final board stopped: the baseline's accuracy on PrivateTest is not " \
+        "above always answering Happy" in stopped and "allow_weak_baseline = true" in stopped, stopped
+    toml = course / "fercomp.toml"
+    toml.write_text(toml.read_text().replace("[marks]\n", "[marks]\nallow_weak_baseline = true\n", 1))
     done, ids = submit(cluster, course, "final", REVEAL_OK="1")
     assert done.returncode == 0 and ids, done.stdout + done.stderr
     cluster.wait(*ids)
     assert cluster.states(ids[1]) == ["COMPLETED"], logs(course, ids[0]) + logs(course, ids[1])
     final = course / "reports" / "slurm" / "final"
+    log = logs(course, ids[0]) + logs(course, ids[1])  # the jobs' logs: team names and counts, never a figure
+    assert "final phase: " in log and "Final phase (PrivateTest): 2 scored" in log and not re.search(r"\d\.\d+ ?%", log), log
+    for path in (final / "records").glob("*.json"):
+        record = json.loads(path.read_text())
+        assert f"{100 * record['accuracy']:.2f}" not in log and repr(record["accuracy"]) not in log
     board = board_rows(final / "board" / "leaderboard-PrivateTest.csv")
     assert set(board) == set(TEAMS) and {r["status"] for r in board.values()} == {"scored"}
     assert not stale.exists()  # the board folder is replaced whole: no grades of an earlier run beside it

@@ -18,7 +18,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from fercomp.cli import ablate, audit, compare, data, demo, gradescope, init, leaderboard, predict, report, scoring, supplement, train
+    from fercomp.cli import (ablate, audit, cache, collect, compare, data, demo, gradescope, init, leaderboard, predict, report,
+                             scoring, supplement, train)
 
     app.add_typer(data.app, name="data")
     app.add_typer(gradescope.app, name="gradescope")
@@ -33,6 +34,8 @@ def _register() -> None:
     compare.register(app)
     audit.register(app)
     supplement.register(app)
+    cache.register(app)
+    collect.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -24,7 +24,8 @@ def leaderboard(
     jobs: int = typer.Option(1, min=1, help="Submissions scored in parallel, each worker on its own share of the cores."),
     latency: str = typer.Option("parallel", help="serial: one latency phase at a time (comparable latencies with --jobs)."),
     fmt: Optional[List[str]] = typer.Option(None, "--format", help="md, csv, latex, html, json (repeatable)."),
-    out: Path = typer.Option(Path("reports/leaderboard"), help="Folder for the --format files."),
+    out: Path = typer.Option(None, help="Folder for the --format files (default reports/leaderboard; the final phase's "
+                             "reports/final, readable by you alone)."),
     report_marks: Path = typer.Option(None, help="CSV team,mark (out of the config's report maximum)."),
     roster: Path = typer.Option(None, help="CSV team,student_id,name,email: also write per-student grades-<split>.csv."),
     gradebook: str = typer.Option(None, help="canvas, moodle or blackboard: also write gradebook-<lms>-<split>.csv (needs --roster)."),
@@ -44,9 +45,14 @@ def leaderboard(
     from fercomp.data import duplicates
     from fercomp.phases import phase_split
     from fercomp.render import files
-    from fercomp.render.terminal import console, print_leaderboard, scoring_progress
+    from fercomp.render.terminal import console, print_final_summary, print_leaderboard, scoring_progress
     from fercomp.scoring import ScoreConfig
 
+    final = phase == "final"  # before the reveal, nothing of it reaches a log: counts and names only
+    if final and (summary or as_json):
+        raise UsageError(f"{'--summary' if summary else '--json'} would put the final phase's figures in a log; its board "
+                         "is written to --out, readable by you alone")
+    out = Path(out or ("reports/final" if final else "reports/leaderboard"))
     if latency not in ("parallel", "serial"):
         raise UsageError(f"--latency {latency}: expected parallel or serial")
     cfg = load_config(config)
@@ -55,7 +61,7 @@ def leaderboard(
     split = phase_split(cfg, phase, split, before_reveal)
     baseline_path = Path(baseline or comp.baseline)
     folder = Path(submissions or comp.submissions)
-    formats = list(fmt or [])
+    formats = list(fmt or (["md", "csv", "json"] if final else []))  # the final board is read from its files
     for f in formats:
         if f not in files.FORMATS:
             raise UsageError(f"--format {f}: expected one of {', '.join(files.FORMATS)}")
@@ -91,7 +97,9 @@ def leaderboard(
         extra[name] = data
         board.notes.extend(gradebook_notes)
     written = files.write_all(board, formats, out, extra) + (write_audit(audit, list(FORMATS), out) if audit else [])
-    if as_json:
+    if final:
+        print_final_summary(board, written)
+    elif as_json:
         typer.echo(files.render(board, "json"), nl=False)
     else:
         print_leaderboard(board)

@@ -74,13 +74,17 @@ def score(
         duplicates.acknowledge(competition.competition.known_duplicates)  # --config's, not ./fercomp.toml's
         split = phase_split(competition, phase, split, before_reveal)
         data = data or Path(competition.competition.data)
+    final = phase == "final"  # before the reveal, a log shows counts and team names only (the records are private)
+    if final and as_json:
+        raise UsageError("--json prints the held-out figures, and the final phase never does: read the records in --out "
+                         "(readable by you alone)")
     if data is None:
         raise UsageError("no data to score on: pass --data with a fer2013.csv or a folder with train/ and test/ "
                          "(make demo writes reports/demo/fer2013.csv)")
     from fercomp.data.source import load_data
     from fercomp.leaderboard import discover
     from fercomp.leaderboard import shard as pick_shard
-    from fercomp.render.terminal import print_score_record
+    from fercomp.render.terminal import final_counts, outcome_words, print_final_record, print_score_record
     from fercomp.scoring import score_submission
 
     options = dict(data=data, split=split, held_out=held_out, device=device, out=out, batch_size=batch_size,
@@ -114,12 +118,19 @@ def score(
         records.append(kept or score_submission(path, config, data=loaded))
         if kept and not as_json:
             typer.echo(f"{path.stem}: kept its fresh record in {out} (same file, weights, data and settings; "
-                       f"{kept.status}); without --reuse-fresh it is scored again")
+                       f"{outcome_words(kept) if final else kept.status}); without --reuse-fresh it is scored again")
+        elif final:
+            print_final_record(records[-1], out)
         elif not as_json:
             print_score_record(records[-1], out)
     if as_json:  # one JSON document: the record, or an array of them for several submissions
         docs = [json.loads(r.to_json()) for r in records]
         typer.echo(json.dumps(docs[0] if len(submissions) == 1 and submissions[0].is_file() else docs, indent=2))
+    if final:
+        outcomes = {"scored": [r.name for r in records if r.status == "scored"],
+                    "failed": [r.name for r in records if r.status != "scored"],
+                    "flagged": [r.name for r in records if r.status == "scored" and r.flags]}
+        typer.echo(f"final phase: {final_counts(outcomes)}; the figures are in the records in {out} only")
     raise typer.Exit(1 if any(r.status != "scored" for r in records) else 0)
 
 

@@ -56,6 +56,20 @@ def duplicate_stats(images: np.ndarray, split: np.ndarray, labels: np.ndarray) -
     return n - len(starts), spread(split), spread(labels)
 
 
+def cross_split_groups(images: np.ndarray, split: np.ndarray) -> list[np.ndarray]:
+    """The row indices of each group of identical images that spans more than one split, in row order."""
+    n = len(images)
+    if n < 2:
+        return []
+    group = _groups(np.ascontiguousarray(images.reshape(n, -1)))
+    order = np.lexsort((np.arange(n), group))
+    starts = np.flatnonzero(np.concatenate(([True], group[order][1:] != group[order][:-1])))
+    ordered = split[order].astype(np.int64)
+    spans = np.minimum.reduceat(ordered, starts) != np.maximum.reduceat(ordered, starts)
+    ends = np.append(starts[1:], n)
+    return sorted((order[a:b] for a, b, keep in zip(starts, ends, spans) if keep), key=lambda rows: int(rows[0]))
+
+
 _announced: set[tuple[str, str]] = set()
 _acknowledged: list[int] = []  # set by a command that read a config other than ./fercomp.toml (--config)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from fercomp.data.dataset import FERData
-from fercomp.data.duplicates import duplicate_stats
+from fercomp.data.duplicates import cross_split_groups, duplicate_stats
 from fercomp.data.labels import CLASS_NAMES
 
 
@@ -24,6 +24,8 @@ class DataSummary:
     duplicates_across_splits: int
     conflicting_labels: int
     known_duplicates: int | None  # fercomp.toml's [competition] known_duplicates (None: not set)
+    # each group of identical images found in more than one split: its rows' sample ids, splits and labels
+    cross_split: list[list[dict]]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,4 +48,6 @@ def summarize(data: FERData, known_duplicates: int | None = None) -> DataSummary
         duplicates_across_splits=across,
         conflicting_labels=conflicts,
         known_duplicates=known_duplicates,
+        cross_split=[[{"id": str(data.ids[i]), "split": data.split_names[data.split[i]], "label": CLASS_NAMES[data.labels[i]]}
+                      for i in rows] for rows in cross_split_groups(data.images, data.split)],
     )

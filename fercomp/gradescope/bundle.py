@@ -10,6 +10,7 @@ by the trusted run_autograder: the jails see none of /autograder.
 from __future__ import annotations
 
 import json
+import re
 import stat
 import tempfile
 import zipfile
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fercomp.config import CONFIG_NAME, load_config
+from fercomp.config import CONFIG_NAME, GRADESCOPE_MIN_MEMORY_MB, load_config
 from fercomp.errors import UsageError
 from fercomp.gradescope.autograder import MANIFEST
 from fercomp.version import __version__
@@ -49,6 +50,9 @@ def build(course: Path, out: Path | None = None) -> Bundle:
     missing = [name for name in SCRIPTS if not (course / "gradescope" / name).is_file()]
     if missing:
         raise UsageError(f"{course / 'gradescope' / missing[0]}: missing; write the scripts with fercomp init . --gradescope")
+    _check_memory(course / CONFIG_NAME, cfg.gradescope.memory_mb)
+    requirements = course / "ci" / "requirements.txt"
+    _check_requirements(requirements)
     comp = cfg.competition
     data = load_data(course / comp.data, held_out=comp.held_out)
     wanted = {"public": data.resolve_split(comp.public_split)}
@@ -71,7 +75,6 @@ def build(course: Path, out: Path | None = None) -> Bundle:
         name = f"baseline/{baseline}.{BUNDLED_SPLITS[role]}.json"
         records[name] = path.read_bytes()
         manifest["baseline_records"][BUNDLED_SPLITS[role]] = name
-    requirements = course / "ci" / "requirements.txt"
     with tempfile.TemporaryDirectory(prefix="fercomp-gradescope-build-") as tmp:
         csv = Path(tmp) / "fer2013.csv"
         subset = data.take(np.flatnonzero(np.isin(data.split, [data.split_names.index(s) for s in wanted.values()])))
@@ -90,6 +93,30 @@ def build(course: Path, out: Path | None = None) -> Bundle:
             _add(zf, DATA, csv.read_bytes(), executable=False)
     counts = {BUNDLED_SPLITS[role]: int((data.split == data.split_names.index(split)).sum()) for role, split in wanted.items()}
     return Bundle(target, counts, [*files, DATA])
+
+
+def _check_memory(config: Path, memory_mb: int) -> None:
+    """A zip whose jails cannot start scores nobody: every run would end "too little memory" (score 0)."""
+    if memory_mb < GRADESCOPE_MIN_MEMORY_MB:
+        raise UsageError(f"{config}: [gradescope] memory_mb = {memory_mb} is below the {GRADESCOPE_MIN_MEMORY_MB} MB the "
+                         "jails need (the baseline's passed 1.8 GB): set memory_mb = 4096 and the same memory in "
+                         "Gradescope's autograder settings")
+
+
+#: a requirement Gradescope's image cannot install: a file URL, or a path on the machine that built the zip
+LOCAL_PIN = re.compile(r"file:|@\s*[./~]|^\s*(-e\s+)?[./~]|^\s*-e\s+(?!git\+https?://)")
+
+
+def _check_requirements(requirements: Path) -> None:
+    """What setup.sh installs on Gradescope must be reachable from there: an index version or a remote URL."""
+    if not requirements.is_file():
+        return  # the zip then pins this fercomp's version on the index
+    for number, line in enumerate(requirements.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.split(" #", 1)[0].strip()
+        if text and not text.startswith("#") and LOCAL_PIN.search(text):
+            raise UsageError(f"{requirements}:{number}: '{text}' is a local path, which Gradescope cannot install; run "
+                             "fercomp init . --force --fercomp-spec with a git URL and commit (fercomp @ git+https://…@<commit>)"
+                             " or a version on a package index (fercomp==X.Y.Z)")
 
 
 def _add(zf: zipfile.ZipFile, name: str, content: bytes, executable: bool) -> None:

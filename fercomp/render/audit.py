@@ -94,11 +94,11 @@ def to_json(audit: Audit) -> str:
 
 
 def write_audit(audit: Audit, formats: list[str], out_dir: Path) -> list[Path]:
-    """audit-<split>.<ext> per format, each written atomically."""
+    """audit-<split>.<ext> per format, each written atomically, readable by its owner alone (the final phase's)."""
     makers = {"md": to_markdown, "html": to_html, "json": to_json}
     written = []
     for fmt in formats:
         path = Path(out_dir) / f"audit-{audit.split}.{_SUFFIX[fmt]}"
-        write_text(path, makers[fmt](audit))
+        write_text(path, makers[fmt](audit), private=True)
         written.append(path)
     return written

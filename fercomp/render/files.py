@@ -21,25 +21,30 @@ def render(board: Leaderboard, fmt: str) -> str:
 
 def write_all(board: Leaderboard, formats: list[str], out_dir: Path, extra: dict[str, bytes] | None = None) -> list[Path]:
     """leaderboard-<split>.<ext> per format (html also writes the scatter plot as PNG), and `extra` files
-    (name → bytes, e.g. a gradebook import) beside them."""
+    (name → bytes, e.g. a gradebook import) beside them. The final phase's are private (0600 files in a 0700 folder)."""
+    from fercomp.atomic import private_folder
     from fercomp.render.plots import scatter
+
+    private = board.phase == "final"
+    if private:
+        private_folder(out_dir)
 
     written = []
     for fmt in formats:
         path = Path(out_dir) / f"leaderboard-{board.split}.{_SUFFIX[fmt]}"
-        write_text(path, render(board, fmt))
+        write_text(path, render(board, fmt), private=private)
         written.append(path)
         if fmt == "html":
             png = Path(out_dir) / f"leaderboard-{board.split}.png"
-            write_bytes(png, scatter(board, "png"))
+            write_bytes(png, scatter(board, "png"), private=private)
             written.append(png)
     if board.grades:
         from fercomp.render.text_formats import to_grades_csv
 
         path = Path(out_dir) / f"grades-{board.split}.csv"
-        write_text(path, to_grades_csv(board))
+        write_text(path, to_grades_csv(board), private=private)
         written.append(path)
     for name, data in (extra or {}).items():
-        write_bytes(Path(out_dir) / name, data)
+        write_bytes(Path(out_dir) / name, data, private=private)
         written.append(Path(out_dir) / name)
     return written

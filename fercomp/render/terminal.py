@@ -10,10 +10,12 @@ from rich.table import Table
 from fercomp.data.info import DataSummary
 from fercomp.render.numbers import interval
 
+#: piped output's width: no right edge. A log (CI, Slurm) is read by scrolling and searched for whole words, and
+#: any fixed width folds some board's team names and failure reasons mid-word; tables still fit their content.
+PIPED_WIDTH = 100_000
 console = Console()
 if not console.is_terminal:
-    # Piped output (CI logs, files) gets a width that fits a 7-class table instead of rich's 80.
-    console = Console(width=140)
+    console = Console(width=PIPED_WIDTH, soft_wrap=True)
 
 
 def print_data_summary(summary: DataSummary) -> None:
@@ -40,6 +42,9 @@ def print_data_summary(summary: DataSummary) -> None:
         f"across splits, {summary.conflicting_labels} with conflicting labels"
     )
     console.print(f"sha256: {summary.sha256}")
+    for number, group in enumerate(summary.cross_split, 1):  # what the cross-split warning points to
+        console.print(f"in more than one split, {number}: " + " = ".join(f"{m['id']} ({m['split']}, {m['label']})"
+                                                                       for m in group), highlight=False, markup=False)
 
 
 def print_score_record(record, out_dir=None) -> None:
@@ -97,6 +102,44 @@ def print_score_record(record, out_dir=None) -> None:
                       highlight=False)
     if out_dir is not None:
         console.print(f"record: {record_path(out_dir, record.name, record.data['split'])}")
+
+
+def outcome_words(record) -> str:
+    """What may be said of a final-phase record before the reveal: scored, flagged (by flag name) or failed (by
+    reason), never a figure."""
+    if record.status != "scored":
+        return f"failed ({(record.failure or {}).get('reason', 'unknown')})"
+    flags = sorted({flag.split(":")[0] for flag in record.flags})
+    return f"scored, flagged ({', '.join(flags)})" if flags else "scored"
+
+
+def print_final_record(record, out_dir=None) -> None:
+    """One final-phase record as a log may show it: the team and its outcome; the figures stay in the record."""
+    where = f"; record in {out_dir} (readable by you alone)" if out_dir is not None else ""
+    console.print(f"{record.name}: {outcome_words(record)}{where}", highlight=False, markup=False)
+
+
+def final_counts(names_by_outcome: dict[str, list[str]]) -> str:
+    """'3 scored; 1 failed: team_b; 1 flagged: team_c': counts, and the names of the teams that need a look."""
+    parts = []
+    for outcome, names in names_by_outcome.items():
+        listed = f": {', '.join(names)}" if names and outcome != "scored" else ""
+        parts.append(f"{len(names)} {outcome}{listed}")
+    return "; ".join(parts)
+
+
+def print_final_summary(board, written) -> None:
+    """The final board as a log may show it before the reveal: counts and team names, and where the files are."""
+    names = {"scored": [m.team for m in board.marks if m.status == "scored"],
+             "failed": [m.team for m in board.marks if m.status != "scored"],
+             "flagged": sorted(t for t, r in board.teams.items() if r.status == "scored" and r.flags),
+             "under review": list(board.under_review)}
+    console.print(f"Final phase ({board.split}): {final_counts(names)}; {len(board.notes)} note(s) and "
+                  f"{len(board.refused)} refused record(s), in the board's files", highlight=False, markup=False)
+    for refusal in board.refused:  # which file was refused and why: names and hashes, no figure
+        console.print(f"- refused: {refusal}", highlight=False, markup=False)
+    for path in written:
+        console.print(f"wrote {path} (readable by you alone)", highlight=False, markup=False)
 
 
 def print_check_report(report) -> None:

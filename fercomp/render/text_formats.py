@@ -99,15 +99,17 @@ def to_csv(board: Leaderboard) -> str:
 
 
 def to_grades_csv(board: Leaderboard) -> str:
-    """Per-student grades for a gradebook import: one row per roster student, their team's marks."""
+    """Per-student grades for a gradebook import: one row per roster student, their team's marks, and what the
+    final mark is out of (a gradebook needs the maximum to turn points into a grade)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student_id", "name", "email", "team", "status", "accuracy_mark", "efficiency_mark",
-                     "report_mark", "final_mark", "phase", "split"])
+                     "report_mark", "final_mark", "final_mark_max", "phase", "split"])
+    maximum = exact(board.final_mark_maximum)
     for g in board.grades:
         s = g.student
         writer.writerow([s.student_id, s.name, s.email, s.team, g.status, exact(g.accuracy_mark), exact(g.efficiency_mark),
-                         exact(g.report_mark), exact(g.final_mark), board.phase, board.split])
+                         exact(g.report_mark), exact(g.final_mark), maximum, board.phase, board.split])
     return out.getvalue()
 
 

@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from fercomp.atomic import write_bytes
-from fercomp.data.cache import cache_dir
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
 from fercomp.hashing import sha256_file, sha256_json
-from fercomp.submission import jail
+from fercomp.submission import export_cache, jail
 from fercomp.submission.contract import SubmissionFiles
 from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
 from fercomp.version import __version__
@@ -43,9 +42,8 @@ def artifact_key(files: SubmissionFiles, build_kwargs: dict, trust_pickle: bool,
 
 
 def exported_cache() -> Path:
-    """Exported programs by artifact key: $FERCOMP_EXPORT_CACHE_DIR (a course may keep it between CI runs),
-    else the data cache's `exported/`. Written only by the trusted parent; no jail sees it."""
-    return Path(os.environ.get("FERCOMP_EXPORT_CACHE_DIR") or cache_dir() / "exported")
+    """Exported programs by artifact key (fercomp.submission.export_cache: where, and its bound)."""
+    return export_cache.folder()
 
 
 def prestart(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = False, require_weights: bool = True,
@@ -66,7 +64,13 @@ def load(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = Fal
     if not cached.exists():
         _export(jails, files, trust_pickle, require_weights, kwargs, cached)
     inside = Path(jails.measurer.home) / "model.pt2"
-    shutil.copyfile(cached, inside)  # in-kernel: the program never passes through this process's memory
+    export_cache.mark_used(cached)
+    try:
+        shutil.copyfile(cached, inside)  # in-kernel: the program never passes through this process's memory
+    except FileNotFoundError:  # a parallel job's pruning took it between the check and the copy: export it again
+        export["cached"] = False
+        _export(jails, files, trust_pickle, require_weights, kwargs, cached)
+        shutil.copyfile(cached, inside)
     os.chmod(inside, 0o644)
     export["artifact_sha256"] = sha256_file(inside)
     path = str(Path(jail.HOME if jails.jailed else jails.measurer.home) / "model.pt2")
@@ -80,6 +84,7 @@ def _export(jails: HandinJails, files: SubmissionFiles, trust_pickle: bool, requ
     worker = _build_in_worker(jails, files, trust_pickle, require_weights, kwargs)
     worker.call("export", {}, max_payload=0)
     write_bytes(cached, _artifact_bytes(Path(worker.home) / "model.pt2", worker, jails.limits.artifact_limit_mb << 20))
+    export_cache.prune(export_cache.limit_bytes(), cached.parent, keep=cached)  # the cache stays bounded
 
 
 def _build_in_worker(jails: HandinJails, files: SubmissionFiles, trust_pickle: bool, require_weights: bool, kwargs: dict):

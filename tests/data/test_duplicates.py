@@ -108,3 +108,28 @@ def _other_config(folder):
     path = folder / "course.toml"
     path.write_text("[competition]\nknown_duplicates = 1\n")
     return path
+
+
+def test_data_info_lists_the_images_in_more_than_one_split(cli, shared_csv):
+    """The warning says `fercomp data info` lists them: it does, by sample id, split and label."""
+    code, out, _ = cli("data", "info", shared_csv)
+    assert code == 0 and "in more than one split, 1: row:0 (Training, Happy) = row:1 (PrivateTest, Happy)" in out
+    code, out, _ = cli("data", "info", shared_csv, "--json")
+    import json
+
+    assert json.loads(out)["cross_split"] == [[{"id": "row:0", "split": "Training", "label": "Happy"},
+                                               {"id": "row:1", "split": "PrivateTest", "label": "Happy"}]]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_cross_split_groups_equal_the_reference(seed):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (2000, 4, 4), dtype=np.uint8)
+    images[rng.choice(2000, 300)] = images[rng.choice(2000, 300)]
+    split = rng.integers(0, 3, 2000).astype(np.int8)
+    groups: dict[bytes, list[int]] = {}
+    for i, image in enumerate(images):
+        groups.setdefault(image.tobytes(), []).append(i)
+    expected = sorted(rows for rows in groups.values() if len({int(split[i]) for i in rows}) > 1)
+    found = [list(map(int, rows)) for rows in duplicates.cross_split_groups(images, split)]
+    assert found == expected and len(found) == duplicate_stats(images, split, np.zeros(2000, int))[1]

@@ -94,6 +94,7 @@ EXPECTED = {
     "fft_conv": ("flagged", "uncosted_operator"),  # the cost table has no rule for fft_rfft2, so it is never free
     "l1_nearest_neighbour": ("flagged", "flops_disagree"),  # hidden_compute: elementwise work ≫ counted multiply-adds
     "comparison_votes": ("flagged", "flops_disagree"),
+    "always_happy": ("scored", None),  # its marks are the attack: tests/hostile/test_weak_baseline.py
     "lookup_table": ("flagged", "flops_disagree"),
     "dynamic_width_stripped": ("failed", "not_exportable"),  # a size that depends on the data
     "fifo_artifact": ("failed", "artifact_refused"),

@@ -9,5 +9,7 @@ cd "$(dirname "$0")/.."
 @TORCH_LINE@
 .venv/bin/python -m pip install --quiet -r ci/requirements.txt
 .venv/bin/fercomp --version
-.venv/bin/python -m fercomp.submission.jail || echo "setup.sh: hand-ins will run without the jail here; see above" >&2
+# The jail needs unprivileged user namespaces on the node that runs the job: the login node's answer is a hint, the
+# compute nodes' is the one that counts (srun .venv/bin/python -m fercomp.submission.jail asks one of them).
+.venv/bin/python -m fercomp.submission.jail || echo "setup.sh: @NO_JAIL@" >&2
 echo "setup.sh: .venv/ is ready; next: slurm/submit.sh public"

@@ -1,0 +1,74 @@
+"""The cache of exported programs stays bounded: least recently used out first, after every new export, and
+`fercomp cache` shows and prunes it."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fercomp.submission import export_cache
+from tests.scoring_helpers import FIXTURES, fast_config
+
+
+def fill(folder: Path, sizes: dict[str, int]) -> None:
+    """Entries written in the order given, each a second older than the next."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for age, (name, size) in enumerate(reversed(list(sizes.items()))):
+        path = folder / f"{name}.pt2"
+        path.write_bytes(b"x" * size)
+        os.utime(path, (1_000_000 - age, 1_000_000 - age))
+
+
+def names(folder: Path) -> list[str]:
+    return [e.path.stem for e in export_cache.entries(folder)]
+
+
+def test_prune_takes_the_least_recently_used_first_and_never_the_one_in_use(tmp_path):
+    fill(tmp_path, {"a": 400, "b": 300, "c": 200, "d": 100})  # a oldest
+    export_cache.mark_used(tmp_path / "a.pt2")  # read just now: the newest
+    assert names(tmp_path) == ["b", "c", "d", "a"]
+    removed = export_cache.prune(700, tmp_path, keep=tmp_path / "b.pt2")  # 1,000 bytes → 700: b stays, c and d go
+    assert [e.path.stem for e in removed] == ["c", "d"] and names(tmp_path) == ["b", "a"]
+    assert export_cache.prune(0, tmp_path) == [] and len(names(tmp_path)) == 2  # 0: no bound
+
+
+def test_the_bound_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("FERCOMP_EXPORT_CACHE_MB", raising=False)
+    assert export_cache.limit_bytes() == export_cache.DEFAULT_LIMIT_MB << 20
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_MB", "5")
+    assert export_cache.limit_bytes() == 5 << 20
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_MB", "lots")
+    from fercomp.errors import UsageError
+
+    with pytest.raises(UsageError, match="FERCOMP_EXPORT_CACHE_MB=lots: a whole number of megabytes"):
+        export_cache.limit_bytes()
+
+
+def test_fercomp_cache_shows_and_prunes(cli, monkeypatch, tmp_path):
+    folder = tmp_path / "exported"
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(folder))
+    fill(folder, {"old": 3 << 20, "new": 1 << 20})
+    code, out, _ = cli("cache")
+    assert code == 0 and f"{folder}: 2 exported program(s), 4.0 MB; bound 2048 MB" in out
+    code, out, _ = cli("cache", "--prune", "--max-mb", "2")
+    assert code == 0 and "removed 1 exported program(s), 3.0 MB" in out and names(folder) == ["new"]
+    code, out, _ = cli("cache", "--prune", "--max-mb", "0")
+    assert code == 0 and "0 exported program(s), 0.0 MB" in out and names(folder) == []
+
+
+def test_a_new_export_evicts_beyond_the_bound(monkeypatch, tmp_path, small_csv):
+    folder = tmp_path / "exported"
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(folder))
+    monkeypatch.setattr(export_cache, "limit_bytes", lambda: 1)  # room for the newest program alone
+    fill(folder, {"stale": 2048})
+    record = score_constant(tmp_path, small_csv)
+    assert record.status == "scored" and not record.measured["export_cached"]
+    assert names(folder) == [record.measured["export_key"]]  # the stale entry went; the one just written stayed
+
+
+def score_constant(tmp_path: Path, small_csv: Path):
+    from fercomp.scoring import score_submission
+
+    path = tmp_path / "constant.py"
+    path.write_text((FIXTURES / "constant_model.py").read_text().replace("WIDTH = 1", "WIDTH = 5"))
+    return score_submission(path, fast_config(small_csv, tmp_path / "results", require_weights=False))
