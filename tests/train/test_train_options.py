@@ -29,7 +29,7 @@ def test_a_training_step_clips_exactly_as_torch_does(mode, clip):
     images = torch.randint(0, 256, (16, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     labels = torch.arange(16) % 7
     ours, reference = tiny_model(), tiny_model()
-    opt = loop._optimizer(ours, recipe)
+    opt = loop._optimizer(loop.param_groups(ours, recipe), recipe)
     loop._step(ours, ours, images, labels, recipe, Preprocess(), torch.Generator(), F.cross_entropy, opt,
                loop.Placement(torch.device("cpu")))
     ref_opt = torch.optim.SGD(reference.parameters(), lr=0.5)
