@@ -120,7 +120,8 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
                              build_kwargs=dict(config.model_kwargs))
             data, subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
-            base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": files.kwargs_with(dict(config.model_kwargs))},
+            built_with = files.kwargs_with(dict(config.model_kwargs))  # BUILD_KWARGS, an ablation row's over them
+            base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": built_with},
                            sandbox=jails.sandbox)
             try:
                 measured = _measure(jails, files, subset, config, latency_lock, cohort_views(config.audit, data, subset))
