@@ -232,5 +232,5 @@ def write_tables(folder: Path, symbols: tuple[str, str] = ("Y", "N")) -> tuple[s
     summary = tables.summarize(index["methods"], results)
     md = tables.to_markdown(index["methods"], summary, index["design"], symbols)
     write_text(folder / "ablation.md", md)
-    write_text(folder / "ablation.tex", tables.to_latex(index["methods"], summary, index["design"], symbols))
+    write_text(folder / "ablation.tex", tables.to_latex(index["methods"], summary, index["design"], symbols, index["name"]))
     return md, [folder / "ablation.md", folder / "ablation.tex"]

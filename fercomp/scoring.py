@@ -143,6 +143,18 @@ def scoring_split(config: ScoreConfig, data: FERData) -> str:
     return split
 
 
+def public_split(data: FERData) -> tuple[str, str]:
+    """(split, a sentence saying so) that `fercomp score` and `fercomp report` use on a student's machine when
+    neither --split nor --phase is given: the public split (PublicTest), which the live board ranks, not the
+    held-out one the course grades; a source without a public split has only its held-out one to offer."""
+    held = data.resolve_split(data.held_out) if data.held_out else None
+    if data.validation and data.validation != data.held_out:
+        return data.validation, (f"scored {data.validation}, the public split (the live board's); the course grades "
+                                 f"{held} in its final phase: --split {held} scores that here")
+    split = held or data.split_names[0]
+    return split, f"scored {split}: {Path(data.source).name} has no public split"
+
+
 def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, FERData, str]:
     data = data or load_data(config.data, held_out=config.held_out)
     split = scoring_split(config, data)

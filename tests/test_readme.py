@@ -17,7 +17,7 @@ def test_readme_contract_example_scores(cli, tmp_path, small_csv):
     assert code == 0, out
     code, out, err = cli("score", path, "--data", small_csv, "--out", tmp_path / "res", "--latency-queries", "3", "--latency-seconds", "0")
     assert code == 0, err
-    assert (tmp_path / "res" / "team_a.PrivateTest.json").exists()
+    assert (tmp_path / "res" / "team_a.PublicTest.json").exists()  # a student's own run: the public split
 
 
 def test_readme_names_every_command():

@@ -118,9 +118,14 @@ def test_curves_have_whole_epoch_ticks():
     from fercomp.training.history import curves_figure
 
     history = [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.1 / e, "val_accuracy": 0.2 + 0.1 * e} for e in (1, 2, 3)]
-    fig = curves_figure(history)
+    fig = curves_figure(history, "team: trained on 600 images")
     fig.canvas.draw()
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    # a report's figure says what it shows and in which unit: a title, and % on the accuracy axis
+    assert fig.texts[0].get_text() == "team: trained on 600 images"
+    accuracy = fig.axes[1]
+    assert accuracy.get_ylabel() == "validation accuracy (%)"
+    assert all(t.get_text().endswith("%") for t in accuracy.get_yticklabels() if t.get_text())
     plt.close(fig)
