@@ -49,7 +49,8 @@ def test_the_efficientnet_recipe_is_the_reports():
     assert recipe.augmentation("autocontrast").kwargs()["p"] == 0.5
 
 
-PRETRAINED = {"efficientnet_b0_gray": "EfficientNet_B0_Weights.IMAGENET1K_V1", "efficientnet_v2_s_3ch": "EfficientNet_V2_S_Weights.IMAGENET1K_V1",
+PRETRAINED = {"efficientnet_b0_gray": "EfficientNet_B0_Weights.IMAGENET1K_V1",
+              "efficientnet_v2_s_3ch": "EfficientNet_V2_S_Weights.IMAGENET1K_V1",
               "vgg16_bn_3ch": "VGG16_BN_Weights.IMAGENET1K_V1", "resnet18_3ch": "ResNet18_Weights.IMAGENET1K_V1",
               "resnet50_224": "ResNet50_Weights.IMAGENET1K_V2"}
 
