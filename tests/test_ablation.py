@@ -187,3 +187,17 @@ def test_ablation_cache_is_reused_on_a_folder_source(cli, tmp_path, small_folder
     assert len(list((tmp_path / "abl" / "study" / "rows").glob("*/results/small_cnn.test.json"))) == 2
     code, out, err = cli(*args)
     assert code == 0 and "epoch 1" not in out, out  # both rows from the cache, nothing retrained
+
+
+def test_dry_run_builds_every_row_and_names_the_students_file(cli, tmp_path, small_csv):
+    """An impossible model_kwargs fails the dry run (and the real run before row 1 trains), naming the team's
+    own file, not the copy under reports/ablation/…/rows/."""
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "small_cnn.py")
+    path = tmp_path / "study.toml"
+    path.write_text(SPEC.format(data=small_csv, design="cumulative").replace("batchnorm = true", "batchnorm = true, depth = 9"))
+    for extra in (("--dry-run",), ("--out", tmp_path / "abl")):
+        code, out, err = cli("ablate", path, *extra)
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert f"{tmp_path / 'small_cnn.py'}: cannot build the model with build_model(**{{'batchnorm': True, 'depth': 9}})" in err
+        assert "unexpected keyword argument 'depth'" in err and "(row: flip + batchnorm)" in err and "rows/" not in err
+    assert "epoch 1" not in out and not (tmp_path / "abl" / "study" / "rows").exists()

@@ -129,3 +129,22 @@ def test_curves_have_whole_epoch_ticks():
     assert accuracy.get_ylabel() == "validation accuracy (%)"
     assert all(t.get_text().endswith("%") for t in accuracy.get_yticklabels() if t.get_text())
     plt.close(fig)
+
+
+def test_a_model_that_cannot_be_built_is_one_line_with_the_files_own_frames(cli, tmp_path, small_csv):
+    (tmp_path / "team.py").write_text("from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+                                      "        super().__init__()\n        self.b = Block(1, 8)\n\n\n"
+                                      "def build_model():\n    return Net()\n")
+    code, out, err = cli("train", tmp_path / "team.py", "--data", small_csv, "--epochs", "1")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.strip().endswith("team.py: cannot build the model: NameError: name 'Block' is not defined "
+                                "(at team.py line 7 in __init__ ← team.py line 11 in build_model)")
+
+
+def test_train_refuses_model_kwargs_it_cannot_record(tmp_path, small_csv):
+    from fercomp.errors import UsageError
+
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "m.py")
+    with pytest.raises(UsageError, match="model keyword argument act=<class 'torch.nn.modules.activation.ReLU'> cannot be recorded"):
+        train_file(tmp_path / "m.py", small_csv, Recipe(epochs=1, model_kwargs=(("act", nn.ReLU),)), progress=False)
+    assert "BUILD_KWARGS" not in (tmp_path / "m.py").read_text() and not (tmp_path / "m.pt").exists()
