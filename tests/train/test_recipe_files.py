@@ -102,13 +102,13 @@ def test_cli_recipe_file_with_options_over_it(cli, tmp_path, tiny_csv):
     code, out, err = cli("train", tmp_path / "m.py", "--data", tiny_csv, "--recipe",
                          ROOT / "baselines" / "zoo" / "efficientnet_b0_gray.toml", "--epochs", "1",
                          "--augment", "crop:padding=3", "--train-limit", "14", "--threads", "1",
-                         "--report-dir", tmp_path / "r", "--json")
+                         "--pretrained", "", "--report-dir", tmp_path / "r", "--json")  # small_cnn is no ImageNet model
     assert code == 0, err
     recipe = json.loads((tmp_path / "r" / "history.json").read_text())["recipe"]
     assert recipe["epochs"] == 1 and recipe["schedule"] == "onecycle" and recipe["grad_clip_mode"] == "value"
     assert recipe["augment"][0] == {"name": "crop", "padding": 3, "mode": "constant", "fill": 0.0}
     assert [a["name"] for a in recipe["augment"]] == ["crop", "affine", "flip", "autocontrast"]
-    assert recipe["train_limit"] == 14 and recipe["threads"] == 1
+    assert recipe["train_limit"] == 14 and recipe["threads"] == 1 and recipe["pretrained"] == ""
 
 
 @pytest.mark.parametrize("text,message", [
