@@ -1,14 +1,26 @@
 # Two set-up commands for a fresh machine: `make demo` (the main job on synthetic data) and `make test`; `make docs` builds the docs site.
+# On a machine without an NVIDIA GPU, `make demo TORCH=cpu` installs PyTorch's CPU-only build first (about
+# 0.2 GB instead of the CUDA build's 3+ GB of nvidia/ libraries); pip then keeps it for fercomp's `torch`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fercomp-installed
+TORCH ?=
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+ifeq ($(TORCH),cpu)
+TORCH_FIRST := $(BIN)/python -m pip install --quiet torch torchvision --index-url $(TORCH_CPU_INDEX)
+else ifeq ($(TORCH),)
+TORCH_FIRST :=
+else
+$(error TORCH=$(TORCH): expected TORCH=cpu (PyTorch's CPU-only wheels) or nothing (PyPI's default build))
+endif
 
 .PHONY: demo test docs bench clean browser jail slurm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(TORCH_FIRST)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -91,7 +91,7 @@ def recalibrated(model, loader):
 def one_epoch(recipe, train_set, seed: int):
     """The first epoch of the recipe's schedule, as the reports' loop runs it; (model, last lr, train loss)."""
     torch.manual_seed(seed)
-    model, _ = build_from_file(MODEL, {})
+    model, _, _ = build_from_file(MODEL, {})
     loader = torch.utils.data.DataLoader(Faces(train_set.images, train_set.labels, reference_transforms(recipe)),
                                          batch_size=recipe.batch_size, shuffle=True)
     opt = torch.optim.Adam(model.parameters(), recipe.lr, weight_decay=recipe.weight_decay)
@@ -117,7 +117,7 @@ def main() -> None:
     rows = []
     for seed in range(args.seeds):
         torch.manual_seed(seed)
-        fresh, _ = build_from_file(MODEL, {})
+        fresh, _, _ = build_from_file(MODEL, {})
         model, lr, _ = one_epoch(recipe, train_set, seed)
         val, train_plain = plain(val_set.images, val_set.labels), plain(train_set.images, train_set.labels)
         for when, net, rate in (("initialisation", fresh, recipe.lr / 25), ("after epoch 1", model, lr)):

@@ -88,7 +88,7 @@ def reference_run(recipe, train_set, val_set, seed: int) -> list[float]:
     from torchvision import transforms as T
 
     torch.manual_seed(seed)
-    model, _ = build_from_file(SUBMISSION, dict(recipe.model_kwargs))
+    model, _, _ = build_from_file(SUBMISSION, dict(recipe.model_kwargs))
     loader = torch.utils.data.DataLoader(Faces(train_set.images, train_set.labels, reference_transforms(recipe)),
                                          batch_size=recipe.batch_size, shuffle=True)
     val = torch.utils.data.DataLoader(Faces(val_set.images, val_set.labels, T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])),

@@ -113,6 +113,38 @@ def rows(study: Study) -> list[Row]:
     return out
 
 
+def check_builds(study: Study) -> list[str]:
+    """Build every row's model once, in this process as training will (the file's BUILD_KWARGS with the row's
+    model_kwargs), and find each row's starting point; one line per distinct build. A model that cannot be
+    built is a SubmissionError naming the spec's submission file and the row, before any row trains."""
+    from fercomp.errors import SubmissionError
+    from fercomp.training import pretrained
+    from fercomp.training.run import build_from_file
+
+    if not study.submission.is_file():
+        raise UsageError(f"{study.submission}: no such submission (named by the spec)")
+    built: dict[tuple, str] = {}
+    for row in rows(study):
+        recipe = row.recipe
+        key = (recipe.model_kwargs, recipe.pretrained, recipe.init)
+        if key in built:
+            continue
+        try:
+            model, _, kwargs = build_from_file(study.submission, dict(recipe.model_kwargs))
+            start = pretrained.describe_start(model, recipe.pretrained, recipe.init)
+        except SubmissionError as exc:
+            raise SubmissionError(f"{exc.message} (row: {row_label(study, row)})", exc.reason) from None
+        except UsageError as exc:
+            raise UsageError(f"{exc.message} (row: {row_label(study, row)})") from None
+        params = sum(p.numel() for p in model.parameters())
+        built[key] = f"{row_label(study, row)}: builds ({params:,} parameters{_kwargs_note(kwargs)}); {start}"
+    return list(built.values())
+
+
+def _kwargs_note(kwargs: dict) -> str:
+    return f", build_model(**{kwargs!r})" if kwargs else ""
+
+
 def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> list[tuple[Row, ScoreRecord]]:
     """Train and score every row not already cached; returns (row, record) in table order."""
     from dataclasses import replace
@@ -123,8 +155,7 @@ def run(study: Study, out_dir: Path, score_config, progress: bool = True) -> lis
     from fercomp.hashing import sha256_file
     from fercomp.training.run import train_file
 
-    if not study.submission.is_file():
-        raise UsageError(f"{study.submission}: no such submission (named by the spec)")
+    check_builds(study)  # every row's model before the first trains: a failure names the team's file, not a copy
     submission_sha = sha256_file(study.submission)
     # the split as scoring will name it (PrivateTest, or test for a folder source): the cache is found by it
     split = scoring_split(score_config, load_data(study.data, held_out=score_config.held_out))
@@ -201,5 +232,5 @@ def write_tables(folder: Path, symbols: tuple[str, str] = ("Y", "N")) -> tuple[s
     summary = tables.summarize(index["methods"], results)
     md = tables.to_markdown(index["methods"], summary, index["design"], symbols)
     write_text(folder / "ablation.md", md)
-    write_text(folder / "ablation.tex", tables.to_latex(index["methods"], summary, index["design"], symbols))
+    write_text(folder / "ablation.tex", tables.to_latex(index["methods"], summary, index["design"], symbols, index["name"]))
     return md, [folder / "ablation.md", folder / "ablation.tex"]

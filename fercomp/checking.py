@@ -39,8 +39,19 @@ class CheckReport:
     def passed(self) -> bool:
         return bool(self.items) and all(ok for _, ok, _ in self.items)
 
+    @property
+    def reason(self) -> str | None:
+        """Why it failed, in one line (the first failed check and its detail); None when it passed."""
+        failed = next(((n, d) for n, ok, d in self.items if not ok), None)
+        if failed is None:
+            return None if self.items else "nothing was checked"
+        return f"{failed[0]}: {failed[1].splitlines()[0] if failed[1] else 'failed'}"
+
+    def __repr__(self) -> str:  # what a notebook shows for `fercomp.check(path)`
+        return f"CheckReport({self.submission!r}, passed={self.passed}" + (f", reason={self.reason!r})" if self.reason else ")")
+
     def to_dict(self) -> dict:
-        return {"submission": self.submission, "passed": self.passed,
+        return {"submission": self.submission, "passed": self.passed, "reason": self.reason,
                 "checks": [{"check": n, "passed": ok, "detail": d} for n, ok, d in self.items], "facts": self.facts}
 
     def add(self, name: str, ok: bool, detail: str = "") -> bool:

@@ -33,6 +33,7 @@ def build_report(submission: Path, data: Path, results: Path, history_dir: Path,
     if record.status != "scored":
         raise UsageError(f"{record_file}: the submission failed ({(record.failure or {}).get('reason')}); nothing to report")
     loaded = load_data(data)
+    _refuse_out_of_date(record, record_file, Path(submission), loaded.source_sha256, split)
     val = loaded.select(loaded.validation or loaded.split_names[0])
     pick = np.sort(np.random.default_rng(0).choice(len(val), size=min(samples, len(val)), replace=False))
     files = read_submission(submission)
@@ -57,3 +58,17 @@ def build_report(submission: Path, data: Path, results: Path, history_dir: Path,
     write_text(out / "summary.md", report_pack.markdown(record, layers, ablation_md, figures))
     write_text(out / "summary.tex", report_pack.latex(record, layers))
     return written + [out / "confusion.png", out / "samples.png", out / "summary.md", out / "summary.tex"]
+
+
+def _refuse_out_of_date(record, record_file: Path, submission: Path, data_sha256: str, split: str) -> None:
+    """A record of another version of the hand-in (its .py or weights changed since it was scored) or of other
+    data would put its numbers beside a layer table and samples of the new one: refuse, saying what changed."""
+    from fercomp.submission.contract import declared_hashes
+
+    py_sha, weights_sha = declared_hashes(submission)
+    changed = [what for what, now, then in (("the .py", py_sha, record.submission.get("sha256")),
+                                            ("its weights", weights_sha, record.submission.get("weights_sha256")),
+                                            ("the data", data_sha256, record.data.get("sha256"))) if now != then]
+    if changed:
+        raise UsageError(f"{record_file}: out of date: {' and '.join(changed)} changed since it was scored; run "
+                         f"`fercomp score {submission} --data … --split {split}` again, then the report")

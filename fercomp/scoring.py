@@ -138,7 +138,8 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
                              build_kwargs=dict(config.model_kwargs))
             data, subset, split = _held_subset(config, data)
             base = _base_record(path, subset, split, config)
-            base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": dict(config.model_kwargs)},
+            built_with = files.kwargs_with(dict(config.model_kwargs))  # BUILD_KWARGS, an ablation row's over them
+            base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": built_with},
                            sandbox=jails.sandbox)
             try:
                 measured = _measure(jails, files, subset, config, latency_lock, cohort_views(config.audit, data, subset))
@@ -158,6 +159,18 @@ def scoring_split(config: ScoreConfig, data: FERData) -> str:
     split = data.resolve_split(config.split or data.held_out or "")
     guard_public(config.phase, split, data.held_out)
     return split
+
+
+def public_split(data: FERData) -> tuple[str, str]:
+    """(split, a sentence saying so) that `fercomp score` and `fercomp report` use on a student's machine when
+    neither --split nor --phase is given: the public split (PublicTest), which the live board ranks, not the
+    held-out one the course grades; a source without a public split has only its held-out one to offer."""
+    held = data.resolve_split(data.held_out) if data.held_out else None
+    if data.validation and data.validation != data.held_out:
+        return data.validation, (f"scored {data.validation}, the public split (the live board's); the course grades "
+                                 f"{held} in its final phase: --split {held} scores that here")
+    split = held or data.split_names[0]
+    return split, f"scored {split}: {Path(data.source).name} has no public split"
 
 
 def _held_subset(config: ScoreConfig, data: FERData | None) -> tuple[FERData, FERData, str]:

@@ -76,8 +76,12 @@ def test_methods_take_clipping_modes_and_augmentation_parameters(tmp_path):
         load_spec(spec(tmp_path, extra=bad))
 
 
-def results_for(patterns_and_acc):
-    return [(flags, record("r", acc, gflops=g)) for flags, acc, g in patterns_and_acc]
+def results_for(patterns_and_acc, half=0.01):
+    """Records with 95 % intervals of ±`half` around each accuracy."""
+    from dataclasses import replace
+
+    return [(flags, replace(record("r", acc, gflops=g), intervals={"accuracy_wilson": [acc - half, acc + half]}))
+            for flags, acc, g in patterns_and_acc]
 
 
 def test_tables_agree_with_their_records():
@@ -94,8 +98,25 @@ def test_tables_agree_with_their_records():
     assert cells(lines[0]) == ["flip", "bn", "accuracy %", "Δ accuracy", "GFLOPs", "params M", "efficiency", "Δ efficiency"]
     assert cells(lines[3])[:4] == ["Y", "N", "56.00 ± 1.41", "+6.00"]
     assert "**60.00**" in lines[4] and "**280.0 ± 7.1**" in lines[3]  # best accuracy; best efficiency (56/0.2)
-    tex = to_latex(methods, summary, "cumulative", ("✓", "✗"))
-    assert tex.count(r"\toprule") == 1 and r"\textbf{60.00}" in tex and re.search(r"✓ *& *✗", tex)
+    tex = to_latex(methods, summary, "cumulative", ("✓", "✗"), name="flip & bn")
+    assert tex.count(r"\toprule") == 1 and r"\textbf{60.00}" in tex and re.search(r"\$\\checkmark\$ *& *\$\\times\$", tex)
+    assert r"\caption{Ablation flip \& bn (cumulative" in tex and r"\label{tab:ablation-flip-bn}" in tex
+    assert r"$-$10.0" in tex and "-10.0" not in tex.replace("$-$", "")  # a real minus sign, not a hyphen
+
+
+def test_bold_only_where_the_best_is_clearly_apart_from_every_other_row():
+    from fercomp.render.ablation_tables import clearly_best
+
+    rows = [((False,), 0.50, 1.0), ((True,), 0.53, 1.0)]
+    apart = summarize(["m"], results_for(rows, half=0.01))  # 49–51 vs 52–54: clearly the best
+    assert clearly_best(apart, "accuracy") == 1 and "**53.00**" in to_markdown(["m"], apart, "cumulative")
+    noise = summarize(["m"], results_for(rows, half=0.02))  # 48–52 vs 51–55: within noise
+    assert clearly_best(noise, "accuracy") is None
+    md = to_markdown(["m"], noise, "cumulative")
+    assert "**" not in md and "No row is clearly the best" in md
+    assert r"\textbf" not in to_latex(["m"], noise, "cumulative") and "intervals overlap" in to_latex(["m"], noise, "cumulative")
+    unknown = summarize(["m"], [(f, record("r", a, gflops=g)) for f, a, g in rows])  # no intervals recorded
+    assert clearly_best(unknown, "accuracy") is None
 
 
 def test_factorial_main_effects():
@@ -114,7 +135,9 @@ def test_cumulative_study_end_to_end_then_render_and_resume(cli, tmp_path, small
     code, out, err = cli("ablate", path, "--out", tmp_path / "abl", "--latency-queries", "2", "--latency-seconds", "0")
     assert code == 0, err
     table = (tmp_path / "abl" / "study" / "ablation.md").read_text().splitlines()
-    assert len(table) == 2 + 3 and cells(table[0])[:2] == ["flip", "batchnorm"]
+    assert len(table) == 2 + 3 + 2 and cells(table[0])[:2] == ["flip", "batchnorm"]
+    assert table[-1].endswith("the rows' 95 % intervals overlap.") or table[-1].startswith("Bold: clearly the best")
+    table = table[:-2]
     from fercomp.ablation import read_study
 
     index, results = read_study(tmp_path / "abl" / "study")
@@ -164,3 +187,17 @@ def test_ablation_cache_is_reused_on_a_folder_source(cli, tmp_path, small_folder
     assert len(list((tmp_path / "abl" / "study" / "rows").glob("*/results/small_cnn.test.json"))) == 2
     code, out, err = cli(*args)
     assert code == 0 and "epoch 1" not in out, out  # both rows from the cache, nothing retrained
+
+
+def test_dry_run_builds_every_row_and_names_the_students_file(cli, tmp_path, small_csv):
+    """An impossible model_kwargs fails the dry run (and the real run before row 1 trains), naming the team's
+    own file, not the copy under reports/ablation/…/rows/."""
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "small_cnn.py")
+    path = tmp_path / "study.toml"
+    path.write_text(SPEC.format(data=small_csv, design="cumulative").replace("batchnorm = true", "batchnorm = true, depth = 9"))
+    for extra in (("--dry-run",), ("--out", tmp_path / "abl")):
+        code, out, err = cli("ablate", path, *extra)
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert f"{tmp_path / 'small_cnn.py'}: cannot build the model with build_model(**{{'batchnorm': True, 'depth': 9}})" in err
+        assert "unexpected keyword argument 'depth'" in err and "(row: flip + batchnorm)" in err and "rows/" not in err
+    assert "epoch 1" not in out and not (tmp_path / "abl" / "study" / "rows").exists()

@@ -4,6 +4,7 @@ All go through fercomp/render/tables.py (tabulate). After an intended change, re
 FERCOMP_UPDATE_GOLDEN=1 and review the diff."""
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,9 +32,14 @@ def leaderboard():
 def ablation(design: str):
     flags = [(False, False), (True, False), (False, True), (True, True)] if design == "factorial" else \
         [(False, False), (True, False), (True, True)]
+    # cumulative: narrow intervals (±1 pp), so the best accuracy and efficiency are clearly the best (bold);
+    # factorial: wide ones (±5 pp), so the rows are within noise and nothing is bold
+    half = 0.01 if design == "cumulative" else 0.05
     data = []
     for k, f in enumerate(flags):
-        r = replace(record(f"row{k}", 0.50 + 0.04 * k, gflops=0.2 + 0.05 * k), params_total=1_000_000 + 50_000 * k)
+        acc = 0.50 + 0.04 * k
+        r = replace(record(f"row{k}", acc, gflops=0.2 + 0.05 * k), params_total=1_000_000 + 50_000 * k,
+                    intervals={"accuracy_wilson": [acc - half, acc + half]})
         data.append((f, r))
     return ["flip", "batch_norm"], summarize(["flip", "batch_norm"], data)
 
@@ -78,6 +84,9 @@ def test_latex_tables_are_balanced_and_escaped():
     for name, text in outputs().items():
         if name.endswith(".tex"):
             assert text.count(r"\begin{tabular}") == text.count(r"\end{tabular}") == text.count(r"\toprule")
+            if name.startswith("ablation"):  # a float with a caption and a label; real minus signs
+                assert text.startswith("\\begin{table}") and "\\caption{" in text and "\\label{tab:ablation" in text
+                assert not re.search(r"(?<![\w$])-\d", text)
             assert "_" not in text.replace(r"\_", "") and "&" not in text.replace(" & ", "").replace(r"\&", "")
 
 

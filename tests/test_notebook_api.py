@@ -90,3 +90,93 @@ def test_save_submission_needs_source_and_a_py(tmp_path):
 
     with pytest.raises(UsageError, match="a submission is a .py file"):
         fercomp.save_submission(nn.Linear(2, 2), tmp_path / "x.txt")
+
+
+def _cell(code: str, name: str = "<cell 1>") -> dict:
+    """Run `code` as IPython runs a notebook cell: its source in linecache, its module without a file."""
+    import linecache
+
+    linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+    cell = {"__name__": "__main__"}
+    exec(compile(code, name, "exec"), cell)
+    return cell
+
+
+HELPERS = '''
+import math
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+WIDTH = 8
+
+
+def conv_bn(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout))
+
+
+class Block(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.body = conv_bn(channels, channels)
+
+    def forward(self, x):
+        return F.relu(x + self.body(x)) * math.sqrt(1.0)
+
+
+class Net(nn.Module):
+    def __init__(self, width=WIDTH, blocks=1):
+        super().__init__()
+        self.stem = conv_bn(1, width)
+        self.blocks = nn.Sequential(*[Block(width) for _ in range(blocks)])
+        self.head = nn.Linear(width, 7)
+
+    def forward(self, x):
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1), 1))
+'''
+
+
+def test_save_submission_writes_every_helper_the_model_needs(tmp_path):
+    import torch
+
+    from fercomp.training.run import build_from_file
+
+    cell = _cell(HELPERS)
+    model = cell["Net"](blocks=2)
+    path = fercomp.save_submission(model, tmp_path / "team.py", build_kwargs={"blocks": 2})
+    text = path.read_text()
+    for needed in ("class Block(nn.Module)", "def conv_bn(cin, cout)", "WIDTH = 8", "import math",
+                   "from torch.nn import functional as F", "BUILD_KWARGS = {'blocks': 2}"):
+        assert needed in text
+    assert text.index("def conv_bn") < text.index("class Block") < text.index("class Net")
+    built, _, kwargs = build_from_file(path, {})  # the file alone, in a fresh module, with its BUILD_KWARGS
+    built.load_state_dict(torch.load(tmp_path / "team.pt", weights_only=True))
+    x = torch.randn(2, 1, 48, 48)
+    assert kwargs == {"blocks": 2} and torch.equal(built.eval()(x), model.eval()(x))
+
+
+def test_save_submission_refuses_by_name_what_cannot_be_written(tmp_path):
+    cell = _cell(HELPERS + '''
+MASK = torch.ones(7)
+
+
+class Masked(Net):
+    def forward(self, x):
+        return super().forward(x) * MASK
+''', "<cell 2>")
+    with pytest.raises(UsageError, match=r"cannot write Masked as a file: MASK \(a Tensor that Masked reads"):
+        fercomp.save_submission(cell["Masked"](), tmp_path / "m.py")
+    with pytest.raises(UsageError, match="pass build_kwargs= with the arguments Net was made with"):
+        fercomp.save_submission(cell["Net"](blocks=3), tmp_path / "n.py")  # the file would build blocks=1
+    assert not (tmp_path / "n.py").exists() and not (tmp_path / "n.pt").exists()  # nothing half-written
+    from torchvision.models import resnet18
+
+    with pytest.raises(UsageError, match="torchvision.models.resnet.ResNet is a library's class"):
+        fercomp.save_submission(resnet18(num_classes=7), tmp_path / "r.py")
+
+
+def test_check_says_why_it_failed(tmp_path):
+    (tmp_path / "bad.py").write_text("BUILD_KWARGS = [1]\n")
+    report = fercomp.check(tmp_path / "bad.py")
+    assert not report.passed and report.reason.startswith("file and metadata: bad_metadata: ")
+    assert "BUILD_KWARGS must be a dict" in repr(report)

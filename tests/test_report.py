@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from fercomp.errors import UsageError
 from fercomp.render.report_pack import exact_division
 from fercomp.report import build_report
 from fercomp.scoring import score_submission
@@ -107,3 +108,13 @@ def test_a_forged_layer_table_is_one_line_not_a_traceback(tmp_path, small_csv, c
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, err
     assert "protocol_error: the worker's layer table is malformed" in err
     assert not (tmp_path / "pack").exists()
+
+
+def test_a_record_of_another_version_of_the_hand_in_is_refused(scored, small_csv, tmp_path):
+    """A record scored before the .py (or its weights) changed would sit beside a layer table of the new file."""
+    root, _ = scored
+    shutil.copy(root / "team.pt", tmp_path / "team.pt")
+    (tmp_path / "team.py").write_text((root / "team.py").read_text() + "\n# one more comment\n")
+    with pytest.raises(UsageError, match=r"out of date: the \.py changed since it was scored; run `fercomp score .*team\.py"):
+        build_report(tmp_path / "team.py", small_csv, root / "results", root / "train", tmp_path / "pack")
+    assert not (tmp_path / "pack").exists()  # nothing half-written

@@ -1,5 +1,6 @@
-"""EfficientNet-B0 (torchvision, random init: no weights can be downloaded here) with its stem replaced
-by a 1-channel 3×3 stride-2 convolution, on 48×48 gray input, and a 7-way head."""
+"""EfficientNet-B0 (torchvision) with its stem replaced by a 1-channel 3×3 stride-2 convolution, on 48×48
+gray input, and a 7-way head. build_model() builds the architecture; its recipe's `pretrained = "imagenet"`
+starts training from torchvision's ImageNet weights (the RGB stem summed to one channel, the head new)."""
 
 from torch import nn
 from torchvision.models import efficientnet_b0

@@ -26,7 +26,7 @@ app = typer.Typer(cls=_RunByDefault, no_args_is_help=True,
 def run(
     spec: Path = typer.Argument(..., help="The study's TOML spec."),
     out: Path = typer.Option(Path("reports/ablation"), help="Studies live in OUT/<study name>/."),
-    dry_run: bool = typer.Option(False, help="List the rows and stop."),
+    dry_run: bool = typer.Option(False, help="List the rows, build each row's model (as training will) and stop."),
     seeds: int = typer.Option(None, min=1, help="Repeat each row with this many seeds (overrides the spec)."),
     split: str = typer.Option(None, help="Split each row is scored on (default: the held-out split)."),
     symbols: str = typer.Option("YN", help="Two characters for on/off, e.g. YN or ✓✗."),
@@ -54,6 +54,8 @@ def run(
         for i, row in enumerate(rows):
             on = [m.name for m, f in zip(study.methods, row.flags) if f] or ["(base recipe)"]
             console.print(f"row {i + 1}: seed {row.seed}: {', '.join(on)}", highlight=False)
+        for line in ablation.check_builds(study):
+            console.print(line, highlight=False)
         raise typer.Exit(0)
     from fercomp.measure.latency import LatencyConfig
     from fercomp.scoring import ScoreConfig

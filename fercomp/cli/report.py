@@ -11,7 +11,8 @@ def report(
     submission: Path = typer.Argument(..., help="The team's .py file (its weights beside it)."),
     data: Path = typer.Option(..., help="The data the record was scored on (validation faces feed the sample grid)."),
     results: Path = typer.Option(Path("reports/results"), help="Folder holding the score record."),
-    split: str = typer.Option("PrivateTest", help="Which split's record to report."),
+    split: str = typer.Option(None, help="Which split's record to report (default: the one `fercomp score` scores "
+                                         "by default, the public split)."),
     history: Path = typer.Option(None, help="Training report folder (default reports/train/<name>)."),
     ablation: Path = typer.Option(None, help="A study folder whose ablation table to include."),
     out: Path = typer.Option(None, help="Output folder (default reports/report/<name>)."),
@@ -25,6 +26,11 @@ def report(
     from fercomp.report import build_report
 
     name = submission.stem
+    if split is None:
+        from fercomp.data.source import load_data
+        from fercomp.scoring import public_split
+
+        split = public_split(load_data(data))[0]
     written = build_report(submission, data, results, history or Path("reports/train") / name,
                            out or Path("reports/report") / name, ablation, split)
     for path in written:

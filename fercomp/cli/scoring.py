@@ -39,11 +39,12 @@ def score(
     ctx: typer.Context,
     submissions: List[Path] = typer.Argument(..., help="Submission .py files, or folders of them."),
     data: Path = typer.Option(None, help=DATA_HELP + " With --phase: default the config's data."),
-    split: str = typer.Option(None, help="Split to score (default: the held-out split, PrivateTest)."),
+    split: str = typer.Option(None, help="Split to score (default: the public split, PublicTest, and it says so; "
+                                         "with --phase: that phase's split in fercomp.toml)."),
     held_out: str = typer.Option(None, help="Which split is held out, for folder layouts (default test)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     out: Path = typer.Option(Path("reports/results"), help="Folder for the score record <name>.<split>.json."),
-    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the record as JSON instead of a table."),
     weights: Path = typer.Option(None, help="Weights file (default: WEIGHTS in the file, or <stem>.pt/.pth/.safetensors)."),
     trust_pickle: bool = typer.Option(False, help="Organisers only: allow weights that are a pickled whole model."),
     allow_random_init: bool = typer.Option(False, help="Score a model that has no weights file (smoke tests)."),
@@ -61,7 +62,7 @@ def score(
     reuse_fresh: bool = typer.Option(False, help="Keep a record in --out that is still fresh (same file, weights, data "
                                      "and settings) instead of scoring again (the Slurm array's default)."),
 ) -> None:
-    """Score submissions on the held-out split: accuracy, GFLOPs, efficiency, latency.
+    """Score submissions: accuracy, GFLOPs, efficiency, latency (the public split unless --split or --phase).
 
     Exit codes: 0 all scored, 1 a submission failed (its record says why; a kept record too), 2 usage or data error.
     """
@@ -85,8 +86,12 @@ def score(
     from fercomp.leaderboard import discover
     from fercomp.leaderboard import shard as pick_shard
     from fercomp.render.terminal import final_counts, outcome_words, print_final_record, print_score_record
-    from fercomp.scoring import score_submission
+    from fercomp.scoring import public_split, score_submission
 
+    loaded, note = None, None
+    if split is None and phase is None:  # a student's own run: the public split, said on stderr (--json stays clean)
+        loaded = load_data(data, held_out=held_out)
+        split, note = public_split(loaded)
     options = dict(data=data, split=split, held_out=held_out, device=device, out=out, batch_size=batch_size,
                    time_limit=time_limit, memory_limit=memory_limit, sandbox=sandbox, threads=threads,
                    latency_queries=latency_queries, latency_seconds=latency_seconds, weights=weights,
@@ -105,7 +110,8 @@ def score(
     if not paths:
         raise UsageError(f"no submissions (*.py) in {', '.join(map(str, submissions))}")
     paths = pick_shard(paths, shard)
-    loaded = load_data(data, held_out=held_out) if len(paths) > 1 or reuse_fresh else None
+    if loaded is None and (len(paths) > 1 or reuse_fresh):
+        loaded = load_data(data, held_out=held_out)
     fresh = None
     if reuse_fresh:
         from fercomp.leaderboard import fresh_record
@@ -131,6 +137,8 @@ def score(
                     "failed": [r.name for r in records if r.status != "scored"],
                     "flagged": [r.name for r in records if r.status == "scored" and r.flags]}
         typer.echo(f"final phase: {final_counts(outcomes)}; the figures are in the records in {out} only")
+    if note:
+        typer.echo(note, err=True)
     raise typer.Exit(1 if any(r.status != "scored" for r in records) else 0)
 
 
@@ -143,7 +151,7 @@ def check(
     time_limit: float = typer.Option(300.0, min=1, help="Wall-clock seconds for the whole check."),
     memory_limit: int = typer.Option(DEFAULT_MEMORY_MB, min=256, help="Resident memory limit of the worker, MB."),
     sandbox: str = typer.Option("auto", help="auto, required, or off."),
-    as_json: bool = typer.Option(False, "--json", help="Print the checks as one JSON document."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the checks as one JSON document."),
 ) -> None:
     """Check a submission before handing it in: loads, weights, output shape, determinism, FLOPs, latency.
 

@@ -37,13 +37,22 @@ def train(
     train_limit: Optional[int] = typer.Option(None, min=0, help="Train on a fixed, seeded, class-stratified subset "
                                                                 "of N images (a quick trial); 0 = all."),
     threads: Optional[int] = typer.Option(None, min=0, help="CPU threads; 0 (default) = one per core idle now."),
+    pretrained: Optional[str] = typer.Option(None, help="Start from ImageNet weights: imagenet (the torchvision "
+                                             "architecture's default, downloaded into torchvision's cache) or a name "
+                                             "such as ResNet18_Weights.IMAGENET1K_V1. An RGB stem is summed to 1 "
+                                             "channel; a head of another size starts fresh."),
+    init: Optional[Path] = typer.Option(None, help="Start from this state dict file instead (same adaptation)."),
+    freeze: Optional[str] = typer.Option(None, help="Keep fixed: body (all but the new head) or module names, "
+                                         "comma-separated (e.g. features.0,features.1)."),
+    body_lr: Optional[float] = typer.Option(None, min=0, help="Learning rate of the pretrained tensors "
+                                            "(default: --lr); the new head trains at --lr."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the report folder."),
     device: Optional[str] = typer.Option(None, help="auto (default: CUDA when there is one), cpu, cuda or cuda:N."),
     precision: Optional[str] = typer.Option(None, help="fp32 (default), bf16 (autocast) or fp16 (autocast + gradient scaling)."),
     compile: Optional[bool] = typer.Option(None, "--compile", help="torch.compile the model (falls back to eager with a warning)."),
     deterministic: Optional[bool] = typer.Option(None, "--deterministic/--no-deterministic",
                                                  help="Deterministic kernels (slower on CUDA)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON document (no progress bar)."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the outcome as one JSON document (no progress bar)."),
 ) -> None:
     """Train on Training, validate on PublicTest every epoch, keep the best epoch's weights.
 
@@ -58,7 +67,8 @@ def train(
         optimizer=optimizer, lr=lr, schedule=schedule, weight_decay=weight_decay, grad_clip=grad_clip,
         grad_clip_mode=grad_clip_mode, batch_size=batch_size, epochs=epochs, early_stopping=early_stopping, loss=loss,
         seed=seed, train_limit=train_limit, threads=threads, device=device, precision=precision, compile=compile,
-        deterministic=deterministic).items() if v is not None}
+        deterministic=deterministic, pretrained=pretrained, init=str(init) if init else None, freeze=freeze,
+        body_lr=body_lr).items() if v is not None}
     if augment:
         given["augment"] = tuple(augment)
     if model_kwarg:

@@ -9,7 +9,7 @@ from tabulate import tabulate
 _BOLD = ("\x01", "\x02")  # markers tabulate neither escapes nor pads for; replaced by \textbf{…} after
 #: symbols fercomp prints that LaTeX needs spelled out, after tabulate has escaped the rest
 _LATEX_SYMBOLS = {"⚑": r"$^\dagger$", "×": r"$\times$", "±": r"$\pm$", "Δ": r"$\Delta$", "—": "---", "→": r"$\to$",
-                  "÷": r"$\div$", "−": r"$-$", "α": r"$\alpha$"}
+                  "÷": r"$\div$", "−": r"$-$", "α": r"$\alpha$", "✓": r"$\checkmark$", "✗": r"$\times$"}  # ✓: amssymb
 _ALIGN = {"l": "left", "r": "right", "c": "center"}
 
 
@@ -31,3 +31,19 @@ def latex(headers: list[str], rows: list[list[str]], align: str, bold: set[tuple
     for symbol, spelled in _LATEX_SYMBOLS.items():
         text = text.replace(symbol, spelled)
     return text + "\n"
+
+
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def escape_latex(text: str) -> str:
+    """`text` (a study's or a team's name) safe in running LaTeX text, such as a caption."""
+    return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
+
+
+def label_slug(name: str) -> str:
+    """`name` as a LaTeX \\label key: letters, digits and hyphens."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "table"

@@ -176,8 +176,9 @@ def _head(data: bytes | Path) -> bytes:
     return data[:24]
 
 
-def load_weights(model: nn.Module, state: dict) -> None:
-    """Load `state` strictly, after stripping a DataParallel `module.` prefix; list every problem."""
+def load_weights(model: nn.Module, state: dict, kwargs: dict | None = None) -> None:
+    """Load `state` strictly, after stripping a DataParallel `module.` prefix; list every problem, and the
+    keyword arguments the model was built with (weights trained with others are the usual cause)."""
     if state and all(isinstance(k, str) and k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
     expected = model.state_dict()
@@ -194,8 +195,11 @@ def load_weights(model: nn.Module, state: dict) -> None:
             shown = ", ".join(items[:8]) + (f" … (+{len(items) - 8})" if len(items) > 8 else "")
             problems.append(f"{label}: {shown}")
     if problems:
-        # What to do about it: the usual cause is a weights file left from another model or an older version.
-        advice = ("these weights belong to another architecture (or an older version of this one): retrain, "
-                  "or pass --weights with this model's own weights")
+        # What to do about it. The usual causes: weights trained with other build_model keyword arguments
+        # (BUILD_KWARGS, which fercomp train records), or a file left from another model or an older version.
+        built = f"build_model(**{dict(kwargs)!r})" if kwargs else "build_model() with its defaults (no BUILD_KWARGS)"
+        advice = (f"the model was built as {built}; if the weights were trained with other model keyword arguments, "
+                  "set BUILD_KWARGS in the .py to those (fercomp train --model-kwarg writes it); otherwise they "
+                  "belong to another architecture or an older version of this one: retrain, or pass --weights")
         raise ContractError("weights_mismatch", "; ".join(problems) + f" — {advice}")
     model.load_state_dict(state, strict=True)

@@ -1,8 +1,10 @@
 """The submission contract, trusted side: read a hand-in's files and metadata without running it.
 
 A hand-in is the team's `.py`, its weights, and the extra files it declares. PREPROCESS, CLASS_ORDER,
-WEIGHTS, WEIGHTS_URL, WEIGHTS_SHA256 and FILES are read with `ast` as literals, so the parent learns them
-without executing a line of submitted code. Building the model happens only in the worker (see build.py).
+WEIGHTS, WEIGHTS_URL, WEIGHTS_SHA256, FILES and BUILD_KWARGS are read with `ast` as literals, so the parent
+learns them without executing a line of submitted code. Building the model happens only in the worker (see
+build.py). BUILD_KWARGS is the one record of how the weights' model was built: `fercomp train --model-kwarg`
+writes it (record_build_kwargs), and every command that builds the model passes it to build_model(**…).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fercomp.submission.staging import Handin
 
 WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")
 DEFAULT_MAX_WEIGHTS_MB = 1024
-_LITERALS = ("PREPROCESS", "CLASS_ORDER", "WEIGHTS", "WEIGHTS_URL", "WEIGHTS_SHA256", "FILES")
+_LITERALS = ("PREPROCESS", "CLASS_ORDER", "WEIGHTS", "WEIGHTS_URL", "WEIGHTS_SHA256", "FILES", "BUILD_KWARGS")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class SubmissionFiles:
     class_order: tuple[str, ...] | None
     extra_files: tuple[str, ...] = ()  # FILES: paths relative to the .py's folder, staged beside it
     weights_url: str | None = None  # WEIGHTS_URL, when the weights were fetched (and verified) from it
+    build_kwargs: tuple[tuple[str, object], ...] = ()  # BUILD_KWARGS: build_model(**these) built the weights' model
+
+    def kwargs_with(self, given: dict | None) -> dict:
+        """The keyword arguments build_model gets: BUILD_KWARGS, with `given` (an ablation row's) over them."""
+        return {**dict(self.build_kwargs), **dict(given or {})}
 
     @property
     def weights_format(self) -> str | None:
@@ -200,7 +207,58 @@ def read_submission(path: str | Path, weights: Path | None = None, max_weights_m
         class_order=_class_order(meta.get("CLASS_ORDER"), path),
         extra_files=_extra_files(meta.get("FILES"), path),
         weights_url=meta.get("WEIGHTS_URL") if weights is None and meta.get("WEIGHTS") is None else None,
+        build_kwargs=tuple(build_kwargs(meta.get("BUILD_KWARGS"), path).items()),
     )
+
+
+def build_kwargs(value: object, path: Path) -> dict:
+    """BUILD_KWARGS: a dict of literal keyword arguments for build_model (absent: none)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() for k in value):
+        raise SubmissionError(f"{path}: BUILD_KWARGS must be a dict of keyword arguments for build_model, e.g. "
+                              f"BUILD_KWARGS = {{\"dropout\": 0.3}}; got {value!r}", "bad_metadata")
+    return dict(value)
+
+
+def literal_kwargs(kwargs: dict, where: str) -> dict:
+    """`kwargs` if each value can be written as a Python literal (so BUILD_KWARGS can record it), else a
+    UsageError naming the one that cannot."""
+    for key, value in kwargs.items():
+        try:
+            ok = ast.literal_eval(repr(value)) == value
+        except (ValueError, SyntaxError):
+            ok = False
+        if not key.isidentifier() or not ok:
+            raise UsageError(f"{where}: model keyword argument {key}={value!r} cannot be recorded in the hand-in "
+                             "(BUILD_KWARGS holds literals: numbers, strings, booleans, lists, dicts)")
+    return kwargs
+
+
+def record_build_kwargs(path: str | Path, kwargs: dict) -> bool:
+    """Write `BUILD_KWARGS = {…}` into the hand-in (replacing the one there, else appended) so that check,
+    score, report and predict build the model its weights were trained on. False when it already says so."""
+    from fercomp.atomic import write_text
+
+    path = Path(path)
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    declared = _literals(tree, path).get("BUILD_KWARGS")
+    if (declared or {}) == kwargs:
+        return False
+    line = f"BUILD_KWARGS = {dict(sorted(kwargs.items()))!r}"
+    lines = source.splitlines(keepends=True)
+    node = next((n for n in tree.body if isinstance(n, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "BUILD_KWARGS" for t in n.targets)), None)
+    if node is not None:
+        lines[node.lineno - 1 : node.end_lineno] = [line + "\n"]
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines += ["\n", "# Written by fercomp train: the model these weights were trained on is build_model(**BUILD_KWARGS);\n",
+                  "# check, score, report and predict build it so.\n", line + "\n"]
+    write_text(path, "".join(lines))
+    return True
 
 
 def weights_target(path: str | Path) -> Path:

@@ -96,7 +96,7 @@ def _build_in_worker(jails: HandinJails, files: SubmissionFiles, trust_pickle: b
         "source": files.source, "filename": jails.inside_submission, "module": f"submission_{files.name}",
         "preprocess": files.preprocess.to_dict(), "weights_format": files.weights_format,
         "trust_pickle": trust_pickle, "require_weights": require_weights, "weights_hint": hint,
-        "build_kwargs": kwargs, "weights_file": jails.inside_weights,
+        "build_kwargs": files.kwargs_with(kwargs), "weights_file": jails.inside_weights,
     }, max_payload=0)
     return worker
 

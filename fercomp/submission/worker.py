@@ -50,7 +50,7 @@ class Worker:
             model = build.build_model(module, header.get("build_kwargs") or {})
         if header.get("weights_format"):
             state = build.read_state_dict(Path(header["weights_file"]), header["weights_format"], header.get("trust_pickle", False))
-            build.load_weights(model, state)
+            build.load_weights(model, state, header.get("build_kwargs"))
         elif header.get("require_weights") and any(p.requires_grad for p in model.parameters()):
             raise build.ContractError("weights_missing", header["weights_hint"])
         model.eval()

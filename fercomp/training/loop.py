@@ -69,18 +69,28 @@ def _loss_fn(recipe: Recipe, labels: torch.Tensor):
     return F.cross_entropy
 
 
-def _optimizer(model, recipe: Recipe):
-    params = [p for p in model.parameters() if p.requires_grad]
+def param_groups(model, recipe: Recipe, body: frozenset[str] = frozenset()) -> list[dict]:
+    """The trainable parameters in one group at lr, or, with --body-lr, two: the tensors a starting point
+    filled (the body) at body_lr and the rest (the new head) at lr."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not recipe.body_lr or recipe.body_lr == recipe.lr:
+        return [{"params": [p for _, p in trainable], "lr": recipe.lr}]
+    head = [p for n, p in trainable if n not in body]
+    rest = [p for n, p in trainable if n in body]
+    return [g for g in ({"params": head, "lr": recipe.lr}, {"params": rest, "lr": recipe.body_lr}) if g["params"]]
+
+
+def _optimizer(groups: list[dict], recipe: Recipe):
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     cls = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return cls(groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
 def _scheduler(opt, recipe: Recipe, steps_per_epoch: int):
     total = recipe.epochs * steps_per_epoch
-    if recipe.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total)
+    if recipe.schedule == "onecycle":  # each group peaks at its own rate (the body's lower one too)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=total)
     if recipe.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
     if recipe.schedule == "step":
@@ -169,12 +179,16 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, spec, batch: int
 
 
 def train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_dir: Path,
-          resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train `model` by `recipe`; write weights (best epoch), history (CSV, JSON) and curves (PNG)."""
+          resume: bool = False, progress: bool = True, started_from: dict | None = None,
+          body: frozenset[str] = frozenset()) -> TrainResult:
+    """Train `model` by `recipe`; write weights (best epoch), history (CSV, JSON) and curves (PNG).
+    `started_from` says where the initial weights came from (training/pretrained.py), `body` which tensors
+    it filled (they train at recipe.body_lr)."""
     recipe = recipe.validated()
     count, why = threads.choose_threads(recipe.threads)
+    ran_on = {"threads": count, "threads_chosen": why, **({"started_from": started_from} if started_from else {})}
     with _deterministic(recipe), threads.torch_threads(count):
-        return _train(model, data, recipe, spec, weights_path, out_dir, resume, progress, {"threads": count, "threads_chosen": why})
+        return _train(model, data, recipe, spec, weights_path, out_dir, resume, progress, ran_on, body)
 
 
 def stratified_subset(data: FERData, limit: int, seed: int) -> FERData:
@@ -192,7 +206,7 @@ def stratified_subset(data: FERData, limit: int, seed: int) -> FERData:
 
 
 def _train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_dir: Path, resume: bool,
-           progress: bool, ran_on: dict) -> TrainResult:
+           progress: bool, ran_on: dict, body: frozenset[str] = frozenset()) -> TrainResult:
     place = placement(recipe)
     allocator.keep_freed_memory()
     torch.manual_seed(recipe.seed)
@@ -207,7 +221,7 @@ def _train(model, data: FERData, recipe: Recipe, spec, weights_path: Path, out_d
     if place.device.type == "cuda":
         x_train, y_train, x_val, y_val = (t.pin_memory() for t in (x_train, y_train, x_val, y_val))
     model = model.to(place.device, memory_format=torch.channels_last)
-    opt = _optimizer(model, recipe)
+    opt = _optimizer(param_groups(model, recipe, body), recipe)
     steps = (len(x_train) + recipe.batch_size - 1) // recipe.batch_size
     sched = _scheduler(opt, recipe, steps)
     loss_fn = _loss_fn(recipe, y_train.to(place.device))

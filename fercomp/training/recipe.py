@@ -48,6 +48,11 @@ class Recipe:
     compile: bool = False  # torch.compile the model; falls back to eager with a warning where it cannot
     deterministic: bool = False  # torch.use_deterministic_algorithms (CUDA: slower kernels, fixed cuBLAS workspace)
     threads: int = 0  # torch CPU threads while training; 0 = as many as there are idle cores now (training.threads)
+    # transfer learning (training/pretrained.py): the starting point, what stays fixed, the body's rate
+    pretrained: str = ""  # "imagenet" (the torchvision architecture's default weights) or e.g. "ResNet18_Weights.IMAGENET1K_V1"
+    init: str = ""  # a state dict file to start from instead
+    freeze: str = ""  # "body" (all but the new head) or comma-separated module names, e.g. "features.0,features.1"
+    body_lr: float = 0.0  # learning rate of the tensors the starting point filled; 0 = lr (the head always trains at lr)
 
     def __post_init__(self) -> None:
         augs = tuple(augment_spec.parse(a) for a in ((self.augment,) if isinstance(self.augment, str) else self.augment))
@@ -70,8 +75,12 @@ class Recipe:
         devices.validate(self.device)
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1:
             raise UsageError("--lr must be positive, --batch-size and --epochs at least 1")
-        if self.train_limit < 0 or self.threads < 0 or self.grad_clip < 0:
-            raise UsageError("--train-limit, --threads and --grad-clip must not be negative")
+        if self.train_limit < 0 or self.threads < 0 or self.grad_clip < 0 or self.body_lr < 0:
+            raise UsageError("--train-limit, --threads, --grad-clip and --body-lr must not be negative")
+        if self.pretrained and self.init:
+            raise UsageError("--pretrained and --init both give a starting point; pass one")
+        if (self.freeze or self.body_lr) and not (self.pretrained or self.init):
+            raise UsageError("--freeze and --body-lr need a starting point: pass --pretrained imagenet or --init FILE")
         return self
 
     def with_changes(self, **changes) -> "Recipe":

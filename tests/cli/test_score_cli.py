@@ -14,7 +14,17 @@ def test_score_prints_table_and_exit_0(cli, tmp_path, small_csv):
     code, out, err = cli("score", tmp_path / "rule.py", "--data", small_csv, "--out", tmp_path / "res", *FAST)
     assert code == 0, err
     assert "accuracy" in out and "GFLOPs" in out and "0.0000" in out  # 2,304 FLOPs is 0.0000 G to 4 places
-    assert (tmp_path / "res" / "rule.PrivateTest.json").exists()
+    # a student's own run scores the public split, and says so; the course grades PrivateTest in its final phase
+    assert (tmp_path / "res" / "rule.PublicTest.json").exists()
+    assert "scored PublicTest, the public split" in err and "--split PrivateTest scores that here" in err
+
+
+def test_json_is_a_flag_and_help_shows_no_value_for_it(cli):
+    code, out, _ = cli("check", "--help")
+    line = next(line for line in out.splitlines() if "--json" in line)
+    assert code == 0 and "<bool>" not in line
+    code, _, err = cli("check", "x.py", "--json", "true")
+    assert code == 2 and "unexpected extra argument" in err  # a flag takes no value
 
 
 def test_score_json_and_failed_submission_exit_1(cli, tmp_path, small_csv):
@@ -104,7 +114,7 @@ def test_shards_cover_every_submission_once(cli, tmp_path, small_csv):
         code, _, err = cli("score", folder, "--data", small_csv, "--out", tmp_path / f"r{index}", "--shard", f"{index}/2", *FAST)
         assert code == 0, err
         seen += sorted(p.name for p in (tmp_path / f"r{index}").iterdir())
-    assert sorted(seen) == ["t0.PrivateTest.json", "t1.PrivateTest.json", "t2.PrivateTest.json"]
+    assert sorted(seen) == ["t0.PublicTest.json", "t1.PublicTest.json", "t2.PublicTest.json"]  # no --phase: the public split
     code, _, err = cli("score", folder, "--data", small_csv, "--shard", "3/2", *FAST)
     assert code == 2 and "I must be between 1 and N" in err
 

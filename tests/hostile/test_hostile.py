@@ -22,6 +22,8 @@ CASES = Path(__file__).parent / "cases"
 
 #: case → (outcome, reason). "scored" cases are attacks that had to come away with nothing.
 EXPECTED = {
+    # BUILD_KWARGS is read by the trusted parent as a literal (ast), never run: an expression is refused
+    "build_kwargs_expression": ("failed", "bad_metadata"),
     # the jail: an empty root, its own PID namespace and uid, a seccomp policy (the audit hook names the commonest)
     "read_data_file": ("failed", "sandbox_violation"),
     "read_data_ctypes": ("scored", None),

@@ -145,8 +145,18 @@ def test_weights_problems_are_listed_by_name():
     message = str(info.value)
     assert "missing keys: 0.bias" in message and "unexpected keys: extra.bias" in message
     assert "1.weight (10, 4) vs model (7, 4)" in message and info.value.reason == "weights_mismatch"
-    assert message.endswith("these weights belong to another architecture (or an older version of this one): "
-                            "retrain, or pass --weights with this model's own weights")
+    assert "built as build_model() with its defaults (no BUILD_KWARGS)" in message
+    assert message.endswith("belong to another architecture or an older version of this one: retrain, or pass --weights")
+
+
+def test_a_weights_mismatch_names_the_keyword_arguments_the_model_was_built_with():
+    """Weights trained with --model-kwarg batchnorm=true but built without it: the message names the cause."""
+    model = nn.Sequential(nn.Linear(3, 4))
+    state = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).state_dict()
+    with pytest.raises(build.ContractError) as info:
+        build.load_weights(model, state, {"batchnorm": False})
+    assert "built as build_model(**{'batchnorm': False})" in str(info.value)
+    assert "set BUILD_KWARGS in the .py to those" in str(info.value)
 
 
 def test_pickled_whole_model_refused_unless_trusted():

@@ -49,6 +49,35 @@ def test_the_efficientnet_recipe_is_the_reports():
     assert recipe.augmentation("autocontrast").kwargs()["p"] == 0.5
 
 
+PRETRAINED = {"efficientnet_b0_gray": "EfficientNet_B0_Weights.IMAGENET1K_V1",
+              "efficientnet_v2_s_3ch": "EfficientNet_V2_S_Weights.IMAGENET1K_V1",
+              "vgg16_bn_3ch": "VGG16_BN_Weights.IMAGENET1K_V1", "resnet18_3ch": "ResNet18_Weights.IMAGENET1K_V1",
+              "resnet50_224": "ResNet50_Weights.IMAGENET1K_V2"}
+
+
+def test_the_pretrained_recipes_name_their_torchvision_weights(tmp_path, monkeypatch):
+    """Report 003's recipe starts from ImageNet as 003 did, and so do the 000/004 systems' (cited on their line)."""
+    import torch
+
+    from fercomp.submission import build
+    from fercomp.training import pretrained
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: nothing is loaded or downloaded
+    found = {}
+    for model in MODELS:
+        recipe = load_recipe(model.with_suffix(".toml"))
+        if not recipe.pretrained:
+            continue
+        assert re.search(r"^pretrained = \"imagenet\" +# (report|cited)", model.with_suffix(".toml").read_text(), re.M)
+        module = build.import_source(model.read_text(), str(model), f"zoo_{model.stem}")
+        with torch.device("meta"):
+            built = build.build_model(module, {})
+        found[model.stem] = pretrained.describe_start(built, recipe.pretrained, recipe.init)
+    assert found.keys() == PRETRAINED.keys()
+    for name, weights in PRETRAINED.items():
+        assert found[name].startswith(f"starts from {weights} (downloaded into {tmp_path}/hub/checkpoints/"), found[name]
+
+
 def test_the_baseline_recipe_is_the_default():
     assert load_recipe(ROOT / "baselines" / "baseline_cnn.toml") == Recipe()
 
@@ -57,7 +86,10 @@ def test_the_baseline_recipe_is_the_default():
 def test_each_recipe_trains_one_short_epoch(model, tiny_csv, tmp_path, monkeypatch):
     # the per-epoch checkpoint (2 GB for VGG16's weights and Adam's moments) is tested in test_train.py
     monkeypatch.setattr(loop, "_save_checkpoint", lambda *args: None)
-    recipe = load_recipe(model.with_suffix(".toml")).with_changes(epochs=1, train_limit=7, device="cpu", threads=1)
+    # from scratch: ImageNet files cannot be downloaded here (test_pretrained.py trains from a written cache, and
+    # test_the_pretrained_recipes_name_their_torchvision_weights below resolves each recipe's)
+    recipe = load_recipe(model.with_suffix(".toml")).with_changes(epochs=1, train_limit=7, device="cpu", threads=1,
+                                                                   pretrained="")
     shutil.copy(model, tmp_path / model.name)
     result = train_file(tmp_path / model.name, tiny_csv, recipe, out_dir=tmp_path / "r", progress=False)
     history = json.loads((tmp_path / "r" / "history.json").read_text())
@@ -70,13 +102,13 @@ def test_cli_recipe_file_with_options_over_it(cli, tmp_path, tiny_csv):
     code, out, err = cli("train", tmp_path / "m.py", "--data", tiny_csv, "--recipe",
                          ROOT / "baselines" / "zoo" / "efficientnet_b0_gray.toml", "--epochs", "1",
                          "--augment", "crop:padding=3", "--train-limit", "14", "--threads", "1",
-                         "--report-dir", tmp_path / "r", "--json")
+                         "--pretrained", "", "--report-dir", tmp_path / "r", "--json")  # small_cnn is no ImageNet model
     assert code == 0, err
     recipe = json.loads((tmp_path / "r" / "history.json").read_text())["recipe"]
     assert recipe["epochs"] == 1 and recipe["schedule"] == "onecycle" and recipe["grad_clip_mode"] == "value"
     assert recipe["augment"][0] == {"name": "crop", "padding": 3, "mode": "constant", "fill": 0.0}
     assert [a["name"] for a in recipe["augment"]] == ["crop", "affine", "flip", "autocontrast"]
-    assert recipe["train_limit"] == 14 and recipe["threads"] == 1
+    assert recipe["train_limit"] == 14 and recipe["threads"] == 1 and recipe["pretrained"] == ""
 
 
 @pytest.mark.parametrize("text,message", [

@@ -43,7 +43,7 @@ def test_saved_weights_are_the_best_epoch_and_reproduce_its_accuracy(trained, sm
     root, result = trained
     from fercomp.training.run import build_from_file
 
-    model, spec = build_from_file(root / "small_cnn.py", {"batchnorm": True})
+    model, spec, _ = build_from_file(root / "small_cnn.py", {"batchnorm": True})
     model.load_state_dict(torch.load(result.weights_path, weights_only=True))
     val = load_data(small_csv).select("PublicTest")
     _, acc = loop.evaluate(model.to(memory_format=torch.channels_last), torch.from_numpy(val.images), torch.from_numpy(val.labels), spec)

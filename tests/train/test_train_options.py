@@ -29,7 +29,7 @@ def test_a_training_step_clips_exactly_as_torch_does(mode, clip):
     images = torch.randint(0, 256, (16, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     labels = torch.arange(16) % 7
     ours, reference = tiny_model(), tiny_model()
-    opt = loop._optimizer(ours, recipe)
+    opt = loop._optimizer(loop.param_groups(ours, recipe), recipe)
     loop._step(ours, ours, images, labels, recipe, Preprocess(), torch.Generator(), F.cross_entropy, opt,
                loop.Placement(torch.device("cpu")))
     ref_opt = torch.optim.SGD(reference.parameters(), lr=0.5)
@@ -118,9 +118,33 @@ def test_curves_have_whole_epoch_ticks():
     from fercomp.training.history import curves_figure
 
     history = [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.1 / e, "val_accuracy": 0.2 + 0.1 * e} for e in (1, 2, 3)]
-    fig = curves_figure(history)
+    fig = curves_figure(history, "team: trained on 600 images")
     fig.canvas.draw()
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    # a report's figure says what it shows and in which unit: a title, and % on the accuracy axis
+    assert fig.texts[0].get_text() == "team: trained on 600 images"
+    accuracy = fig.axes[1]
+    assert accuracy.get_ylabel() == "validation accuracy (%)"
+    assert all(t.get_text().endswith("%") for t in accuracy.get_yticklabels() if t.get_text())
     plt.close(fig)
+
+
+def test_a_model_that_cannot_be_built_is_one_line_with_the_files_own_frames(cli, tmp_path, small_csv):
+    (tmp_path / "team.py").write_text("from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+                                      "        super().__init__()\n        self.b = Block(1, 8)\n\n\n"
+                                      "def build_model():\n    return Net()\n")
+    code, out, err = cli("train", tmp_path / "team.py", "--data", small_csv, "--epochs", "1")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.strip().endswith("team.py: cannot build the model: NameError: name 'Block' is not defined "
+                                "(at team.py line 7 in __init__ ← team.py line 11 in build_model)")
+
+
+def test_train_refuses_model_kwargs_it_cannot_record(tmp_path, small_csv):
+    from fercomp.errors import UsageError
+
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "m.py")
+    with pytest.raises(UsageError, match="model keyword argument act=<class 'torch.nn.modules.activation.ReLU'> cannot be recorded"):
+        train_file(tmp_path / "m.py", small_csv, Recipe(epochs=1, model_kwargs=(("act", nn.ReLU),)), progress=False)
+    assert "BUILD_KWARGS" not in (tmp_path / "m.py").read_text() and not (tmp_path / "m.pt").exists()
