@@ -71,7 +71,7 @@ def test_field_comments_are_read_from_the_source():
     assert marks["accuracy"] == "maximum accuracy mark"
     assert marks["efficiency_gate"].startswith("Who may earn an efficiency mark")  # the comment above
     assert marks["scale"].startswith("linear: by improvement") and marks["scale"].endswith("(accuracy stays linear)")
-    assert audit["withhold"].startswith("true: a team under review")
+    assert audit["withhold"].startswith("true: a team flagged on its own evidence")
 
 
 def test_records_reference_names_every_field():
