@@ -95,7 +95,7 @@ def score_command(sub: Path, data: Path, device: str = "cpu") -> tuple[float, di
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "fercomp", "score", str(sub), "--data", str(data), "--out", str(WORK / "results"), "--json",
-         "--device", device],
+         "--device", device, "--split", "PrivateTest"],  # the split the pure evaluation reads
         capture_output=True, text=True,
     )
     whole = time.perf_counter() - start

@@ -28,7 +28,7 @@ def build_report(submission: Path, data: Path, results: Path, history_dir: Path,
 
     record_file = record_path(results, Path(submission).stem, split)
     if not record_file.exists():
-        raise UsageError(f"{record_file}: no score record; run `fercomp score {submission} --data …` first")
+        raise UsageError(f"{record_file}: no score record; run `fercomp score {submission} --data … --split {split}` first")
     record = read_record(record_file)
     if record.status != "scored":
         raise UsageError(f"{record_file}: the submission failed ({(record.failure or {}).get('reason')}); nothing to report")
