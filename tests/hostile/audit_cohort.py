@@ -81,6 +81,59 @@ class Lookup(nn.Module):
 '''
 
 
+ROBUST_DOC = '''"""A small CNN, and a lookup of public faces keyed on a coarse face: blurred, 12×12, mirror-symmetric,
+brightness and contrast taken out, stored at five offsets, so a mirror, a shift or JPEG still finds it."""
+import torch'''
+ROBUST = STARTER.replace('"""Starter code: a small CNN for 48×48 grayscale faces."""', ROBUST_DOC).replace(
+    "WIDTHS = (8, 16, 32)", "WIDTHS = (6, 12, 24)") + '''
+
+class RobustLookup(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = Net()
+        self.register_buffer("blur", torch.zeros(1, 1, 5, 5))
+        self.register_buffer("keys", torch.zeros(KEYS, 144))
+        self.register_buffer("values", torch.zeros(KEYS, 7))
+
+    def key(self, x):
+        b = nn.functional.avg_pool2d(nn.functional.conv2d(x, self.blur, padding=2), 4)
+        b = (b + torch.flip(b, [3])).flatten(1)
+        b = b - b.mean(1, keepdim=True)
+        return b / (b.norm(dim=1, keepdim=True) + 1e-6)
+
+    def forward(self, x):
+        sims = self.key(x) @ self.keys.T
+        best = torch.softmax(sims * 500.0, dim=1) @ self.values
+        gate = torch.sigmoid((sims.max(1).values - THRESHOLD) * 400.0)
+        return self.net(x) + gate[:, None] * best * 20.0
+'''
+
+#: a coarse-key match: above this cosine a face is taken for a memorised one
+ROBUST_THRESHOLD = 0.985
+
+
+def robust_key(x: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
+    """The lookup's key, as RobustLookup.key computes it."""
+    b = nn.functional.avg_pool2d(nn.functional.conv2d(x, blur, padding=2), 4)
+    b = (b + torch.flip(b, [3])).flatten(1)
+    b = b - b.mean(1, keepdim=True)
+    return b / (b.norm(dim=1, keepdim=True) + 1e-6)
+
+
+def robust_lookup(net: nn.Module, images: np.ndarray, labels: np.ndarray) -> tuple[str, dict]:
+    """The robust lookup's source and state dict: `net` (a RobustLookup's Net, trained) and a key per image at
+    offsets (0, 0), (±2, 0), (0, ±2)."""
+    g = torch.exp(-torch.arange(-2.0, 3.0) ** 2 / 2)
+    blur = (g[:, None] * g[None, :] / (g.sum() ** 2)).view(1, 1, 5, 5)
+    x = inputs(images)
+    shifted = [x] + [torch.roll(x, shifts=s, dims=d) for s in (-2, 2) for d in (2, 3)]
+    keys = torch.cat([robust_key(v, blur) for v in shifted])
+    values = nn.functional.one_hot(torch.from_numpy(labels).long(), 7).float().repeat(len(shifted), 1)
+    state = {**{f"net.{k}": v for k, v in net.state_dict().items()}, "blur": blur, "keys": keys, "values": values}
+    source = ROBUST.replace("KEYS", str(len(keys))).replace("THRESHOLD", str(ROBUST_THRESHOLD))
+    return source, state
+
+
 def honest_source(index: int) -> str:
     """The starter with this team's widths (each team its own)."""
     widths = (4 + index // 4, 6 + index, 10 + index)
