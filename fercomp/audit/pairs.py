@@ -148,10 +148,11 @@ def code_similarity(records: dict[str, ScoreRecord], submissions: Path | None, b
 
     # copydetect's defaults: noise threshold 25 tokens, guarantee threshold 30 → winnowing window 6
     k, window = 25, 6
-    boilerplate = []
+    shared_hashes: set = set()
     for shared in (baseline_py, *starters):
         if shared is not None and shared.is_file():
-            boilerplate += list(CodeFingerprint(str(shared), k, 1).hashes)
+            shared_hashes |= set(CodeFingerprint(str(shared), k, 1).hashes)
+    boilerplate = sorted(shared_hashes)  # copydetect takes the list as unique (np.intersect1d(assume_unique=True))
     prints = {}
     for team in sorted(records):
         path = Path(submissions) / f"{team}.py"

@@ -7,7 +7,12 @@ as students do; each trains with its own seed, epochs and learning rate. The che
 - memo_all: every image of the public data set (Training too), which only the private supplement exposes;
 - copy_a / copy_b: byte-identical weights (copy_b's file is copy_a's with its names changed);
 - tuned: another team's (honest_03) weights, fine-tuned for one more epoch;
-- twin_a / twin_b: the same .py (not the starter), trained apart with different seeds.
+- twin_a / twin_b: the same .py (not the starter), trained apart with different seeds;
+- example_a / example_b (honest): the course's example file (`EXAMPLE`, a starter file) unchanged, trained apart;
+- buffer_copy: honest_05's weights fine-tuned, every tensor a buffer (no parameter for the sketch to see);
+- permuted: honest_07's hidden units permuted, then fine-tuned one epoch;
+- robust_all: a lookup of 30 % of every public split keyed on a coarse face (blurred, 12×12, mirror-symmetric,
+  at five offsets) beside a small CNN: it survives the mirror, shift and JPEG perturbations.
 """
 
 from __future__ import annotations
@@ -134,6 +139,83 @@ def robust_lookup(net: nn.Module, images: np.ndarray, labels: np.ndarray) -> tup
     return source, state
 
 
+EXAMPLE = '''"""The course's example hand-in: a plain CNN, for teams to start from."""
+from torch import nn
+
+PREPROCESS = {"size": 48, "channels": 1, "mean": [0.5], "std": [0.5]}
+
+
+class ExampleNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(),
+                                  nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(3), nn.Flatten())
+        self.head = nn.Linear(16 * 9, 7)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+'''
+
+BUFFERED = '''"""Our network, written out by hand: every tensor a buffer."""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+PREPROCESS = {"size": 48, "channels": 1, "mean": [0.5], "std": [0.5]}
+SHAPES = SHAPES_HERE
+
+
+class Handmade(nn.Module):
+    def __init__(self):
+        super().__init__()
+        for name, shape in SHAPES:
+            self.register_buffer(name, torch.zeros(shape))
+
+    def forward(self, x):
+        x = F.avg_pool2d(x, 2)
+        for i in (1, 5, 9):
+            x = F.conv2d(x, getattr(self, f"c{i}_w"), getattr(self, f"c{i}_b"), padding=1)
+            j = i + 1
+            x = F.relu(F.batch_norm(x, getattr(self, f"b{j}_m"), getattr(self, f"b{j}_v"), getattr(self, f"b{j}_w"),
+                                    getattr(self, f"b{j}_b"), False, 0.0, 1e-5))
+            x = F.max_pool2d(x, 2) if i < 9 else F.adaptive_avg_pool2d(x, 3)
+        return F.linear(x.flatten(1), self.h_w, self.h_b)
+'''
+
+
+def buffered(state: dict) -> tuple[str, dict]:
+    """A starter-shaped model's state as the buffers of BUFFERED (no parameter at all)."""
+    names = {"weight": "w", "bias": "b", "running_mean": "m", "running_var": "v"}
+    out = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[-1] not in names:
+            continue
+        prefix = "h" if parts[0] == "head" else ("c" if value.dim() == 4 or parts[1] in ("1", "5", "9") else "b") + parts[1]
+        out[f"{prefix}_{names[parts[-1]]}"] = value.float()
+    shapes = [(name, list(v.shape)) for name, v in out.items()]
+    return BUFFERED.replace("SHAPES_HERE", repr(shapes)), out
+
+
+def permuted(source: str, state: dict, seed: int) -> dict:
+    """A starter-shaped model's state with the hidden units of every layer permuted: the same function."""
+    g = torch.Generator().manual_seed(seed)
+    state = {k: v.clone() for k, v in state.items()}
+    previous = None
+    for conv, bn in ((1, 2), (5, 6), (9, 10)):
+        w = state[f"features.{conv}.weight"]
+        if previous is not None:
+            w = w[:, previous]
+        order = torch.randperm(w.shape[0], generator=g)
+        state[f"features.{conv}.weight"], state[f"features.{conv}.bias"] = w[order], state[f"features.{conv}.bias"][order]
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            state[f"features.{bn}.{name}"] = state[f"features.{bn}.{name}"][order]
+        previous = order
+    head = state["head.weight"]
+    state["head.weight"] = head.view(head.shape[0], -1, 9)[:, previous].reshape(head.shape[0], -1)
+    return state
+
+
 def honest_source(index: int) -> str:
     """The starter with this team's widths (each team its own)."""
     widths = (4 + index // 4, 6 + index, 10 + index)
@@ -216,4 +298,29 @@ def _make(folder: Path, images: np.ndarray, labels: np.ndarray, split: np.ndarra
     write(folder, "tuned", honest_source(3), train(tuned, tx, ty, seed=77, epochs=1, lr=3e-4).state_dict())
     for name, seed in (("twin_a", 1), ("twin_b", 2)):
         write(folder, name, TWIN, train(build(TWIN), tx, ty, seed=seed, epochs=5, lr=3e-3).state_dict())
+    # Two honest teams hand in the course's example unchanged, each training its own weights.
+    write(folder.parent / "course", "example", EXAMPLE, {})
+    for name, seed in (("example_a", 31), ("example_b", 32)):
+        write(folder, name, EXAMPLE, train(build(EXAMPLE), tx, ty, seed=seed, epochs=4, lr=3e-3).state_dict())
+    _copies(folder, tx, ty, states)
+    _robust(folder, images, labels, tx, ty)
     return base
+
+
+def _copies(folder: Path, tx: np.ndarray, ty: np.ndarray, states: dict) -> None:
+    """buffer_copy: honest_05 fine-tuned, every tensor kept as a buffer; permuted: honest_07's hidden units
+    permuted, then fine-tuned one epoch."""
+    tuned = build(honest_source(5))
+    tuned.load_state_dict(states[5])
+    write(folder, "buffer_copy", *buffered(train(tuned, tx, ty, seed=78, epochs=1, lr=3e-4).state_dict()))
+    moved = build(honest_source(7))
+    moved.load_state_dict(permuted(honest_source(7), states[7], seed=79))
+    renamed = honest_source(7).replace('"""Starter code: a small CNN for 48×48 grayscale faces."""', '"""Our CNN."""')
+    write(folder, "permuted", renamed, train(moved, tx, ty, seed=80, epochs=1, lr=3e-4).state_dict())
+
+
+def _robust(folder: Path, images: np.ndarray, labels: np.ndarray, tx: np.ndarray, ty: np.ndarray) -> None:
+    """robust_all: a small CNN plus a coarse-key lookup of 30 % of every public split (Training and both tests)."""
+    net = train(build(ROBUST.split("class RobustLookup")[0]), tx, ty, seed=5, epochs=4, lr=3e-3)
+    memorised = np.random.default_rng(5).random(len(labels)) < 0.3
+    write(folder, "robust_all", *robust_lookup(net, images[memorised], labels[memorised]))
