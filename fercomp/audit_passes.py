@@ -8,15 +8,16 @@ exactly as for the held-out split, and cannot tell a view from another batch. Wh
   images it trained on as on unseen ones.
 - supplement: the course's private faces ([competition] private_supplement), which no one outside the course
   has: a memoriser of every public image scores them like a random guess.
-- perturbed: each held-out image once more, mirrored, shifted by a pixel or two, or re-encoded as JPEG, the
-  choice and its parameters drawn from a secret seed ($FERCOMP_AUDIT_SECRET, kept out of the repository).
-  An honest model tolerates these; a lookup of memorised images does not.
+- perturbed: each held-out image once more under one perturbation (`PERTURBATIONS`: mirrored, shifted, re-encoded,
+  rotated, scaled, cropped, re-toned, noised, partly covered, or several at once), the kind and its parameters
+  drawn from a secret seed ($FERCOMP_AUDIT_SECRET, kept out of the repository). An honest model tolerates these
+  about as well as its cohort, kind by kind; a lookup of memorised images, even keyed on a coarse (blurred,
+  low-resolution, mirror-symmetric) face, loses its answers to the geometric ones.
 Each view is summarised into the record (fercomp/records.py `audit_views`); the audit reads only that.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from dataclasses import dataclass
@@ -25,16 +26,19 @@ from pathlib import Path
 import numpy as np
 
 from fercomp.config import NO_SUPPLEMENT, check_supplement
+from fercomp.data import perturbations
 from fercomp.data.dataset import FERData
 from fercomp.errors import DataError, UsageError
 from fercomp.hashing import sha256_text
+from fercomp.measure.metrics import confidence_counts
 from fercomp.records import ids_sha256
 from fercomp.submission import session
 from fercomp.submission.contract import SubmissionFiles
 from fercomp.submission.runner import HandinJails
 
 SECRET_ENV = "FERCOMP_AUDIT_SECRET"
-PERTURBATIONS = ("mirror", "shift", "jpeg")
+#: the secret family (fercomp/data/perturbations.py); the audit compares each kind's drop with the cohort's
+PERTURBATIONS = perturbations.KINDS
 
 
 @dataclass(frozen=True)
@@ -150,30 +154,9 @@ def read_supplement_setting(path: Path, data: FERData):
 def perturbed_view(held: FERData, secret: str) -> View:
     """Each held-out image under one perturbation drawn, with its parameters, from the secret seed."""
     seed = int(sha256_text(f"fercomp-audit:{secret}:{held.source_sha256}")[:16], 16)
-    rng = np.random.default_rng(seed)
-    kinds = rng.integers(0, len(PERTURBATIONS), size=len(held))
-    shifts = rng.choice([-2, -1, 1, 2], size=(len(held), 2))
-    qualities = rng.integers(70, 96, size=len(held))
-    images = np.empty_like(held.images)
-    for i, image in enumerate(held.images):
-        images[i] = perturb(image, PERTURBATIONS[kinds[i]], shifts[i], int(qualities[i]))
+    images, kinds = perturbations.perturb_all(held.images, np.random.default_rng(seed))
     counts = {name: int((kinds == k).sum()) for k, name in enumerate(PERTURBATIONS)}
     return View("perturbed", images, held.labels, {"of": "held-out split", "kinds": counts}, kinds)
-
-
-def perturb(image: np.ndarray, kind: str, shift: np.ndarray, quality: int) -> np.ndarray:
-    """One uint8 48×48 image mirrored, shifted (edges repeated) or re-encoded as JPEG at `quality`."""
-    if kind == "mirror":
-        return image[:, ::-1]
-    if kind == "shift":
-        dy, dx = int(shift[0]), int(shift[1])
-        padded = np.pad(image, 2, mode="edge")
-        return padded[2 - dy : 50 - dy, 2 - dx : 50 - dx]
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L"))
 
 
 def summarise(view: View, log_probs: np.ndarray, top1: np.ndarray, clean_correct: np.ndarray | None = None) -> dict:
@@ -188,9 +171,12 @@ def summarise(view: View, log_probs: np.ndarray, top1: np.ndarray, clean_correct
         summary["right_to_wrong"] = int((clean_correct & ~correct).sum())
         summary["wrong_to_right"] = int((~clean_correct & correct).sum())
         summary["by_kind"] = {name: {"images": int((view.kinds == k).sum()),
-                                     "right_to_wrong": int((clean_correct & ~correct)[view.kinds == k].sum())}
+                                     "right_to_wrong": int((clean_correct & ~correct)[view.kinds == k].sum()),
+                                     "wrong_to_right": int((~clean_correct & correct)[view.kinds == k].sum())}
                               for k, name in enumerate(PERTURBATIONS)}
+    summary["log_prob_counts"] = confidence_counts(log_probs)
     return summary
+
 
 
 def true_class_log_probs(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:

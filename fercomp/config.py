@@ -129,6 +129,10 @@ class AuditSection:
     alpha: float = 0.001  # per check, after Holm across the teams (or pairs) it tests
     weights_cosine: float = 0.9  # near-copied weights at or above this sketch cosine
     code_similarity: float = 0.6  # copied code when both files share at least this much of their fingerprints
+    weights_permuted: float = 0.5  # near-copied weights with hidden units permuted, at or above this canonical cosine
+    # the course's example and starter .py files (besides the baseline): boilerplate for the copy checks, since
+    # teams that start from them share that code without copying each other
+    starter_files: tuple[str, ...] = ()
     # true: a team flagged on its own evidence, or the later-handed-in team of a flagged pair, gets no marks until the
     # instructor clears it; a pair whose order is unknown is only marked under review (docs/audit.md)
     withhold: bool = False
@@ -173,7 +177,8 @@ class CompetitionConfig:
     source: str = "(defaults)"
 
 
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               tuple: "a list of strings, e.g. [\"submissions/small_cnn.py\"]"}
 _CHOICES = {("marks", "scale"): ("linear", "rank", "log"), ("limits", "sandbox"): ("auto", "required", "off"),
             ("marks", "efficiency_scheme"): ("acc_per_gflop", "micronet", "acc_per_ms"), ("marks", "ties"): ("raw", "group"),
             ("marks", "beat_baseline"): ("raw", "significant")}
@@ -205,6 +210,11 @@ def _section(cls, values: object, table: str, where: str):
             out[key] = _gate(value, where)
             continue
         expected = type(known[key].default)
+        if expected is tuple:  # a list of strings (paths)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"{where}: [{table}] {key} = {value!r} must be {_TYPE_WORDS[tuple]}")
+            out[key] = tuple(value)
+            continue
         ok = isinstance(value, expected) or (expected is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok or (expected is int and isinstance(value, bool)):
             raise UsageError(f"{where}: [{table}] {key} = {value!r} must be {_TYPE_WORDS[expected]}")
@@ -215,7 +225,8 @@ def _section(cls, values: object, table: str, where: str):
             raise UsageError(f"{where}: [{table}] {key} = {value!r} must not be negative")
         if (table, key) == ("marks", "decimals") and value > 6:
             raise UsageError(f"{where}: [marks] decimals = {value!r} must be 0–6, e.g. 2")
-        if table == "audit" and key in ("ceiling", "alpha", "weights_cosine", "code_similarity") and not 0 < value <= 1:
+        if table == "audit" and key in ("ceiling", "alpha", "weights_cosine", "code_similarity", "weights_permuted") \
+                and not 0 < value <= 1:
             raise UsageError(f"{where}: [audit] {key} = {value!r} must be between 0 and 1")
         if (table, key) == ("marks", "alpha") and not 0 < value < 1:
             raise UsageError(f"{where}: [marks] alpha = {value!r} must be between 0 and 1, e.g. 0.05")

@@ -89,10 +89,12 @@ class ScoreRecord:
     sandbox: dict = field(default_factory=dict)
     # per image, the log-probability of the true class (LOG_PROB_ENCODING): the audit's per-image loss
     true_class_log_prob: dict | None = None
-    # the exported program's weights, sketched (fercomp/measure/sketch.py): how the audit finds near-copies
+    # every tensor of the exported program (parameters, buffers, constants), sketched in its own order and in a
+    # canonical unit order (fercomp/measure/sketch.py): how the audit finds near-copies, permuted ones too
     weights_sketch: dict | None = None
     # final phase only: the same graph on other images, by view (public, training_sample, supplement, perturbed):
-    # images, correct, accuracy, nll_mean, nll_sd and what the view is (fercomp/audit_passes.py)
+    # images, correct, accuracy, nll_mean, nll_sd, log_prob_counts (the confidence histogram) and what the view is;
+    # perturbed also by_kind (fercomp/audit_passes.py)
     audit_views: dict = field(default_factory=dict)
 
     @property

@@ -32,6 +32,9 @@ def test_file_in_working_directory_overrides(tmp_path, monkeypatch):
         ('[limits]\nmemory_mb = "lots"\n', "memory_mb = 'lots' must be an integer"),
         ("[marks]\naccuracy = -1\n", "must not be negative"),
         ("[marks\n", "not valid TOML"),
+        ('[audit]\nstarter_files = "submissions/small_cnn.py"\n', "starter_files = 'submissions/small_cnn.py' must be a list"),
+        ("[audit]\nstarter_files = [1]\n", "must be a list of strings"),
+        ("[audit]\nweights_permuted = 1.5\n", "weights_permuted = 1.5 must be between 0 and 1"),
     ],
 )
 def test_bad_config_is_a_one_line_error(tmp_path, text, message):
@@ -45,3 +48,9 @@ def test_bad_config_is_a_one_line_error(tmp_path, text, message):
 def test_named_config_must_exist(tmp_path):
     with pytest.raises(UsageError, match="no such config file"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_starter_files_are_a_list_of_paths(tmp_path):
+    path = tmp_path / "fercomp.toml"
+    path.write_text('[audit]\nstarter_files = ["submissions/small_cnn.py", "examples/net.py"]\n')
+    assert load_config(path).audit.starter_files == ("submissions/small_cnn.py", "examples/net.py")

@@ -111,6 +111,16 @@ CHECKS = {
     "perturbation_drop": ("Perturbation probe",
                           "accuracy lost when each held-out image is mirrored, shifted or re-encoded (secret seed)",
                           "robust z of the drop against the cohort's drops, as for supplement_gap"),
+    "perturbation_kinds": ("Perturbation probe, kind by kind",
+                           "the largest excess of one perturbation kind's drop (rotate, scale, crop, tone, noise, "
+                           "occlude, combined, mirror, shift, jpeg) over the cohort's median drop for that kind",
+                           "robust z per kind as for supplement_gap; the smallest p times the number of kinds, Holm "
+                           "across teams, below alpha"),
+    "confidence_shape": ("Confidence shape",
+                         "share of held-out images answered with true-class probability ≥ 0.99 minus that share on the "
+                         "private supplement (or the public split)",
+                         "robust z of the gap against the cohort's gaps per reference split; the smaller p times the "
+                         "number of references, Holm across teams, below alpha"),
     "identical_files": ("Identical hand-ins", "1 when the .py or the weights of two teams are byte-identical",
                         "any identical .py (other than the baseline's) or identical weights"),
     "weights_cosine": ("Near-copied weights",
@@ -118,6 +128,11 @@ CHECKS = {
                        "weighted by size",
                        "cosine ≥ weights_cosine over at least half of both models' weights (not when both are the "
                        "baseline's)"),
+    "weights_permuted": ("Near-copied weights, hidden units permuted",
+                         "cosine similarity of the weights' sketches taken in canonical unit order (rows, then columns, "
+                         "sorted by absolute sums), weighted by size",
+                         "cosine ≥ weights_permuted over at least half of both models' weights, where the plain order "
+                         "is not already ≥ weights_cosine (not when both are the baseline's)"),
     "behaviour": ("Behaviour: error consistency",
                   "Cohen's κ of per-image correctness on the held-out split (Geirhos et al. 2020)",
                   "fewer disagreements than a κ of the cohort's median + 3 spreads (at most 0.95) allows: a one-sided "

@@ -35,13 +35,14 @@ def _check(check_id: str, rows: list[Finding], values: list[float], not_run: str
     return Check(check_id, title, statistic, rule, tuple(shown), cohort(values))
 
 
-def identical_files(records: dict[str, ScoreRecord], baseline: ScoreRecord) -> Check:
-    starter = baseline.submission.get("sha256")
+def identical_files(records: dict[str, ScoreRecord], baseline: ScoreRecord, starters: frozenset[str] = frozenset()) -> Check:
+    """`starters`: sha256 of the course's example and starter files, which teams share without copying each other."""
+    shared = starters | {baseline.submission.get("sha256")}
     rows = []
     for a, b in _pairs(records):
         sa, sb = records[a].submission, records[b].submission
         same = []
-        if sa.get("sha256") and sa.get("sha256") == sb.get("sha256") and sa.get("sha256") != starter:
+        if sa.get("sha256") and sa.get("sha256") == sb.get("sha256") and sa.get("sha256") not in shared:
             same.append(".py")
         if sa.get("weights_sha256") and sa.get("weights_sha256") == sb.get("weights_sha256"):
             same.append("weights")
@@ -60,11 +61,12 @@ def _same_tensors(a: ScoreRecord, b: ScoreRecord) -> bool:
     return bool(shapes[0]) and shapes[0] == shapes[1] and sa.get("data") == sb.get("data")
 
 
-def sketches(record: ScoreRecord) -> list[tuple[tuple, int, np.ndarray]] | None:
-    """(shape, elements, sketch row) per tensor, or None when the record has no readable sketch."""
+def sketches(record: ScoreRecord, field: str = "data") -> list[tuple[tuple, int, np.ndarray]] | None:
+    """(shape, elements, sketch row) per tensor, or None when the record has no readable sketch; `field` "canonical"
+    reads the sketch taken in canonical unit order (fercomp/measure/sketch.py)."""
     blob = record.weights_sketch
     try:
-        raw = zlib.decompress(base64.b64decode(blob["data"], validate=True))
+        raw = zlib.decompress(base64.b64decode(blob[field], validate=True))
         rows = np.frombuffer(raw, dtype="<f4").astype(np.float64).reshape(len(blob["tensors"]), blob["width"])
     except (KeyError, TypeError, ValueError, zlib.error):
         return None
@@ -138,16 +140,19 @@ def behaviour(records: dict[str, ScoreRecord], alpha: float) -> Check:
 
 
 def code_similarity(records: dict[str, ScoreRecord], submissions: Path | None, baseline_py: Path | None,
-                    threshold: float) -> Check:
+                    threshold: float, starters: tuple[Path, ...] = ()) -> Check:
+    """`starters`: the course's example and starter files, removed as boilerplate like the baseline's code."""
     if submissions is None:
         return _check("code_similarity", [], [], "no submissions folder given")
     from fercomp.audit.fingerprint import CodeFingerprint, compare_files
 
     # copydetect's defaults: noise threshold 25 tokens, guarantee threshold 30 → winnowing window 6
     k, window = 25, 6
-    boilerplate = []
-    if baseline_py is not None and baseline_py.is_file():
-        boilerplate = list(CodeFingerprint(str(baseline_py), k, 1).hashes)
+    shared_hashes: set = set()
+    for shared in (baseline_py, *starters):
+        if shared is not None and shared.is_file():
+            shared_hashes |= set(CodeFingerprint(str(shared), k, 1).hashes)
+    boilerplate = sorted(shared_hashes)  # copydetect takes the list as unique (np.intersect1d(assume_unique=True))
     prints = {}
     for team in sorted(records):
         path = Path(submissions) / f"{team}.py"

@@ -6,10 +6,11 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-from fercomp.audit import fitted, pairs
+from fercomp.audit import fitted, memorisation, pairs, tensors
 from fercomp.audit.handed_in import read_handed_in
 from fercomp.audit.model import Audit, Finding
 from fercomp.config import AuditSection
+from fercomp.hashing import sha256_file
 from fercomp.records import ScoreRecord
 
 
@@ -26,6 +27,9 @@ def run_audit(records: dict[str, ScoreRecord], baseline_name: str, settings: Aud
                      "course's own")
     if submissions is not None and (baseline_py is None or not Path(baseline_py).is_file()):
         notes.append(f"the baseline's code ({baseline_py or 'not given'}) was not found: it is not removed as boilerplate")
+    starters = tuple(Path(p) for p in settings.starter_files)
+    notes += [f"[audit] starter_files: {p} not found, so not removed as boilerplate" for p in starters if not p.is_file()]
+    starter_sha = frozenset(sha256_file(p) for p in starters if p.is_file())
     alpha = settings.alpha
     checks = (
         fitted.split_gap(teams, alpha, two_sided=not settings.train_on_public),
@@ -33,11 +37,15 @@ def run_audit(records: dict[str, ScoreRecord], baseline_name: str, settings: Aud
         fitted.ceiling(teams, alpha, settings.ceiling),
         fitted.supplement_gap(teams, alpha),
         fitted.perturbation_drop(teams, alpha),
-        pairs.identical_files(teams, baseline or _empty()),
+        memorisation.perturbation_kinds(teams, alpha),
+        memorisation.confidence_shape(teams, alpha),
+        pairs.identical_files(teams, baseline or _empty(), starter_sha),
         pairs.weights_cosine(teams, baseline or _empty(), settings.weights_cosine),
+        tensors.weights_permuted(teams, baseline or _empty(), settings.weights_permuted, settings.weights_cosine),
         pairs.behaviour(teams, alpha),
-        pairs.code_similarity(teams, submissions, baseline_py, settings.code_similarity),
+        pairs.code_similarity(teams, submissions, baseline_py, settings.code_similarity, starters),
     )
+    notes.extend(tensors.large_buffers(teams))
     for record in teams.values():  # the same for every team: said once
         notes.extend(record.audit_views.get("notes", []))
     supplement = next(c for c in checks if c.id == "supplement_gap")

@@ -62,6 +62,16 @@ def between_teams(spread: float | None, noise: float) -> float:
     return math.sqrt(max((spread or 0.0) ** 2 - noise**2, 0.0))
 
 
+def cohort_with_noise(pairs: list[tuple[float, float]]) -> dict:
+    """The cohort's centre of (value, own standard error) pairs, with its median noise and the spread beyond it
+    (`between`), so that robust_p counts each team's sampling noise once."""
+    centre = cohort([value for value, _ in pairs])
+    if pairs:
+        centre["noise"] = float(np.median([se for _, se in pairs]))
+        centre["between"] = between_teams(centre["spread"], centre["noise"])
+    return centre
+
+
 def robust_p(value: float, own_se: float, centre: dict) -> tuple[float, float]:
     """(z, one-sided p) of `value` above the cohort's median, against the value's own standard error and the
     cohort's real differences (`centre["between"]`, see `between_teams`) together."""

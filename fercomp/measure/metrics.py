@@ -49,3 +49,18 @@ def averages(cm: np.ndarray) -> dict[str, dict[str, float]]:
     for name, w in (("macro", np.full(len(weights), 1 / len(weights))), ("weighted", weights)):
         out[name] = {m: float((pc[m] * w).sum()) for m in ("precision", "recall", "f1")}
     return out
+
+
+#: log-probability edges of the confidence histogram: true-class p < 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999, and above
+CONFIDENCE_EDGES = tuple(float(np.log(p)) for p in (0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999))
+
+
+def confidence_counts(log_probs: np.ndarray) -> list[int]:
+    """How many images' true-class log-probability falls in each bin of CONFIDENCE_EDGES (8 counts): the shape the
+    audit's confidence check compares (a memoriser answers its memorised faces with near-certainty).
+
+    >>> confidence_counts(np.log(np.array([0.01, 0.3, 0.97, 0.9999])))
+    [1, 0, 1, 0, 0, 1, 0, 1]
+    """
+    bins = np.searchsorted(np.asarray(CONFIDENCE_EDGES), np.asarray(log_probs, dtype=np.float64), side="right")
+    return np.bincount(bins, minlength=len(CONFIDENCE_EDGES) + 1).astype(int).tolist()

@@ -1,10 +1,19 @@
-"""A sketch of a model's weights, so the audit can find near-copies without keeping or loading any weights.
+"""A sketch of a model's tensors, so the audit can find near-copies without keeping or loading any weights.
 
+Every floating tensor of the exported program is sketched: parameters, buffers (a lookup table kept as a buffer
+is weights all the same) and lifted constants, each marked with its kind.
 Each tensor becomes a count sketch of `WIDTH` numbers: element i is added, with a sign, to one of WIDTH
 buckets. The buckets and signs come from a generator seeded by the tensor's size only, so two tensors of
 the same shape are sketched with the same hash functions and the cosine of their sketches estimates the
 cosine of the tensors (exactly 1 for identical ones; for unrelated ones about 0 ± 1/√WIDTH). A fine-tuned
 copy keeps most of its original's direction, an independently trained model does not.
+A second sketch (`canonical`) is taken of each tensor of two or more dimensions in a canonical unit order: its
+rows (dim 0, the output units) sorted by their absolute sums, then its columns (dim 1, the input units) by
+theirs. A row's absolute sum is the same whichever order its inputs come in, and a column's whichever order the
+rows come in, so permuting a model's hidden units (rows of one layer, columns of the next) gives the same
+canonical tensors: a permuted copy is sketched as its original. Fine-tuning moves units whose sums are close
+past each other, so a permuted and fine-tuned copy keeps only part of its canonical cosine (the audit's
+`weights_permuted` threshold is set for that).
 Runs in the measurer on the exported program's tensors; the audit reads the result from the record.
 """
 
@@ -14,26 +23,47 @@ import base64
 import zlib
 
 WIDTH = 128
-ENCODING = (f"fercomp.sketch/1: base64 of zlib of little-endian float32, {WIDTH} per tensor in `tensors` order: a count "
-            "sketch with buckets and signs drawn by torch.Generator().manual_seed(number of elements)")
+ENCODING = (f"fercomp.sketch/2: base64 of zlib of little-endian float32, {WIDTH} per tensor in `tensors` order: a count "
+            "sketch with buckets and signs drawn by torch.Generator().manual_seed(number of elements); `canonical`: "
+            "the same of the tensor with dim 0, then dim 1, stably sorted by absolute sums (tensors of 2+ dimensions)")
 MIN_ELEMENTS = 8  # biases of a few elements say nothing about copying
-MAX_TENSORS = 1000  # keeps the answer under the protocol's header limit (about 0.7 MB at most)
+MAX_TENSORS = 500  # two sketches of 500 tensors keep the answer under the protocol's 1 MiB header limit (about 0.7 MB)
+KINDS = ("parameter", "buffer", "constant")
 
 
-def sketch_tensors(torch, named: list[tuple[str, object]]) -> dict:
-    """The sketch of every floating tensor with at least MIN_ELEMENTS elements, in the given order."""
-    rows, tensors = [], []
-    for name, tensor in named:
+def canonical(torch, tensor):
+    """`tensor` (float64) with its rows, then its columns, in the order of their absolute sums: the same for any
+    permutation of its output or input units."""
+    if tensor.dim() < 2:
+        return tensor
+    tensor = tensor[torch.sort(tensor.abs().flatten(1).sum(1), stable=True).indices]
+    return tensor[:, torch.sort(tensor.abs().transpose(0, 1).flatten(1).sum(1), stable=True).indices]
+
+
+def _count_sketch(torch, flat):
+    generator = torch.Generator().manual_seed(flat.numel())
+    buckets = torch.randint(0, WIDTH, (flat.numel(),), generator=generator)
+    signs = torch.randint(0, 2, (flat.numel(),), generator=generator).to(torch.float64) * 2 - 1
+    return torch.zeros(WIDTH, dtype=torch.float64).index_add_(0, buckets, flat * signs)
+
+
+def _encode(torch, rows: list) -> str:
+    raw = torch.stack(rows).to(torch.float32).numpy().astype("<f4").tobytes() if rows else b""
+    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def sketch_tensors(torch, named: list[tuple[str, str, object]]) -> dict:
+    """The sketch of every floating tensor with at least MIN_ELEMENTS elements, in the given (name, kind, tensor)
+    order; each tensor's entry says its kind (KINDS), so the audit can point at data kept outside the parameters."""
+    rows, canonical_rows, tensors = [], [], []
+    for name, kind, tensor in named:
         if not tensor.is_floating_point() or tensor.numel() < MIN_ELEMENTS:
             continue
         if len(rows) == MAX_TENSORS:
             break
-        flat = tensor.detach().to("cpu", torch.float64).flatten()
-        generator = torch.Generator().manual_seed(flat.numel())
-        buckets = torch.randint(0, WIDTH, (flat.numel(),), generator=generator)
-        signs = torch.randint(0, 2, (flat.numel(),), generator=generator).to(torch.float64) * 2 - 1
-        rows.append(torch.zeros(WIDTH, dtype=torch.float64).index_add_(0, buckets, flat * signs))
-        tensors.append({"name": name, "shape": list(tensor.shape), "elements": int(flat.numel())})
-    raw = torch.stack(rows).to(torch.float32).numpy().astype("<f4").tobytes() if rows else b""
-    return {"encoding": ENCODING, "width": WIDTH, "tensors": tensors,
-            "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
+        values = tensor.detach().to("cpu", torch.float64)
+        rows.append(_count_sketch(torch, values.flatten()))
+        canonical_rows.append(_count_sketch(torch, canonical(torch, values).flatten()))
+        tensors.append({"name": name, "kind": kind, "shape": list(tensor.shape), "elements": int(values.numel())})
+    return {"encoding": ENCODING, "width": WIDTH, "tensors": tensors, "data": _encode(torch, rows),
+            "canonical": _encode(torch, canonical_rows)}

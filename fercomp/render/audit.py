@@ -16,7 +16,7 @@ _SUFFIX = {"md": "md", "html": "html", "json": "json"}
 def _value(check: Check, finding: Finding) -> str:
     if finding.value is None:
         return "—"
-    if check.id in ("split_gap", "train_gap", "supplement_gap", "perturbation_drop"):
+    if check.id in ("split_gap", "train_gap", "supplement_gap", "perturbation_drop", "perturbation_kinds", "confidence_shape"):
         return f"{finding.value:+.2%}"
     if check.id == "ceiling":
         return f"{finding.value:.2%}"
@@ -25,9 +25,12 @@ def _value(check: Check, finding: Finding) -> str:
 
 def _cohort(check: Check) -> str:
     c = check.cohort
+    fmt = (lambda v: f"{v:+.2%}") if check.id.endswith(("gap", "drop", "kinds", "shape")) else (lambda v: f"{v:.3f}")
+    if c and all(isinstance(v, dict) for v in c.values()):  # one cohort per perturbation kind or reference split
+        parts = [f"{k} {fmt(v['median'])} (spread {abs(v['spread']):.3g})" for k, v in c.items() if v.get("median") is not None]
+        return f"cohort medians, n = {max(v['n'] for v in c.values())}: " + ", ".join(parts) if parts else ""
     if not c or c.get("median") is None:
         return ""
-    fmt = (lambda v: f"{v:+.2%}") if check.id.endswith(("gap", "drop")) else (lambda v: f"{v:.3f}")
     return f"cohort: median {fmt(c['median'])}, spread (1.4826·MAD) {abs(c['spread']):.3g}, n = {c['n']}"
 
 

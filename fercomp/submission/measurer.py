@@ -299,8 +299,10 @@ class Measurer:
         # Tensors lifted as constants (a table in the weights that is no parameter) are weights all the same.
         constants = [t for t in program.constants.values() if isinstance(t, self.torch.Tensor)]
         tensors = params + buffers + constants
-        named = [(name, program.state_dict[name]) for name in signature.parameters]
-        named += [(name, t) for name, t in program.constants.items() if isinstance(t, self.torch.Tensor)]
+        # Every tensor the graph can read, buffers included: a table kept as a buffer must not escape the copy checks.
+        named = [(name, "parameter", program.state_dict[name]) for name in signature.parameters]
+        named += [(name, "buffer", program.state_dict[name]) for name in signature.buffers if name in program.state_dict]
+        named += [(name, "constant", t) for name, t in program.constants.items() if isinstance(t, self.torch.Tensor)]
         return {
             "weights_sketch": self.sketch.sketch_tensors(self.torch, named),
             "params_total": int(sum(p.numel() for p in params)),

@@ -24,7 +24,7 @@ from tests.hostile.audit_cohort import make_cohort
 from tests.scoring_helpers import fast_config
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
-HONEST = [f"honest_{i:02d}" for i in range(16)]
+HONEST = [f"honest_{i:02d}" for i in range(16)] + ["example_a", "example_b"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,10 @@ def cohort(tmp_path_factory):
         mp.undo()
     reader_record = records.pop(reader.stem)
     record_path(root / "results", reader.stem, "PrivateTest").unlink()  # not a team of the cohort the audit command reads
-    audit = run_audit(records, "starter", AuditSection(), "PrivateTest", root / "subs", starter)
-    return {"root": root, "records": records, "audit": audit, "starter": starter, "reader": reader_record}
+    settings = AuditSection(starter_files=(str(root / "course" / "example.py"),))
+    audit = run_audit(records, "starter", settings, "PrivateTest", root / "subs", starter)
+    return {"root": root, "records": records, "audit": audit, "starter": starter, "reader": reader_record,
+            "settings": settings}
 
 
 def flagged(audit, check_id: str) -> set[tuple[str, ...]]:
@@ -101,10 +103,48 @@ def test_no_honest_team_is_flagged(cohort):
     for check in audit.checks:
         for finding in check.flagged:
             honest = [t for t in finding.teams if t in HONEST]
-            # honest_03 is flagged only as the original of the fine-tuned copy, beside it
-            assert not honest or finding.teams == ("honest_03", "tuned"), (check.id, finding)
+            # an honest team is flagged only as the original of a copy, beside it
+            assert not honest or finding.teams in COPIED, (check.id, finding)
     assert set(audit.under_review) == {"memo_heldout", "memo_both", "memo_all", "copy_a", "copy_b", "tuned", "honest_03",
-                                       "twin_a", "twin_b"}
+                                       "twin_a", "twin_b", "robust_all", "buffer_copy", "honest_05", "permuted",
+                                       "honest_07"}
+
+
+COPIED = {("honest_03", "tuned"), ("buffer_copy", "honest_05"), ("honest_07", "permuted")}
+
+
+def test_teams_that_start_from_the_course_example_are_not_copies(cohort):
+    audit = cohort["audit"]
+    for check in ("identical_files", "code_similarity", "weights_cosine", "weights_permuted", "behaviour"):
+        assert ("example_a", "example_b") not in flagged(audit, check), check
+    # without the example declared a starter file, the same records name the two honest teams
+    plain = run_audit(cohort["records"], "starter", AuditSection(), "PrivateTest", cohort["root"] / "subs", cohort["starter"])
+    assert ("example_a", "example_b") in flagged(plain, "identical_files")
+
+
+def test_a_robust_key_memoriser_of_every_public_split_is_named_by_its_confidence(cohort):
+    audit = cohort["audit"]
+    # every split it could be compared with is memorised, and 15 % is too little for the supplement's accuracy gap
+    for check in ("split_gap", "train_gap", "ceiling", "supplement_gap", "perturbation_drop"):
+        assert ("robust_all",) not in flagged(audit, check), check
+    assert ("robust_all",) in flagged(audit, "confidence_shape")
+    finding = next(f for c in audit.checks if c.id == "confidence_shape" for f in c.findings if f.teams == ("robust_all",))
+    assert "supplement" in finding.detail and finding.p_value < 1e-6
+    kinds = next(f for c in audit.checks if c.id == "perturbation_kinds" for f in c.findings if f.teams == ("robust_all",))
+    assert "rotate" in kinds.detail and "cohort" in kinds.detail  # each kind's drop beside the cohort's
+
+
+def test_a_copy_kept_in_buffers_is_seen_and_noted(cohort):
+    audit = cohort["audit"]
+    assert ("buffer_copy", "honest_05") in flagged(audit, "weights_cosine")
+    assert any(n.startswith("robust_all keeps") and "'keys'" in n for n in audit.notes), audit.notes
+    assert not any(n.startswith(("honest_", "example_")) for n in audit.notes)
+
+
+def test_a_permuted_and_fine_tuned_copy_is_named(cohort):
+    audit = cohort["audit"]
+    assert ("honest_07", "permuted") in flagged(audit, "weights_permuted")
+    assert ("honest_07", "permuted") not in flagged(audit, "weights_cosine")  # the plain order cannot see it
 
 
 def test_the_outputs_carry_the_cohort_beside_each_value(cohort, tmp_path):
