@@ -81,6 +81,8 @@ def toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (tuple, list)):  # a TOML array
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)
 
 
@@ -101,6 +103,8 @@ def allowed_values(table: str, key: str, tp: type) -> str:
         return special[table, key]
     if (table, key) in config._CHOICES:
         return ", ".join(f'"{c}"' for c in config._CHOICES[table, key])
+    if typing.get_origin(tp) is tuple:
+        return "a list of strings"
     return {bool: "true or false", int: "an integer ≥ 0", float: "a number ≥ 0", str: "a string"}[tp]
 
 
