@@ -318,7 +318,7 @@ def throughput(batch_sizes: list[int], seconds: list[float], wall: float) -> dic
 
 #: Batch sizes besides the accuracy pass's at which a seeded sample of images is answered again, each image at a
 #: random position: a graph that treats some rows of a batch differently answers them differently here.
-CONSISTENCY_BATCHES = (3, 17, 61)
+CONSISTENCY_BATCHES = (3, 11, 29)
 #: Largest difference allowed between two answers for one image, in log-probabilities (log-softmax, each clipped
 #: at log 1e-6 so a vanishing probability's rounding is not a difference). Honest models differ between batch
 #: sizes by rounding alone: at most 1.2e-6 over batch 1, a shuffled batch of 7 and one of 32 for the samples, the

@@ -1,7 +1,8 @@
 """What every operator of an exported graph costs: the one table each counter's cross-check reads.
 
-The measurer walks the exported graph node by node on a real input (torch.fx's Interpreter, so every size is the
-one that batch gives) and prices each operator call by its rule here:
+The measurer walks the exported graph node by node on an input of the batch being counted (torch.fx's Interpreter
+on fake tensors: every size is the one that batch gives, and no arithmetic is done) and prices each operator call
+by its rule here:
 - a **multiply-add** operator (convolution, linear, matrix products, einsum, attention) costs its multiply-adds,
   counted from its operands' shapes, each one multiplication and one addition;
 - an **elementwise** operator, a reduction, a normalisation, a lookup or a comparison costs (multiplications,
@@ -246,8 +247,12 @@ def count_graph(graph_module, example) -> dict:
                 row[1] += adds
             return out
 
-    with torch.no_grad():
-        Walk(graph_module).run(example)
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    # Sizes are all a rule reads: the walk runs on fake tensors (shapes only, no arithmetic), so counting the graph
+    # at the scoring batch costs no forward pass; the weights stay real tensors the fake mode reads through.
+    with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        Walk(graph_module).run(mode.from_tensor(example))
     return {**totals, "ops": totals["mults"] + totals["adds"], "batch": int(example.shape[0]),
             "by_operator": by_operator, "uncosted": dict(uncosted)}
 
