@@ -167,11 +167,16 @@ def test_the_board_marks_teams_under_review_and_withholds_only_when_asked(cohort
     rows = {m.team: m for m in held.marks}
     assert rows["memo_heldout"].accuracy_mark == 0 and rows["memo_heldout"].efficiency_mark == 0
     # a pair's evidence with no hand-in order withholds from neither: only the teams flagged on their own evidence
-    assert set(audit.withheld()) == {"memo_heldout", "memo_both", "memo_all"}
-    assert rows["copy_a"].accuracy_mark > 0 and rows["honest_03"].accuracy_mark > 0
+    assert set(audit.withheld()) == {"memo_heldout", "memo_both", "memo_all", "robust_all"}
+    assert not withheld_note(rows["copy_a"]) and not withheld_note(rows["honest_03"])
     # the withheld memorisers no longer set the accuracy scale: the best of the rest gets the full mark
     best = max((t for t in records if t != "starter" and t not in audit.withheld()), key=lambda t: records[t].accuracy)
     assert rows[best].accuracy_mark == pytest.approx(10.0)
+
+
+def withheld_note(row) -> bool:
+    """Whether the board withheld this team's marks (a team below the baseline has a zero mark, but keeps it)."""
+    return any(note.startswith("marks withheld") for note in row.notes)
 
 
 def test_with_the_hand_in_order_the_copy_loses_its_marks_and_the_source_keeps_them(cohort):
@@ -187,7 +192,7 @@ def test_with_the_hand_in_order_the_copy_loses_its_marks_and_the_source_keeps_th
     assert not {"honest_03", "copy_a", "twin_b"} & set(audit.withheld())
     strict = replace(CompetitionConfig(), audit=AuditSection(withhold=True))
     rows = {m.team: m for m in lb.build(records, "starter", strict, "PrivateTest", audit=audit).marks}
-    assert rows["tuned"].accuracy_mark == 0 and rows["honest_03"].accuracy_mark > 0
+    assert rows["tuned"].accuracy_mark == 0 and withheld_note(rows["tuned"]) and not withheld_note(rows["honest_03"])
     assert any("weights_cosine with tuned, honest_03 handed in first" in n for n in rows["honest_03"].notes)
 
 
@@ -251,7 +256,7 @@ def test_the_honest_cohorts_audit_is_byte_identical_under_any_hash_seed(cohort, 
     results = tmp_path / "results"
     results.mkdir()
     for path in (root / "results").glob("*.json"):
-        if path.name.startswith(("honest_", "starter")):
+        if path.stem.split(".")[0] in HONEST or path.name.startswith("starter"):
             shutil.copy(path, results / path.name)
     assert len(list(results.glob("*.json"))) == len(HONEST) + 1
     outputs = []
