@@ -32,19 +32,28 @@ KINDS = ("parameter", "buffer", "constant")
 
 
 def canonical(torch, tensor):
-    """`tensor` (float64) with its rows, then its columns, in the order of their absolute sums: the same for any
+    """`tensor` with its rows, then its columns, in the order of their absolute sums: the same for any
     permutation of its output or input units."""
     if tensor.dim() < 2:
         return tensor
-    tensor = tensor[torch.sort(tensor.abs().flatten(1).sum(1), stable=True).indices]
-    return tensor[:, torch.sort(tensor.abs().transpose(0, 1).flatten(1).sum(1), stable=True).indices]
+    tensor = tensor[torch.sort(tensor.abs().flatten(1).sum(1, dtype=torch.float64), stable=True).indices]
+    return tensor[:, torch.sort(tensor.abs().transpose(0, 1).flatten(1).sum(1, dtype=torch.float64), stable=True).indices]
+
+
+#: elements sketched at a time: a VGG16's 103 M-element layer in float64 at once (values, buckets, signs, products)
+#: took the measurer past its 6 GB memory limit; in chunks the sketch costs a few tens of MB beside the tensor
+CHUNK = 1 << 22
 
 
 def _count_sketch(torch, flat):
     generator = torch.Generator().manual_seed(flat.numel())
-    buckets = torch.randint(0, WIDTH, (flat.numel(),), generator=generator)
-    signs = torch.randint(0, 2, (flat.numel(),), generator=generator).to(torch.float64) * 2 - 1
-    return torch.zeros(WIDTH, dtype=torch.float64).index_add_(0, buckets, flat * signs)
+    sketch = torch.zeros(WIDTH, dtype=torch.float64)
+    for start in range(0, flat.numel(), CHUNK):
+        part = flat[start:start + CHUNK].to(torch.float64)
+        buckets = torch.randint(0, WIDTH, (part.numel(),), generator=generator)
+        signs = torch.randint(0, 2, (part.numel(),), generator=generator).to(torch.float64) * 2 - 1
+        sketch.index_add_(0, buckets, part * signs)
+    return sketch
 
 
 def _encode(torch, rows: list) -> str:
@@ -61,7 +70,7 @@ def sketch_tensors(torch, named: list[tuple[str, str, object]]) -> dict:
             continue
         if len(rows) == MAX_TENSORS:
             break
-        values = tensor.detach().to("cpu", torch.float64)
+        values = tensor.detach().to("cpu")  # in its own dtype: _count_sketch widens a chunk at a time
         rows.append(_count_sketch(torch, values.flatten()))
         canonical_rows.append(_count_sketch(torch, canonical(torch, values).flatten()))
         tensors.append({"name": name, "kind": kind, "shape": list(tensor.shape), "elements": int(values.numel())})
