@@ -187,7 +187,7 @@ def main() -> None:
          f"{float(np.median([r['whole'] / (r['timings']['predict_s'] + r['timings']['latency_s']) for r in runs])):.2f}×", "≤ 1.25×"],
     ]
     print(f"baseline CNN, {n} images, {MACS / 1e9:.4f} GMAC/image, {THREADS} threads, torch {torch.__version__}, "
-          f"medians of {rounds} interleaved rounds (ratios: median of per-round ratios)")
+          f"medians of {rounds} interleaved rounds (ratios: median of per-round ratios), load average {os.getloadavg()[0]:.1f}")
     rows += cuda_rows(data, sub, held.images, rounds)
     print(tabulate(rows, headers=["what", "seconds", "GMAC/s", "ratio", "target"], tablefmt="github", disable_numparse=True))
     phases = {k: float(np.median([r["timings"][k] for r in runs])) for k in runs[0]["timings"]}
