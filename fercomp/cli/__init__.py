@@ -39,7 +39,7 @@ def _register() -> None:
 
 
 @app.callback(invoke_without_command=True)
-def _root(version: bool = typer.Option(False, "--version", is_eager=True, help="Print fercomp's version and exit.")) -> None:
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, metavar="", help="Print fercomp's version and exit.")) -> None:
     """Score, rank and study FER-2013 facial-expression competition submissions.
 
     Exit codes: 0 success; 1 a submission failed (its record or check says why); 2 a usage, config, data
