@@ -49,6 +49,7 @@ def test_readme_quick_starts_run_as_printed(tmp_path):
     assert (boards / "leaderboard-PublicTest.html").is_file() and (boards / "leaderboard-PublicTest.csv").is_file()
     teams = {row["team"]: row for row in csv.DictReader((boards / "leaderboard-PublicTest.csv").open())}
     assert teams["team_a"]["status"] == "scored"
-    grades = list(csv.DictReader((boards / "grades-PrivateTest.csv").open()))
+    final = home / "my-course" / "reports" / "final"
+    grades = list(csv.DictReader((final / "grades-PrivateTest.csv").open()))
     assert [(g["student_id"], g["team"], g["status"]) for g in grades] == [("s001", "team_a", "scored")]
-    assert (boards / "audit-PrivateTest.json").is_file()
+    assert (final / "audit-PrivateTest.json").is_file()

@@ -7,12 +7,13 @@ files. Here the k-grams are hashed with blake2b, so the same files give the same
 
 from __future__ import annotations
 
-import hashlib
 import threading
 
 import numpy as np
 from copydetect import CodeFingerprint as _SaltedFingerprint
 from copydetect import compare_files, utils
+
+from fercomp.hashing import blake2b_int64
 
 __all__ = ["CodeFingerprint", "compare_files", "stable_kgram_hashes"]
 
@@ -22,7 +23,7 @@ _PATCH = threading.Lock()  # the hash is swapped in copydetect's module while on
 def stable_kgram_hashes(text: str, k: int) -> np.ndarray:
     """A signed 64-bit blake2b hash of every k-gram of `text`, in order (copydetect's `hashed_kgrams`, unsalted)."""
     grams = (text[i:i + k].encode("utf-8", "surrogatepass") for i in range(len(text) - k + 1))
-    return np.array([int.from_bytes(hashlib.blake2b(g, digest_size=8).digest(), "little", signed=True) for g in grams],
+    return np.array([blake2b_int64(g) for g in grams],
                     dtype=np.int64)
 
 

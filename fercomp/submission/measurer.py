@@ -194,7 +194,9 @@ def _batch_range(program, size):
     if isinstance(size, int):
         return None
     expr = size.node.expr
-    ranges = {str(k): (int(v.lower), int(v.upper)) for k, v in program.range_constraints.items()}
+    # Unbacked symbols (u0, …: sizes the data decides) are left to the size check below, which names them.
+    ranges = {str(k): (int(v.lower), int(v.upper)) for k, v in program.range_constraints.items()
+              if not str(k).startswith("u")}
     if not isinstance(expr, sympy.Symbol) or ranges != {str(expr): (1, protocol.MAX_BATCH)}:
         raise MeasureError("artifact_refused", f"the exported program's batch is {expr} with ranges {ranges}; fercomp "
                            f"exports one batch dimension for sizes 1 to {protocol.MAX_BATCH}")

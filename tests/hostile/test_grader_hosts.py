@@ -104,7 +104,8 @@ def test_without_user_namespaces_required_refuses_auto_falls_back_and_the_ci_ste
     assert "max_user_namespaces" in lines[0] and "apparmor_restrict_unprivileged_userns=0" in lines[0]
     assert not (tmp_path / "res").exists(), "a refused run writes nothing"
 
-    fallback = _without_user_namespaces(f"{fercomp} score team.py --data fer2013.csv --split PrivateTest --out res --sandbox auto", tmp_path)
+    held_out = f"{fercomp} score team.py --data fer2013.csv --split PrivateTest --out res --sandbox auto"
+    fallback = _without_user_namespaces(held_out, tmp_path)
     assert fallback.returncode == 0, fallback.stderr[-2000:]
     assert "isolation: none (no jail: nsjail cannot create its namespaces here" in " ".join(fallback.stdout.split())
     record = json.loads((tmp_path / "res" / "team.PrivateTest.json").read_text())

@@ -250,7 +250,7 @@ def test_a_hand_in_that_kills_everything_it_can_does_not_stop_the_board(cli, tmp
     shutil.copy(CASES / "kill_runner.py", folder / "b_killer.py")
     shutil.copy(CASES / "fifo_artifact.py", folder / "b_stuck.py")
     shutil.copy(FIXTURES / "rule_model.py", folder / "c_last.py")
-    code, out, err = cli("score", folder, "--data", small_csv, "--out", tmp_path / "res", "--sandbox", "required",
+    code, out, err = cli("score", folder, "--data", small_csv, "--split", "PrivateTest", "--out", tmp_path / "res", "--sandbox", "required",
                          "--latency-queries", "5", "--latency-seconds", "0.05", "--json")
     assert code in (0, 1), err
     records = {r["submission"]["name"]: r for r in json.loads(out)}
