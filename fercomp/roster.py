@@ -11,6 +11,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from fercomp.csv_text import read_csv_text
 from fercomp.errors import UsageError
 from fercomp.marks import TeamMarks
 
@@ -41,12 +42,7 @@ class StudentGrade:
 def read_roster(path: Path) -> list[Student]:
     """Parse the roster; a one-line UsageError names the file, the row and what to fix."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such roster file") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start}); save the roster as CSV UTF-8") from None
+    text = read_csv_text(path, "roster")
     reader = csv.reader(text.splitlines())
     header = next(reader, None)
     if not header:

@@ -11,18 +11,14 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+from fercomp.csv_text import read_csv_text
 from fercomp.errors import UsageError
 
 
 def read_handed_in(path: Path) -> dict[str, dt.datetime]:
     """team → aware hand-in time; a one-line UsageError names the file, the row and what to fix."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such hand-in times file ([audit] handed_in)") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start}); save the hand-in times as CSV UTF-8") from None
+    text = read_csv_text(path, "hand-in times", "[audit] handed_in")
     rows = csv.reader(text.splitlines())
     header = [h.strip().lower() for h in next(rows, [])]
     if "team" not in header or "handed_in" not in header:
