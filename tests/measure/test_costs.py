@@ -40,6 +40,15 @@ class Spelled(nn.Module):
         return torch.max(summed, torch.zeros(1, 8, 1, 1, 1)).flatten(1)[:, :7]
 
 
+def test_the_readme_lists_exactly_the_free_operators():
+    """The README's list of free operators is the table's, name for name: a new free operator is reviewed there."""
+    text = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    bullet = text[text.index("- **free**, and nothing else"):text.index("An operator outside the table")]
+    listed = {name for quoted in re.findall(r"`([^`]+)`", bullet) for name in quoted.split()}
+    free = {name for name, rule in costs.TABLE.items() if rule is costs.FREE}
+    assert listed == free, f"README lists {sorted(listed - free)} that are not free; misses {sorted(free - listed)}"
+
+
 def test_operators_fvcore_ignores_are_priced_on_what_they_touch():
     x = torch.zeros(2, 1, 48, 48)
     found = _walk(Spelled(), x)
