@@ -1,6 +1,7 @@
 # Two set-up commands for a fresh machine: `make demo` (the main job on synthetic data) and `make test`; `make docs` builds the docs site.
 # On a machine without an NVIDIA GPU, `make demo TORCH=cpu` installs PyTorch's CPU-only build first (about
 # 0.2 GB instead of the CUDA build's 3+ GB of nvidia/ libraries); pip then keeps it for fercomp's `torch`.
+# `make check` is the developer's fast loop: every test that starts no hand-in jail, no system packages installed.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -14,8 +15,15 @@ TORCH_FIRST :=
 else
 $(error TORCH=$(TORCH): expected TORCH=cpu (PyTorch's CPU-only wheels) or nothing (PyPI's default build))
 endif
+# Test files run in parallel (pytest-xdist), one worker a core: most of the suite's time is jails, each busy on one
+# core. At most 4: every worker holds a hand-in's jails (up to ~2.5 GB each in the hostile corpus) at a time. Whole
+# files go to one worker (--dist loadfile): a module's shared set-up (a scored arena, a Slurm cluster) runs once,
+# and the hostile corpus, whose cases check host-wide traces (a process that outlived its jail, the kernel log's
+# rate limit), runs its cases one after another as before.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
-.PHONY: demo test docs bench clean browser jail slurm
+.PHONY: demo test check docs bench clean browser jail slurm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +36,11 @@ demo: $(STAMP) jail
 	$(BIN)/fercomp demo
 
 test: $(STAMP) browser jail slurm
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# The modules marked `jail` are left out (tests/conftest.py fails any unmarked test that starts a hand-in's process).
+check: $(STAMP)
+	$(PYTEST) -m "not jail"
 
 # The reference pages are generated from the code (tests/test_docs.py fails when they are stale), then the site is
 # built offline into site/ with every link checked.

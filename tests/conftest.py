@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic FER sources, an isolated cache, a CLI runner."""
+"""Shared fixtures: small synthetic FER sources, an isolated cache, a CLI runner; and the `jail` marker's guard."""
 
 from __future__ import annotations
 
@@ -7,8 +7,63 @@ import pytest
 
 from fercomp.cli import main
 from fercomp.data.synth import SynthSpec, generate, write_csv, write_folder
+from fercomp.submission import runner
 
 SMALL = SynthSpec(n_train=600, n_public=150, n_private=150, seed=7)
+
+
+#: whether the test being set up, run or torn down is marked `jail` (module fixtures are set up with their first test)
+_MAY_START_JAILS = [True]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    _MAY_START_JAILS[0] = item.get_closest_marker("jail") is not None
+
+
+def _refuse_unmarked(start):
+    def guarded(*args, **kwargs):
+        if not _MAY_START_JAILS[0]:
+            raise AssertionError("this test starts a hand-in's process (a jail, ~4-5 CPU-seconds): mark its module "
+                                 "`pytestmark = pytest.mark.jail`, so that `make check` leaves it out")
+        return start(*args, **kwargs)
+    return guarded
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _jails_only_where_marked():
+    """`make check` runs `-m "not jail"`: a test that starts a worker or measurer (jailed or not) and is not marked
+    would make the fast tier slow without anyone noticing, so it fails here instead, in either tier. Jails that a
+    test starts through a subprocess (a `fercomp` script, Slurm, Gradescope) or with jail.command directly are not
+    seen here: those modules are marked by hand."""
+    start = runner.JailedProcess.start
+    runner.JailedProcess.start = _refuse_unmarked(start)
+    yield
+    runner.JailedProcess.start = start
+
+
+#: hostile case → (outcome, reason, contained), as tests/hostile/test_hostile.py recorded them (`hostile_outcome`)
+HOSTILE_OUTCOMES: dict[str, tuple[str, str, str]] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Collect the hostile cases' outcomes from the test reports: under pytest-xdist the tests run in worker
+    processes and only their reports reach this one (the controller), which prints the summary."""
+    for key, value in report.user_properties:
+        if key == "hostile_outcome" and report.when == "call":
+            case, *row = value
+            HOSTILE_OUTCOMES[case] = tuple(row)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not HOSTILE_OUTCOMES:
+        return
+    from tabulate import tabulate
+
+    rows = [(case, *HOSTILE_OUTCOMES[case]) for case in sorted(HOSTILE_OUTCOMES)]
+    terminalreporter.write_line("")
+    terminalreporter.write_line("hostile submissions: every case contained")
+    terminalreporter.write_line(tabulate(rows, headers=["case", "outcome", "reason", "contained"], tablefmt="github"))
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ import yaml
 from tests.http_server import LocalServer
 from tests.scoring_helpers import FIXTURES
 
+pytestmark = pytest.mark.jail  # the course's scripts run `fercomp` in subprocesses, which start jails
+
 TEAMS = {"team_happy": (3, 2), "team_sad": (4, 1), "team_neutral": (6, 3)}
 COMPARED = ["team", "status", "rank", "accuracy", "gflops", "efficiency", "accuracy_mark", "efficiency_mark"]
 

@@ -21,6 +21,8 @@ from fercomp.scoring import score_submission
 from fercomp.version import __version__
 from tests.scoring_helpers import FIXTURES, fast_config
 
+pytestmark = pytest.mark.jail  # the autograder runs in a subprocess and starts jails
+
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "schema" / "gradescope-results.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 HOSTILE = Path(__file__).parent / "hostile" / "cases" / "write_gradescope_results.py"

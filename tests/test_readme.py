@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.jail  # its quick starts run `fercomp` in subprocesses, which start jails
+
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
 

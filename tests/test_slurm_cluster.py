@@ -25,7 +25,8 @@ from tests.slurm_cluster import NODE_CPUS, PARTITION_MINUTES, Cluster, unavailab
 WHY = unavailable()
 if WHY and os.environ.get("CI"):
     pytest.fail(f"the real-Slurm test must run in CI: {WHY}; make test installs slurm-wlm and munge as root", pytrace=False)
-pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no real Slurm here: {WHY}; `make test` installs it as root")
+pytestmark = [pytest.mark.jail,  # its jobs run `fercomp` under Slurm, which starts jails
+              pytest.mark.skipif(WHY is not None, reason=f"no real Slurm here: {WHY}; `make test` installs it as root")]
 
 TEAMS = {"team_happy": (3, 2), "team_sad": (4, 1)}
 COMPARED = ["team", "status", "rank", "accuracy", "gflops", "efficiency", "accuracy_mark", "efficiency_mark"]

@@ -15,6 +15,8 @@ import pytest
 
 from fercomp.submission import jail
 
+pytestmark = pytest.mark.jail  # jails started with jail.command directly
+
 needs_cgroups = pytest.mark.skipif(jail.cgroups() is None and not os.environ.get("CI"),
                                    reason="no writable memory/pids cgroups here (as root on this kind of machine there are)")
 

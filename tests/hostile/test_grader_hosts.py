@@ -25,6 +25,8 @@ from fercomp.render.table import sandbox_cell
 from tests.hostile.test_hostile import CASES
 from tests.scoring_helpers import FIXTURES
 
+pytestmark = pytest.mark.jail  # `fercomp score` in a subprocess, as each grader host
+
 GRADER_UID = 4242  # an unprivileged grader with no account, like a hosted runner's `runner`
 FERCOMP = [sys.executable, "-m", "fercomp"]
 ALLOW_USERNS = Path(course.__file__).parent / "course_files" / "ci" / "allow-userns.sh"

@@ -12,6 +12,8 @@ import pytest
 
 from fercomp.submission import jail, kernel_log
 
+pytestmark = pytest.mark.jail  # jails started with jail.command directly
+
 X86_64 = 0xC000003E  # AUDIT_ARCH_X86_64, libseccomp's token for it too
 
 
