@@ -128,6 +128,7 @@ def test_factorial_main_effects():
     assert "main effect on accuracy" in to_markdown(methods, summarize(methods, data), "factorial")
 
 
+@pytest.mark.jail
 def test_cumulative_study_end_to_end_then_render_and_resume(cli, tmp_path, small_csv):
     shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "small_cnn.py")
     path = tmp_path / "study.toml"
@@ -168,6 +169,7 @@ def test_ablate_passes_device_and_precision_to_every_row(cli, tmp_path, small_cs
     assert code == 2 and "--precision fp8" in err
 
 
+@pytest.mark.jail
 def test_ablation_cache_is_reused_on_a_folder_source(cli, tmp_path, small_folder):
     """A folder's held-out split is `test`, not PrivateTest: the cached rows must be found under that name."""
     plain = tmp_path / "faces"  # file names without Kaggle split prefixes: the splits are train and test

@@ -23,6 +23,8 @@ from fercomp.data.source import load_data
 from tests.http_server import LocalServer
 from tests.scoring_helpers import FIXTURES
 
+pytestmark = pytest.mark.jail  # every test scores hand-ins in-process (through its module fixture)
+
 CONSTANT = {f"team_{i:02d}": (i, 1 + i) for i in range(3)}  # class, conv width
 COHORT = len(CONSTANT) + 6  # and url_happy, url_neutral, url_big, victim, sibling_reader, broken
 LINEAR = '''

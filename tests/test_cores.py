@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 from fercomp.cores import split_cores
 from fercomp.leaderboard import collect_and_score
 from tests.scoring_helpers import FIXTURES, fast_config
@@ -20,6 +22,7 @@ def test_more_jobs_than_cores_share_them_and_say_so():
     assert "latencies are measured on shared cores" in split.note and "--latency serial" in split.note
 
 
+@pytest.mark.jail
 def test_a_cohort_with_two_jobs_pins_each_worker(tmp_path, small_csv):
     # on two or more cores each worker gets its own; on one, both share it (and the notes say so)
     paths = []

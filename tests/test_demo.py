@@ -3,11 +3,14 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from fercomp.data.synth import SynthSpec
 from fercomp.demo import DemoPlan, run_demo
 from fercomp.training.recipe import Recipe
 
 
+@pytest.mark.jail
 def test_demo_writes_everything_and_reruns_from_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # a relative output folder, as `make demo` uses
     quick = Recipe(epochs=1, batch_size=64)

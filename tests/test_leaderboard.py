@@ -50,6 +50,7 @@ def run_board(cli, root, *args):
         os.chdir(cwd)
 
 
+@pytest.mark.jail
 def test_marks_match_a_hand_calculation(cli, competition, small_csv):
     code, out, err = run_board(cli, competition, "--phase", "final", "--jobs", "2", "--report-marks", "report.csv",
                                "--format", "csv", "--format", "json", "--format", "md", "--format", "latex", "--format", "html")
@@ -88,6 +89,7 @@ def test_marks_match_a_hand_calculation(cli, competition, small_csv):
     assert (final / "leaderboard-PrivateTest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.jail
 def test_second_run_reuses_fresh_records_and_rescoring_follows_changes(cli, competition):
     def notes() -> str:  # the final phase's notes are in its files, not in the log
         return (competition / "reports/final/leaderboard-PrivateTest.md").read_text().split("\n- ", 1)[-1]
@@ -102,6 +104,7 @@ def test_second_run_reuses_fresh_records_and_rescoring_follows_changes(cli, comp
     assert code == 0 and "team_happy: scored (settings changed: threads 1 → 2)" in notes()
 
 
+@pytest.mark.jail
 def test_public_phase_is_the_default_and_never_touches_the_held_out_split(cli, competition):
     code, out, err = run_board(cli, competition, "--strict", "--format", "csv", "--format", "json")
     assert code == 1  # team_broken failed and --strict asks CI to notice
@@ -117,6 +120,7 @@ def test_public_phase_is_the_default_and_never_touches_the_held_out_split(cli, c
     assert code == 2 and "drop --split" in err
 
 
+@pytest.mark.jail
 def test_merging_results_twice_is_harmless_and_tampered_records_are_refused(cli, competition, tmp_path):
     results = competition / "reports" / "results"
     code, out, err = run_board(cli, competition, "--phase", "final", "--results", str(results), "--results", str(results))
@@ -134,6 +138,7 @@ def test_merging_results_twice_is_harmless_and_tampered_records_are_refused(cli,
     assert run_board(cli, competition, "--phase", "final", "--results", str(copy), "--strict")[0] == 1
 
 
+@pytest.mark.jail
 def test_summary_goes_to_github_step_summary(cli, competition, tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -149,6 +154,7 @@ def test_bad_format_and_missing_folder(cli, competition, tmp_path):
     assert code == 2 and "no such submissions folder" in err
 
 
+@pytest.mark.jail
 def test_a_killed_run_leaves_no_truncated_record_and_a_rerun_completes(cli, competition, tmp_path):
     import os
     import signal
@@ -180,6 +186,7 @@ def test_a_killed_run_leaves_no_truncated_record_and_a_rerun_completes(cli, comp
     assert all((results / name).stat().st_mtime_ns == mtime for name, mtime in before.items())  # reused, not redone
 
 
+@pytest.mark.jail
 def test_a_changed_setting_rescores_and_rescore_forces(cli, competition, tmp_path):
     run_board(cli, competition)  # public records fresh
     # a copy, so the records this test makes stale are not the ones the other tests of the module reuse
@@ -211,6 +218,7 @@ def test_progress_on_a_terminal_shows_the_team_and_eta():
     assert "team_beta" in text and "ETA" in text and "1/3" in text
 
 
+@pytest.mark.jail
 def test_leaderboard_json_is_the_board(cli, competition):
     code, out, err = run_board(cli, competition, "--json")
     board = json.loads(out)

@@ -237,6 +237,7 @@ def _records(board: Path) -> dict[str, dict]:
     return {p.name.split(".")[0]: json.loads(p.read_text()) for p in folder.glob("*.PrivateTest.json")}
 
 
+@pytest.mark.jail
 def test_the_cohort_is_worth_comparing(routes):
     """Not a vacuous comparison: teams with marks, a flagged team, a failed one, and two thread counts."""
     rows = _rows(routes["jobs 1"])
@@ -255,6 +256,7 @@ def test_the_cohort_is_worth_comparing(routes):
     assert threads["jobs 2"] == {max(1, len(available_cores()) // 2)}
 
 
+@pytest.mark.jail
 @pytest.mark.parametrize("route", ["jobs 2", "loaded shards", "mixed threads"])
 def test_every_route_gives_the_same_board(routes, route):
     """Marks, flags, ranks, accuracy, GFLOPs, efficiency, intervals, p-values, notes: every column but a time."""
@@ -268,6 +270,7 @@ def test_every_route_gives_the_same_board(routes, route):
     assert board["comparisons"] == first["comparisons"] and board["explanation"] == first["explanation"]
 
 
+@pytest.mark.jail
 @pytest.mark.parametrize("route", ["jobs 2", "loaded shards", "mixed threads"])
 def test_every_route_measures_the_same_graph(routes, route):
     """Beneath the board: the same per-image predictions, counts and flags in every team's record."""

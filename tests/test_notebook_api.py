@@ -17,6 +17,7 @@ from tests.scoring_helpers import FIXTURES, expected_rule_predictions
 STUDENTS = Path(__file__).parents[1] / "docs" / "students.md"
 
 
+@pytest.mark.jail
 def test_readme_notebook_section_runs(tmp_path, small_csv, monkeypatch, capsys):
     block = re.search(r"## In a notebook: the Python API.*?```python\n(.*?)```", STUDENTS.read_text(), re.S).group(1)
     (tmp_path / "submissions").mkdir()
@@ -38,6 +39,7 @@ def test_readme_notebook_section_runs(tmp_path, small_csv, monkeypatch, capsys):
     assert record.status == "scored" and record.params_total == 8 * 9 + 8 + 8 * 16 * 7 + 7
 
 
+@pytest.mark.jail
 def test_predict_equals_the_rule_the_scorer_sees(cli, tmp_path, small_csv):
     shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
     result = fercomp.predict(tmp_path / "rule.py", data=small_csv, split="PrivateTest", n=40, seed=5)
@@ -48,6 +50,7 @@ def test_predict_equals_the_rule_the_scorer_sees(cli, tmp_path, small_csv):
     assert [r["true"] for r in result.rows()][:3] == [fercomp.prediction.CLASS_NAMES[k] for k in result.labels[:3]]
 
 
+@pytest.mark.jail
 def test_predict_on_a_folder_of_jpegs_prints_and_writes_the_grid(cli, tmp_path):
     from PIL import Image
 

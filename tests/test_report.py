@@ -38,6 +38,7 @@ def scored(tmp_path_factory, small_csv):
     return root, record
 
 
+@pytest.mark.jail
 def test_report_is_built_in_the_worker_and_says_only_what_it_wrote(scored, small_csv):
     root, record = scored
     if hasattr(builtins, "fercomp_report_ran_submission"):
@@ -56,6 +57,7 @@ def test_report_is_built_in_the_worker_and_says_only_what_it_wrote(scored, small
     assert root / "pack" / "summary.tex" in files
 
 
+@pytest.mark.jail
 def test_latex_is_well_formed(scored, small_csv):
     root, record = scored
     build_report(root / "team.py", small_csv, root / "results", root / "train", root / "pack2")
@@ -95,6 +97,7 @@ def test_a_grid_of_three_faces_is_three_slots_wide_and_names_each_file():
         plt.close(fig)
 
 
+@pytest.mark.jail
 def test_a_forged_layer_table_is_one_line_not_a_traceback(tmp_path, small_csv, cli):
     """The worker runs the hand-in, which can rewrite what the worker answers: the parent checks the layer table
     field by field, so `fercomp report` ends in one line and writes nothing."""

@@ -22,6 +22,7 @@ def test_published_schemas_are_current():
         assert json.loads((PUBLISHED / name).read_text()) == make(), f"regenerate: python -m fercomp.schema docs/schema ({name})"
 
 
+@pytest.mark.jail
 def test_real_records_validate(tmp_path, small_csv):
     shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
     (tmp_path / "broken.py").write_text("def build_model(:\n")
@@ -32,6 +33,7 @@ def test_real_records_validate(tmp_path, small_csv):
         assert record.status == ("scored" if name == "rule" else "failed")
 
 
+@pytest.mark.jail
 def test_a_malformed_record_fails_the_schema(tmp_path, small_csv):
     shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
     score_submission(tmp_path / "rule.py", fast_config(small_csv, tmp_path / "results"))

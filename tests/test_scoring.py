@@ -30,6 +30,7 @@ def rule_scores(tmp_path_factory, small_csv):
     return root, records
 
 
+@pytest.mark.jail
 def test_hand_computable_accuracy_is_exact(rule_scores, small_csv):
     _, records = rule_scores
     record = records["rule"]
@@ -51,6 +52,7 @@ def test_hand_computable_accuracy_is_exact(rule_scores, small_csv):
     assert record.timings["predict_s"] == latency["predict_wall_seconds"]
 
 
+@pytest.mark.jail
 def test_class_order_maps_outputs_to_canonical(rule_scores):
     _, records = rule_scores
     assert records["rule_alpha"].submission["class_order"][4] == "Neutral"
@@ -58,6 +60,7 @@ def test_class_order_maps_outputs_to_canonical(rule_scores):
     assert records["rule_alpha"].confusion_matrix == records["rule"].confusion_matrix
 
 
+@pytest.mark.jail
 def test_record_is_written_atomically_and_reads_back(rule_scores):
     root, records = rule_scores
     path = record_path(root / "results", "rule", "PrivateTest")
@@ -69,6 +72,7 @@ def test_record_is_written_atomically_and_reads_back(rule_scores):
     assert not [p for p in (root / "results").iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.jail
 def test_baseline_flops_params_and_repeatability(tmp_path, small_csv):
     shutil.copy(BASELINE, tmp_path / "baseline_cnn.py")
     config = fast_config(small_csv, tmp_path / "results", require_weights=False)
@@ -83,6 +87,7 @@ def test_baseline_flops_params_and_repeatability(tmp_path, small_csv):
         assert getattr(first, field) == getattr(second, field), field
 
 
+@pytest.mark.jail
 def test_missing_weights_fail_unless_allowed(tmp_path, small_csv):
     shutil.copy(BASELINE, tmp_path / "baseline_cnn.py")
     record = score_submission(tmp_path / "baseline_cnn.py", fast_config(small_csv, tmp_path / "results"))

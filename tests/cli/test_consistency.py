@@ -23,6 +23,7 @@ def test_version(cli):
     assert code == 0 and out.strip() == f"fercomp {__version__}"
 
 
+@pytest.mark.jail
 def test_json_is_one_document(cli, tmp_path, small_csv):
     folder = tmp_path / "subs"
     folder.mkdir()
@@ -53,6 +54,7 @@ def test_empty_folder_and_bad_device_are_errors(cli, tmp_path, small_csv):
     one_line_error(*cli("leaderboard", "--config", tmp_path / "fercomp.toml")[::2], "[competition] device = gpu0: expected")
 
 
+@pytest.mark.jail
 def test_a_data_file_as_weights_is_not_called_a_pickle(cli, tmp_path, small_csv):
     shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "team.py")
     code, out, _ = cli("score", tmp_path / "team.py", "--weights", small_csv, "--data", small_csv, "--out", tmp_path / "r",

@@ -3,12 +3,15 @@
 import json
 import shutil
 
+import pytest
+
 from tests.conftest import lines
 from tests.scoring_helpers import BASELINE, FIXTURES
 
 FAST = ["--latency-queries", "3", "--latency-seconds", "0"]
 
 
+@pytest.mark.jail
 def test_score_prints_table_and_exit_0(cli, tmp_path, small_csv):
     shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
     code, out, err = cli("score", tmp_path / "rule.py", "--data", small_csv, "--out", tmp_path / "res", *FAST)
@@ -27,6 +30,7 @@ def test_json_is_a_flag_and_help_shows_no_value_for_it(cli):
     assert code == 2 and "unexpected extra argument" in err  # a flag takes no value
 
 
+@pytest.mark.jail
 def test_score_json_and_failed_submission_exit_1(cli, tmp_path, small_csv):
     (tmp_path / "broken.py").write_text(
         "import torch\nfrom torch import nn\n\nclass A(nn.Module):\n    pass\n\nclass B(nn.Module):\n    pass\n")
@@ -37,6 +41,7 @@ def test_score_json_and_failed_submission_exit_1(cli, tmp_path, small_csv):
     assert "add `def build_model(): return A()`" in record["failure"]["detail"]
 
 
+@pytest.mark.jail
 def test_score_usage_and_data_errors_exit_2(cli, tmp_path, small_csv):
     shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
     cases = [
@@ -71,6 +76,7 @@ def test_click_usage_errors_are_one_line_not_a_box(cli, tmp_path):
     assert code == 0 and "synth" in out and "info" in out
 
 
+@pytest.mark.jail
 def test_check_passes_good_and_fails_bad(cli, tmp_path):
     shutil.copy(BASELINE, tmp_path / "baseline_cnn.py")
     code, out, _ = cli("check", tmp_path / "baseline_cnn.py")
@@ -89,6 +95,7 @@ def test_check_passes_good_and_fails_bad(cli, tmp_path):
     assert code == 1 and "FAIL output is [N, 7] finite logits — non_finite_output" in out
 
 
+@pytest.mark.jail
 def test_check_and_score_a_network_with_helper_blocks_and_one_that_cannot_export(cli, tmp_path, small_csv):
     from tests.submission.test_contract import HELPER_AND_NET
 
@@ -104,6 +111,7 @@ def test_check_and_score_a_network_with_helper_blocks_and_one_that_cannot_export
     assert code == 1 and "FAIL exports with torch.export — not_exportable:" in out and "use torch.where" in out
 
 
+@pytest.mark.jail
 def test_shards_cover_every_submission_once(cli, tmp_path, small_csv):
     folder = tmp_path / "subs"
     folder.mkdir()
@@ -119,6 +127,7 @@ def test_shards_cover_every_submission_once(cli, tmp_path, small_csv):
     assert code == 2 and "I must be between 1 and N" in err
 
 
+@pytest.mark.jail
 def test_score_in_the_public_phase_never_scores_the_held_out_split(cli, tmp_path, small_csv):
     shutil.copy(FIXTURES / "rule_model.py", tmp_path / "rule.py")
     (tmp_path / "fercomp.toml").write_text('[phases]\nreveal = "2099-01-01"\n')

@@ -23,6 +23,8 @@ from fercomp.render.audit import to_html, to_json, to_markdown
 from tests.hostile.audit_cohort import make_cohort
 from tests.scoring_helpers import fast_config
 
+pytestmark = pytest.mark.jail  # every test scores hand-ins in-process (through its module fixture)
+
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 HONEST = [f"honest_{i:02d}" for i in range(16)] + ["example_a", "example_b"]
 

@@ -157,6 +157,7 @@ def test_every_case_file_has_an_expectation():
     assert sorted(p.stem for p in CASES.glob("*.py")) == sorted(EXPECTED)
 
 
+@pytest.mark.jail
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_hostile_case_is_contained(case, arena, small_csv, record_property):
     root, victim, victim_hash = arena
@@ -226,6 +227,7 @@ def _alive(name: str) -> bool:
     return False
 
 
+@pytest.mark.jail
 def test_a_hand_in_leaves_nothing_for_the_next(tmp_path, small_csv):
     """Modules, globals, environment, threads, files in its home, /tmp and /dev/shm: all die with its jail."""
     config = fast_config(small_csv, tmp_path / "results", sandbox="required")
@@ -238,6 +240,7 @@ def test_a_hand_in_leaves_nothing_for_the_next(tmp_path, small_csv):
     assert not Path("/tmp/fercomp-leftover").exists() and not Path("/dev/shm/fercomp-leftover").exists()
 
 
+@pytest.mark.jail
 def test_a_hand_in_that_kills_everything_it_can_does_not_stop_the_board(cli, tmp_path, small_csv):
     """`fercomp score FOLDER` with a killer and a FIFO in place of an exported program in the middle writes
     every other record, and they equal a run without them (same predictions, accuracy, FLOPs)."""

@@ -29,6 +29,7 @@ def test_the_verdict_is_relative_to_the_machine_and_the_reference_graph():
     assert 0 <= roofline.seconds_per_image_reference(torch) < 0.01
 
 
+@pytest.mark.jail
 def test_compute_hidden_from_every_counter_is_flagged_from_the_graph(tmp_path, small_csv):
     """Matrix products spelled as multiply + sum: the multiply-add counters agree on 2,304, but the exported
     graph's elementwise multiplications give it away, with no timing involved (so no load can change it)."""
@@ -43,6 +44,7 @@ def test_compute_hidden_from_every_counter_is_flagged_from_the_graph(tmp_path, s
     assert not honest.flags, honest.flags
 
 
+@pytest.mark.jail
 def test_a_scored_record_carries_its_predictions_and_intervals(tmp_path, small_csv):
     from fercomp.data.source import load_data
     from tests.scoring_helpers import expected_rule_predictions

@@ -59,6 +59,7 @@ def _handin(folder, meta: str, favourite: int = 3):
     return path
 
 
+@pytest.mark.jail
 def test_weights_by_url_are_fetched_once_verified_and_scored(tmp_path, server, small_csv):
     sha = _weights(server.root / "team_url.pt", 3)
     path = _handin(tmp_path / "subs", f'WEIGHTS_URL = "{server.url("team_url.pt")}"\nWEIGHTS_SHA256 = "{sha}"\n'
@@ -108,6 +109,7 @@ def test_incomplete_handins_get_one_named_error(tmp_path, server, meta, reason, 
     assert err.value.reason == reason and words in err.value.message and str(path) in err.value.message
 
 
+@pytest.mark.jail
 def test_the_worker_reads_its_staged_copy_not_the_team_folder(tmp_path, small_csv):
     """Extra files are copies in the worker's home: writing them changes nothing of the team's files."""
     path = _handin(tmp_path / "subs", 'FILES = ["team_url/config.json"]', favourite=5)
