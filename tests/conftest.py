@@ -42,6 +42,21 @@ def _jails_only_where_marked():
     runner.JailedProcess.start = start
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_core_each():
+    """Under pytest-xdist each worker gets its share of the cores for the torch work the tests do in-process
+    (training, exports, graph walks): two workers each running torch's default of one thread per core spin on each
+    other's cores, and a 10-second training test took 280 s that way on 2 cores. Jails set their own threads."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    yield
+
+
 #: hostile case → (outcome, reason, contained), as tests/hostile/test_hostile.py recorded them (`hostile_outcome`)
 HOSTILE_OUTCOMES: dict[str, tuple[str, str, str]] = {}
 

@@ -56,6 +56,7 @@ def test_fercomp_cache_shows_and_prunes(cli, monkeypatch, tmp_path):
     assert code == 0 and "0 exported program(s), 0.0 MB" in out and names(folder) == []
 
 
+@pytest.mark.jail
 def test_a_new_export_evicts_beyond_the_bound(monkeypatch, tmp_path, small_csv):
     folder = tmp_path / "exported"
     monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(folder))

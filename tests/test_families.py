@@ -55,6 +55,7 @@ def test_family_exports_passes_the_graph_check_and_counts(name, tmp_path, monkey
     assert flops["check"] == "agree", flops["check_detail"]
 
 
+@pytest.mark.jail
 @pytest.mark.parametrize("family", sorted(TRANSFORMERS))
 def test_a_transformer_passes_check(family, tmp_path, cli):
     path = tmp_path / f"{family}.py"

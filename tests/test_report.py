@@ -113,6 +113,7 @@ def test_a_forged_layer_table_is_one_line_not_a_traceback(tmp_path, small_csv, c
     assert not (tmp_path / "pack").exists()
 
 
+@pytest.mark.jail
 def test_a_record_of_another_version_of_the_hand_in_is_refused(scored, small_csv, tmp_path):
     """A record scored before the .py (or its weights) changed would sit beside a layer table of the new file."""
     root, _ = scored

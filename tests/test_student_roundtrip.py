@@ -127,6 +127,7 @@ def imagenet_cache(tmp_path, monkeypatch):
     return pretrained.store_in_cache(models.ResNet18_Weights.IMAGENET1K_V1, models.resnet18().state_dict())
 
 
+@pytest.mark.jail
 def test_a_notebook_team_goes_from_a_cell_to_a_report_with_transfer_learning(tmp_path, small_csv, imagenet_cache,
                                                                             cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
