@@ -237,10 +237,10 @@ def make_supplement(root: Path, out: Path, fer_path: Path, labels_csv: Path | No
     out, fer_path = Path(out), Path(fer_path)
     if out.suffix.lower() != ".csv":
         raise DataError(f"{out}: the supplement is a FER-format CSV; name a .csv file")
+    list_photos(Path(root), labels_csv)  # the photos first: the folder the user named is the likelier mistake
     if not fer_path.exists():
         raise DataError(f"{fer_path}: no such file or folder; the supplement is checked against FER-2013: pass --fer "
                         "with the course's fer2013.csv (default: [competition] data in fercomp.toml)")
-    list_photos(Path(root), labels_csv)  # a bad folder or labels file fails before FER-2013 is read
     fer = load_data(fer_path, announce=False)
     supplement = build_supplement(Path(root), fer, labels_csv)
     report = Path(report) if report else out.with_name(out.stem + "-report")

@@ -166,6 +166,13 @@ def test_bad_input_is_one_line(cli, tmp_path, fer, layout, words):
     assert not (tmp_path / "s.csv").exists() and not (tmp_path / "s-report.csv").exists()
 
 
+def test_a_mistyped_photos_folder_is_named_before_the_fer_file(cli, tmp_path, monkeypatch):
+    """Run outside a course (no fer2013.csv where the default points): the folder the user typed is what is wrong."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("supplement", tmp_path / "photoz")
+    assert code == 2 and len(lines(err)) == 1 and "photoz: not a folder" in err, err
+
+
 def test_labels_csv_and_no_face_kept(cli, tmp_path, fer):
     """Labels from a CSV (any layout); a set where no face is found writes the report and exits 2."""
     Image.fromarray(skimage_data.coffee()).save(tmp_path / "cup.jpg")
