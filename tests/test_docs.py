@@ -161,6 +161,13 @@ def test_help_shows_bracketed_config_tables(cli):
     assert "before [phases] reveal" in (REFERENCE / "cli.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("command", [(), ("score",), ("data",), ("data", "synth"), ("gradescope",), ("supplement",)])
+def test_help_shows_no_type_for_a_flag(cli, command):
+    """A flag takes no value: `--help <bool>` (typer's own help option) would tell a user to type one."""
+    code, out, _ = cli(*command, "--help")
+    assert code == 0 and "--help" in out and "<bool>" not in out, out
+
+
 def fenced(page: str, lang: str, after: str) -> str:
     """The first `lang` block after the text `after` in docs/`page`, verbatim."""
     text = (DOCS / page).read_text(encoding="utf-8")

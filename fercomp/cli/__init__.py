@@ -8,6 +8,16 @@ import typer
 
 from fercomp.errors import FercompError
 
+def _no_type_for_a_flag(display_type_rich):
+    """typer 0.29 prints a flag's type in every command's help (`--help <bool>`, `--trust-pickle/--no-trust-pickle
+    <bool>`), as if it took a value: a flag shows none."""
+    def patched(self, ctx):
+        return "" if self.is_flag else display_type_rich(self, ctx)
+    return patched
+
+
+typer.core.TyperOption.display_type_rich = _no_type_for_a_flag(typer.core.TyperOption.display_type_rich)
+
 app = typer.Typer(
     name="fercomp",
     help="Score, rank and study FER-2013 facial-expression competition submissions.",
@@ -39,7 +49,7 @@ def _register() -> None:
 
 
 @app.callback(invoke_without_command=True)
-def _root(version: bool = typer.Option(False, "--version", is_eager=True, metavar="", help="Print fercomp's version and exit.")) -> None:
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, help="Print fercomp's version and exit.")) -> None:
     """Score, rank and study FER-2013 facial-expression competition submissions.
 
     Exit codes: 0 success; 1 a submission failed (its record or check says why); 2 a usage, config, data

@@ -12,7 +12,7 @@ def compare(
     first: Path = typer.Argument(..., help="A score record (<team>.<split>.json)."),
     second: Path = typer.Argument(..., help="Another record of the same split and data."),
     alpha: float = typer.Option(0.05, min=0.0, max=1.0, help="Significance level of the test."),
-    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the analysis as one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis as one JSON document."),
 ) -> None:
     """Are two teams' accuracies really different? Exact McNemar test and a paired bootstrap interval.
 

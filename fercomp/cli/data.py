@@ -37,7 +37,7 @@ def synth(
 def info(
     path: Path = typer.Argument(..., help="A fer2013.csv or a folder with train/ and test/."),
     held_out: str = typer.Option(None, help="Which split is held out (default PrivateTest, or test for folders)."),
-    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the summary as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Per-split, per-class counts, image and duplicate checks, and which split is held out."""
     from fercomp.data import duplicates

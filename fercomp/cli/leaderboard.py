@@ -33,10 +33,10 @@ def leaderboard(
     gradebook_column: str = typer.Option("FER competition", help="The assignment column to fill (added when the export has none)."),
     summary: bool = typer.Option(False, help="Append the Markdown leaderboard to $GITHUB_STEP_SUMMARY when set."),
     strict: bool = typer.Option(False, help="Exit 1 if any submission failed or a record was refused (default: exit 0)."),
-    allow_weak_baseline: bool = typer.Option(False, "--allow-weak-baseline", metavar="",
+    allow_weak_baseline: bool = typer.Option(False, "--allow-weak-baseline",
                                              help="Build the final board although the baseline does not beat always "
                                                   "answering the commonest class (\\[marks] allow_weak_baseline)."),
-    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the board as one JSON document instead of the table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the board as one JSON document instead of the table."),
 ) -> None:
     """Rank every submission against the baseline and compute marks, in the public or the final phase.
 

@@ -20,7 +20,7 @@ def predict(
     weights: Path = typer.Option(None, help="Weights file (default: as `fercomp score` finds them)."),
     seed: int = typer.Option(0, help="With --data: which faces are drawn."),
     grid: Path = typer.Option(None, help="Grid PNG of the faces with their predictions (default reports/predict/<name>.png)."),
-    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the predictions as one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="Print the predictions as one JSON document."),
 ) -> None:
     """Predict expressions for face images (or faces from a data set) in the sandboxed worker.
 

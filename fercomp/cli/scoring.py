@@ -44,7 +44,7 @@ def score(
     held_out: str = typer.Option(None, help="Which split is held out, for folder layouts (default test)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     out: Path = typer.Option(Path("reports/results"), help="Folder for the score record <name>.<split>.json."),
-    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the record as JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON instead of a table."),
     weights: Path = typer.Option(None, help="Weights file (default: WEIGHTS in the file, or <stem>.pt/.pth/.safetensors)."),
     trust_pickle: bool = typer.Option(False, help="Organisers only: allow weights that are a pickled whole model."),
     allow_random_init: bool = typer.Option(False, help="Score a model that has no weights file (smoke tests)."),
@@ -151,7 +151,7 @@ def check(
     time_limit: float = typer.Option(300.0, min=1, help="Wall-clock seconds for the whole check."),
     memory_limit: int = typer.Option(DEFAULT_MEMORY_MB, min=256, help="Resident memory limit of the worker, MB."),
     sandbox: str = typer.Option("auto", help="auto, required, or off."),
-    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the checks as one JSON document."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as one JSON document."),
 ) -> None:
     """Check a submission before handing it in: loads, weights, output shape, determinism, FLOPs, latency.
 

@@ -52,7 +52,7 @@ def train(
     compile: Optional[bool] = typer.Option(None, "--compile", help="torch.compile the model (falls back to eager with a warning)."),
     deterministic: Optional[bool] = typer.Option(None, "--deterministic/--no-deterministic",
                                                  help="Deterministic kernels (slower on CUDA)."),
-    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the outcome as one JSON document (no progress bar)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON document (no progress bar)."),
 ) -> None:
     """Train on Training, validate on PublicTest every epoch, keep the best epoch's weights.
 
