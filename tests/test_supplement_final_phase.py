@@ -152,7 +152,8 @@ def test_the_supplement_is_made_from_the_real_faces(courses):
 
 def test_the_audit_names_the_memoriser_through_the_supplement_and_no_honest_team(courses):
     audit = courses["with"]["audit"]
-    assert (MEMORISER,) in flagged(audit, "supplement_gap"), audit
+    gap = next(c for c in audit["checks"] if c["id"] == "supplement_gap")
+    assert (MEMORISER,) in flagged(audit, "supplement_gap"), [(f["teams"], f["p_value"], f["detail"]) for f in gap["findings"]]
     # every public split memorised: the checks that compare public splits with each other see nothing
     assert (MEMORISER,) not in flagged(audit, "split_gap") | flagged(audit, "train_gap")
     assert set(audit["under_review"]) == {MEMORISER}, audit["under_review"]
