@@ -43,8 +43,12 @@ def audit(
     folder = Path(submissions or comp.submissions)
     records, notes, refused = lb.merge_results(list(results or [Path(comp.results)]), split, folder, baseline_path)
     if not records:
-        raise UsageError(f"no {split} records to audit in {', '.join(map(str, results or [comp.results]))}; "
-                         "score the final phase first (fercomp leaderboard --phase final)")
+        where = ", ".join(map(str, results or [comp.results]))
+        if refused:  # records were there: say why they were left out, not that nothing was scored
+            raise UsageError(f"no {split} record to audit in {where} could be used ({len(refused)} refused); the first: "
+                             f"{refused[0]}")
+        raise UsageError(f"no {split} records to audit in {where}; score the final phase first "
+                         "(fercomp leaderboard --phase final)")
     if out is None:  # the held-out split's audit names teams and figures of the final phase: never the public folder
         out = Path("reports/final" if split == comp.held_out else "reports/leaderboard")
     if split == comp.held_out:
