@@ -15,6 +15,7 @@ import contextlib
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,11 @@ def courses(tmp_path_factory):
             with open(course / "fercomp.toml", "a") as fh:
                 fh.write(FAST_LATENCY)
             write_csv(course / "data" / "fer2013.csv", images, labels, split)  # where init's next steps put the data
-            hand_ins(course, images, labels, split)
+            if made:  # the same files: trained once, and exported once (the export cache is keyed by content)
+                for folder in ("baselines", "submissions"):
+                    shutil.copytree(made["with"] / folder, course / folder, dirs_exist_ok=True)
+            else:
+                hand_ins(course, images, labels, split)
             made[name] = course
         mp.chdir(made["with"])
         code, out, err = cli("supplement", photos, "--out", "data/supplement.csv")
