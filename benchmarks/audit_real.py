@@ -1,9 +1,15 @@
 """The audit on a cohort trained in this process: honest teams of varied recipes, and a robust-key memoriser.
 
 Used by `bench_audit.py --fer2013 PATH` (false positives of every check on an honestly trained cohort, and the
-perturbation family's drops) and `--perturbations` (the same on the synthetic set). The records are built
+perturbation family's drops) and `--synthetic` (the same on the generated faces). The records are built
 here as the scorer builds them (the same audit views, summaries, sketch and encodings), from models run in
 this process instead of the jail: what is measured is the audit's statistics, not the sandbox.
+
+The private supplement is a share of the Training split set aside before anything trains or is memorised:
+faces of the same kind that no team and no lookup has seen, which is what a course's own photos are to a
+memoriser (real course photos differ from FER-2013 more than that, a shift every team shares). Beside the
+memoriser, one honest team's model is copied with its hidden units permuted and fine-tuned one epoch
+(`permuted_copy`), for the copy checks.
 """
 
 from __future__ import annotations
@@ -42,13 +48,14 @@ class Recipe:
         return f"w{'-'.join(map(str, self.widths))}_s{self.seed}_{'aug' if self.augment else 'plain'}_e{self.epochs}"
 
 
-def recipes(teams: int, epochs: int) -> list[Recipe]:
-    """A varied honest cohort: 2–4 layers, narrow to wide, with and without augmentation, 1–`epochs` epochs."""
+def recipes(teams: int, epochs: int, max_base: int = 32) -> list[Recipe]:
+    """A varied honest cohort: 2–4 layers, narrow to wide (first layer 8 to `max_base` wide, doubling), with and
+    without augmentation, 1–`epochs` epochs."""
     rng = np.random.default_rng(2026)
     out = []
     for t in range(teams):
         depth = int(rng.integers(2, 5))
-        base = int(rng.choice([8, 16, 24, 32]))
+        base = int(rng.choice([b for b in (8, 16, 24, 32) if b <= max_base]))
         out.append(Recipe(tuple(base * 2**i for i in range(depth)), seed=t, augment=bool(t % 2),
                           epochs=int(rng.integers(max(1, epochs // 2), epochs + 1)), lr=float(rng.choice([1e-3, 2e-3, 3e-3]))))
     return out
@@ -115,6 +122,32 @@ def record(name: str, model: nn.Module, held: FERData, views: list[View], notes:
         weights_sketch=sketch_tensors(torch, named))
 
 
+def permute_units(model: PlainCNN, seed: int) -> PlainCNN:
+    """A copy of `model` with every convolution's output units reordered (and the next layer's inputs with them):
+    the same function, weights in another order."""
+    import copy
+
+    g = torch.Generator().manual_seed(seed)
+    out = copy.deepcopy(model)
+    layers = list(out.features)
+    previous = None
+    with torch.no_grad():
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, nn.Conv2d):
+                continue
+            norm = layers[i + 1]
+            weight = layer.weight if previous is None else layer.weight[:, previous]
+            order = torch.randperm(layer.out_channels, generator=g)
+            layer.weight.copy_(weight[order])
+            layer.bias.copy_(layer.bias[order])
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                getattr(norm, name).copy_(getattr(norm, name)[order])
+            previous = order
+        head = out.head[-1]
+        head.weight.copy_(head.weight.view(head.out_features, -1, 9)[:, previous].reshape(head.out_features, -1))
+    return out
+
+
 def kind_drops(model: nn.Module, held: FERData, perturbed: View) -> dict[str, float]:
     """Accuracy lost to each perturbation kind, on the images that kind was applied to."""
     clean = outputs(model, held.images).argmax(1) == held.labels
@@ -122,28 +155,67 @@ def kind_drops(model: nn.Module, held: FERData, perturbed: View) -> dict[str, fl
     return {k: float(clean[perturbed.kinds == i].mean() - after[perturbed.kinds == i].mean()) for i, k in enumerate(KINDS)}
 
 
-def cohort(data: FERData, teams: int, epochs: int, memorised: float, log=print):
-    """(records of the honest cohort and the memoriser, per-kind drops of each, the memoriser's clean gain)."""
+def set_aside(data: FERData, size: int, folder: Path) -> tuple[FERData, Path]:
+    """(`data` without `size` random Training faces, those faces written as a supplement CSV in `folder`)."""
+    from fercomp.data.supplement import Supplement, supplement_csv
+
+    training = np.flatnonzero(data.split == data.split_names.index(data.resolve_split("Training")))
+    chosen = np.random.default_rng(33).choice(training, size=min(size, len(training) // 4), replace=False)
+    path = folder / "supplement.csv"
+    path.write_text(supplement_csv(Supplement(data.images[chosen], data.labels[chosen], [])))
+    return data.take(np.setdiff1d(np.arange(len(data)), chosen)), path
+
+
+def memoriser_name(share: float) -> str:
+    return f"robust_memoriser_{round(share * 100)}"
+
+
+def cohort(data: FERData, teams: int, epochs: int, memorised: tuple[float, ...], supplement: int, folder: Path,
+           train_images: int = 0, max_base: int = 32, log=print):
+    """(records of the honest cohort, each memoriser (a lookup of each share of every public split, `memoriser_name`)
+    and the permuted copy, per-kind drops of each, each memoriser's clean gain over its network, the perturbed view,
+    the team the copy was made from); `supplement` Training faces are set aside as the private supplement (0: none);
+    every model trains on `train_images` random Training faces (0: all of them), every lookup keys every public face."""
+    if supplement:
+        data, path = set_aside(data, supplement, folder)
+        passes = AuditPasses(training_sample=2000, supplement=str(path))
+    else:
+        passes = AuditPasses(training_sample=2000)
     held = data.select(data.held_out)
     train_set = data.select("Training")
-    views, notes = build_views(AuditPasses(training_sample=2000), data, held)
+    if train_images and train_images < len(train_set):  # a cheaper cohort on a loaded machine, said in the output
+        train_set = train_set.take(np.sort(np.random.default_rng(44).choice(len(train_set), train_images, replace=False)))
+    views, notes = build_views(passes, data, held)
     perturbed = next(v for v in views if v.name == "perturbed")
-    records, drops = {}, {}
+    records, drops, models = {}, {}, {}
     threads = torch.get_num_threads()
-    for recipe in recipes(teams, epochs):
+    for recipe in recipes(teams, epochs, max_base):
         model = train(PlainCNN(recipe.widths), train_set.images, train_set.labels, recipe)
+        models[recipe] = model
         records[recipe.name] = record(recipe.name, model, held, views, notes)
         drops[recipe.name] = kind_drops(model, held, perturbed)
         log(f"  {recipe.name}: {records[recipe.name].accuracy:.2%} held-out ({torch.get_num_threads()} threads)")
     torch.set_num_threads(threads)
+    # The copy: the deepest honest model, units permuted, fine-tuned one epoch at lr 1e-3 with its own seed.
+    original = max(models, key=lambda r: (len(r.widths), r.widths))
+    copy = train(permute_units(models[original], seed=79), train_set.images, train_set.labels,
+                 Recipe(original.widths, seed=80, augment=original.augment, epochs=1, lr=1e-3))
+    records["permuted_copy"] = record("permuted_copy", copy, held, views, notes)
+    log(f"  permuted_copy (of {original.name}): {records['permuted_copy'].accuracy:.2%} held-out")
     net = train(build(ROBUST.split("class RobustLookup")[0]), train_set.images, train_set.labels,
                 Recipe((), seed=5, augment=True, epochs=epochs, lr=3e-3))
-    chosen = np.random.default_rng(5).random(len(data)) < memorised
-    source, state = robust_lookup(net, data.images[chosen], data.labels[chosen])
-    memo = build(source)
-    memo.load_state_dict(state)
-    memo.eval()
-    records["robust_memoriser"] = record("robust_memoriser", memo, held, views, notes)
-    drops["robust_memoriser"], drops["its_network"] = kind_drops(memo, held, perturbed), kind_drops(net, held, perturbed)
-    gain = records["robust_memoriser"].accuracy - float((outputs(net, held.images).argmax(1) == held.labels).mean())
-    return records, drops, gain, perturbed
+    drops["its_network"] = kind_drops(net, held, perturbed)
+    alone = float((outputs(net, held.images).argmax(1) == held.labels).mean())
+    gains = {}
+    for share in memorised:  # one lookup per share, all beside the same network
+        name = memoriser_name(share)
+        chosen = np.random.default_rng(5).random(len(data)) < share
+        source, state = robust_lookup(net, data.images[chosen], data.labels[chosen])
+        memo = build(source)
+        memo.load_state_dict(state)
+        memo.eval()
+        records[name] = record(name, memo, held, views, notes)
+        drops[name] = kind_drops(memo, held, perturbed)
+        gains[name] = records[name].accuracy - alone
+        log(f"  {name}: {records[name].accuracy:.2%} held-out (its network alone {alone:.2%})")
+    return records, drops, gains, perturbed, original.name

@@ -13,15 +13,18 @@
    and without the final phase's audit passes (public split 3,589, Training sample 2,000, supplement 1,000,
    perturbed copies 3,589), in the jail, in this run: the ratio is what the audit adds to a final phase.
 
-3. On an honestly trained cohort (`--fer2013 PATH`, or `--synthetic` for the generated set): a varied cohort of
-   plain CNNs (2–4 layers, widths 8–256, seeds, with and without augmentation, epochs) and a robust-key memoriser
-   (a CNN plus a lookup of a share of every public split keyed on a blurred, 12×12, mirror-symmetric face at five
-   offsets) are trained in this process and audited from records built as the scorer builds them: every check's
-   false positives on the honest teams, whether the memoriser is named, and each perturbation kind's drop for the
-   honest teams against how much of the memoriser's gain it removes (benchmarks/audit_real.py).
+3. On an honestly trained cohort (`--fer2013 PATH`, a CSV or a train/, test/ folder, or `--synthetic` for the
+   generated set): a varied cohort of plain CNNs (2–4 layers, widths 8–256, seeds, with and without augmentation,
+   epochs), a copy of one of them with its hidden units permuted and fine-tuned one epoch, and robust-key
+   memorisers (a CNN plus a lookup of a share of every public split keyed on a blurred, 12×12, mirror-symmetric face
+   at five offsets) are trained in this process and audited from records built as the scorer builds them, with
+   `--supplement` Training faces set aside beforehand as the private supplement: every check's false positives on
+   the honest teams, whether each memoriser and the copy are named, and each perturbation kind's drop for the
+   honest teams against how much of each memoriser's gain it removes (benchmarks/audit_real.py).
 
 Run: python benchmarks/bench_audit.py [--cohorts 40] [--teams 30] [--skip-cost]
-     python benchmarks/bench_audit.py --fer2013 data/fer2013.csv [--teams 12] [--epochs 8] [--memorised 0.55]
+     python benchmarks/bench_audit.py --fer2013 data/fer2013.csv [--teams 12] [--epochs 8] [--memorised 0.55,1]
+                                      [--supplement 1000]    (a train/, test/ folder works as well as the CSV)
      python benchmarks/bench_audit.py --synthetic --teams 6 --epochs 3      (minutes, on the generated faces)
 """
 
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from fercomp.audit.pairs import sketch_cosine, sketches
 from fercomp.audit.run import run_audit
 from fercomp.config import AuditSection
 from fercomp.data.perturbations import KINDS
@@ -140,8 +144,9 @@ def cost(rounds: int) -> list[list]:
     return [[label, f"{min(v):.2f}", f"{min(v) / reference:.2f}×"] for label, v in times.items()]
 
 
-def trained(csv: Path | None, teams: int, epochs: int, memorised: float) -> None:
-    """Part 3: an honest cohort trained on `csv` (None: the generated faces), audited; tables printed."""
+def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float, ...], supplement: int,
+            train_images: int = 0, max_base: int = 32) -> None:
+    """Part 3: an honest cohort trained on `source` (None: the generated faces), audited; tables printed."""
     from fercomp.audit_passes import SECRET_ENV
     from fercomp.data.source import load_data
     from fercomp.data.synth import SynthSpec, generate, write_csv
@@ -149,39 +154,68 @@ def trained(csv: Path | None, teams: int, epochs: int, memorised: float) -> None
     import audit_real
 
     os.environ.setdefault(SECRET_ENV, "benchmark secret")
-    if csv is None:
-        csv = Path(tempfile.mkdtemp(prefix="fercomp-bench-audit-")) / "synthetic.csv"
-        write_csv(csv, *generate(SynthSpec(n_train=3000, n_public=1000, n_private=1000, seed=7)))
-    elif not csv.is_file():
-        raise SystemExit(f"--fer2013 {csv}: no such file (the Kaggle fer2013.csv, with its Usage column)")
-    data = load_data(csv)
-    print(f"Training {teams} honest teams and a robust-key memoriser ({memorised:.0%} of every public split) on {csv}:")
-    records, drops, gain, perturbed = audit_real.cohort(data, teams, epochs, memorised)
+    folder = Path(tempfile.mkdtemp(prefix="fercomp-bench-audit-"))
+    if source is None:
+        source = folder / "synthetic.csv"
+        write_csv(source, *generate(SynthSpec(n_train=3000, n_public=1000, n_private=1000, seed=7)))
+    elif not source.exists():
+        raise SystemExit(f"--fer2013 {source}: no such file or folder (the Kaggle fer2013.csv with its Usage column, "
+                         "or a train/<class>/, test/<class>/ folder)")
+    data = load_data(source)
+    shares = ", ".join(f"{m:.0%}" for m in memorised)
+    print(f"Training {teams} honest teams, a permuted copy and robust-key memorisers ({shares} of every public split) "
+          f"on {source}, {supplement} Training faces set aside as the private supplement, each model trained on "
+          f"{train_images or 'all the'} Training faces, first layers at most {max_base} wide "
+          f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {torch_threads()} torch threads):")
+    start = time.perf_counter()
+    records, drops, gains, perturbed, original = audit_real.cohort(data, teams, epochs, memorised, supplement, folder,
+                                                                        train_images, max_base)
     audit = run_audit(records, "baseline", AuditSection(), data.held_out)
-    honest = [n for n in records if n != "robust_memoriser"]
+    memorisers = [audit_real.memoriser_name(m) for m in memorised]
+    copied = (original, "permuted_copy")
+    honest = [n for n in records if n not in memorisers and n != "permuted_copy"]
     rows = []
     for check in audit.checks:
         if check.not_run:
-            rows.append([check.id, "not run", "", check.not_run[:60]])
+            rows.append([check.id, "not run", *[""] * (len(memorisers) + 1), check.not_run[:60]])
             continue
         tested = len(honest) * (len(honest) - 1) // 2 if check.id in PAIR_CHECKS else len(honest)
-        named = [f for f in check.flagged if not set(f.teams) & {"robust_memoriser"}]
-        memo = [f for f in check.findings if f.teams == ("robust_memoriser",)]
-        rows.append([check.id, f"{len(named)}/{tested}", "flagged" if memo and memo[0].flagged else "",
-                     f"{memo[0].p_value:.2g}" if memo and memo[0].p_value is not None else ""])
-    print(tabulate(rows, headers=["check", "honest flagged", "memoriser", "memoriser's p"]))
+        named = [f for f in check.flagged if set(f.teams) <= set(honest)]
+        cells = []
+        for name in memorisers:
+            memo = [f for f in check.findings if f.teams == (name,)]
+            cells.append(("flagged" if memo[0].flagged else "") + (f" p {memo[0].p_value:.2g}" if memo[0].p_value is not None
+                                                                   else "") if memo else "")
+        cells.append("flagged" if any(set(f.teams) == set(copied) for f in check.flagged) else "")
+        rows.append([check.id, f"{len(named)}/{tested}", *cells, ""])
+    print(tabulate(rows, headers=["check", "honest flagged", *memorisers, f"permuted copy of {original}", "not run"]))
+    plain, canonical = (sketch_cosine(sketches(records[original], field), sketches(records["permuted_copy"], field))[0]
+                        for field in ("data", "canonical"))
+    print(f"\npermuted copy against {original}: weights cosine {plain:.2f} in plain order, {canonical:.2f} in canonical "
+          f"unit order (thresholds {AuditSection().weights_cosine}, {AuditSection().weights_permuted})")
+    print(f"under review: {', '.join(audit.under_review) or 'none'}")
     accuracies = [records[n].accuracy for n in honest]
-    print(f"\nhonest held-out accuracy {min(accuracies):.1%}–{max(accuracies):.1%}; memoriser {records['robust_memoriser'].accuracy:.1%}"
-          f" (its own network {records['robust_memoriser'].accuracy - gain:.1%}, gain {gain:+.1%})")
+    print(f"honest held-out accuracy {min(accuracies):.1%}–{max(accuracies):.1%}; "
+          + "; ".join(f"{n} {records[n].accuracy:.1%} (gain {gains[n]:+.1%} over its network)" for n in memorisers))
     table = []
     for k in KINDS:
         values = np.array([drops[n][k] for n in honest])
-        extra = drops["robust_memoriser"][k] - drops["its_network"][k]
-        table.append([k, int((perturbed.kinds == KINDS.index(k)).sum()), f"{np.median(values):+.1%}",
-                      f"{values.min():+.1%} … {values.max():+.1%}", f"{drops['robust_memoriser'][k]:+.1%}",
-                      f"{extra / gain:.0%}" if gain > 0 else "—"])
+        row = [k, int((perturbed.kinds == KINDS.index(k)).sum()), f"{np.median(values):+.1%}",
+               f"{values.min():+.1%} … {values.max():+.1%}"]
+        for name in memorisers:
+            extra = drops[name][k] - drops["its_network"][k]
+            row += [f"{drops[name][k]:+.1%}", f"{extra / gains[name]:.0%}" if gains[name] > 0 else "—"]
+        table.append(row)
     print("\nAccuracy lost to each perturbation kind (on the held-out images it was applied to):")
-    print(tabulate(table, headers=["kind", "images", "honest median", "honest range", "memoriser", "share of its gain removed"]))
+    print(tabulate(table, headers=["kind", "images", "honest median", "honest range",
+                                   *[h for n in memorisers for h in (n, "share of its gain removed")]]))
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def main() -> None:
@@ -190,13 +224,17 @@ def main() -> None:
     parser.add_argument("--teams", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-cost", action="store_true")
-    parser.add_argument("--fer2013", type=Path, help="train and audit an honest cohort on this fer2013.csv")
+    parser.add_argument("--fer2013", type=Path, help="train and audit an honest cohort on this fer2013.csv (or folder)")
     parser.add_argument("--synthetic", action="store_true", help="the same on the generated faces")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--memorised", type=float, default=0.55, help="share of every public split the memoriser keys")
+    parser.add_argument("--memorised", default="0.55", help="share of every public split each memoriser keys (comma list)")
+    parser.add_argument("--supplement", type=int, default=1000, help="Training faces set aside as the private supplement")
+    parser.add_argument("--train-images", type=int, default=0, help="train each model on this many Training faces (0: all)")
+    parser.add_argument("--max-base", type=int, default=32, choices=(8, 16, 24, 32), help="widest first layer of the cohort")
     args = parser.parse_args()
     if args.fer2013 or args.synthetic:
-        trained(args.fer2013, args.teams, args.epochs, args.memorised)
+        trained(args.fer2013, args.teams, args.epochs, tuple(float(m) for m in args.memorised.split(",")), args.supplement,
+                args.train_images, args.max_base)
         return
     print(f"False positives on {args.cohorts} simulated honest cohorts of {args.teams} teams (alpha 0.001, Holm):")
     print(tabulate(false_positives(args.cohorts, args.teams), headers=["check", "tested", "flagged", "rate"]))

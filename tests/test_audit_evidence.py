@@ -206,3 +206,31 @@ def test_the_baseline_notes_say_what_is_missing_and_nothing_else(tmp_path, copie
     notes = run_audit(copied_pair, "baseline", AuditSection(), "PrivateTest", tmp_path, tmp_path / "gone.py").notes
     assert [n for n in notes if "boilerplate" in n] == [f"the baseline's code ({tmp_path / 'gone.py'}) was not found: "
                                                         "it is not removed as boilerplate"]
+
+
+def test_the_audit_command_keeps_the_held_out_audit_beside_the_final_board(tmp_path, monkeypatch, cli):
+    """`fercomp audit` after the final phase: the held-out split's audit names teams and final figures, so by default
+    it goes to reports/final (0700), never to the public board's folder that CI publishes."""
+    from fercomp.hashing import sha256_file
+    from fercomp.records import write_record
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "submissions").mkdir()
+    for name in ("team_a", "team_b", "team_c"):
+        path = tmp_path / "submissions" / f"{name}.py"
+        path.write_text(f"TEAM = {name!r}\n")
+        sub = {"name": name, "sha256": sha256_file(path), "weights_sha256": None}
+        write_record(replace(record(name, 1700), submission=sub), tmp_path / "reports" / "results")
+    (tmp_path / "submissions" / "team_c.py").write_text("changed after scoring\n")
+    code, out, err = cli("audit")
+    assert code == 0, out + err
+    assert (tmp_path / "reports" / "final" / "audit-PrivateTest.md").is_file()
+    assert (tmp_path / "reports" / "final").stat().st_mode & 0o777 == 0o700
+    assert not (tmp_path / "reports" / "leaderboard").exists()
+    assert "refused: reports/results/team_c.PrivateTest.json" in out  # the changed hand-in's record is left out
+    code, out, err = cli("audit", "--out", "elsewhere", "--format", "json")
+    assert code == 0 and (tmp_path / "elsewhere" / "audit-PrivateTest.json").is_file(), out + err
+    for name in ("team_a", "team_b"):
+        (tmp_path / "submissions" / f"{name}.py").write_text("changed after scoring\n")
+    code, _, err = cli("audit")  # every record refused: say why, not "score the final phase first"
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "3 refused" in err and "re-score it" in err, err

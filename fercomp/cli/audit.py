@@ -17,7 +17,8 @@ def audit(
     submissions: Path = typer.Option(None, help="Override the config's submissions folder (for hashes and code)."),
     baseline: Path = typer.Option(None, help="Override the config's baseline submission."),
     fmt: Optional[List[str]] = typer.Option(None, "--format", help="md, html, json (repeatable; default all three)."),
-    out: Path = typer.Option(Path("reports/leaderboard"), help="Folder for audit-<split>.<ext>."),
+    out: Path = typer.Option(None, help="Folder for audit-<split>.<ext> (default: the held-out split's in reports/final, "
+                             "readable by you alone, as the final phase writes it; another split's in reports/leaderboard)."),
     strict: bool = typer.Option(False, help="Exit 1 when any team is under review."),
 ) -> None:
     """Audit the scored records: split gaps, Training gap, ceiling, supplement, perturbation, copies.
@@ -42,8 +43,18 @@ def audit(
     folder = Path(submissions or comp.submissions)
     records, notes, refused = lb.merge_results(list(results or [Path(comp.results)]), split, folder, baseline_path)
     if not records:
-        raise UsageError(f"no {split} records to audit in {', '.join(map(str, results or [comp.results]))}; "
-                         "score the final phase first (fercomp leaderboard --phase final)")
+        where = ", ".join(map(str, results or [comp.results]))
+        if refused:  # records were there: say why they were left out, not that nothing was scored
+            raise UsageError(f"no {split} record to audit in {where} could be used ({len(refused)} refused); the first: "
+                             f"{refused[0]}")
+        raise UsageError(f"no {split} records to audit in {where}; score the final phase first "
+                         "(fercomp leaderboard --phase final)")
+    if out is None:  # the held-out split's audit names teams and figures of the final phase: never the public folder
+        out = Path("reports/final" if split == comp.held_out else "reports/leaderboard")
+    if split == comp.held_out:
+        from fercomp.atomic import private_folder
+
+        private_folder(out)
     result = run_audit(records, baseline_path.stem, cfg.audit, split, folder, baseline_path)
     print_audit(result, notes + [f"refused: {r}" for r in refused])
     for path in write_audit(result, formats, out):

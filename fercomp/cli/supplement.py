@@ -24,7 +24,9 @@ def supplement(
     from fercomp.errors import DataError
     from fercomp.render.terminal import console
 
-    fer_path = fer or Path(load_config().competition.data)
+    cfg = load_config()
+    comp = cfg.competition
+    fer_path = fer or Path(comp.data)
     built, written = make_supplement(photos, out, fer_path, labels, report)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
@@ -33,9 +35,11 @@ def supplement(
                   highlight=False, soft_wrap=True)
     if not counts["kept"]:
         raise DataError(f"{photos}: no face kept from {len(built.rows)} photos; see {written[-1]}")
-    console.print(f"next: set private_supplement = \"{out}\" in fercomp.toml's [competition] table (keep the file out "
-                  "of the repository: its faces are evidence only while no one outside the course has them)",
-                  highlight=False, soft_wrap=True, markup=False)
+    named = bool(comp.private_supplement) and Path(comp.private_supplement) == out
+    step = (f"{cfg.source}'s private_supplement already names {out}: the final phase scores it" if named else
+            f"next: set private_supplement = \"{out}\" in fercomp.toml's [competition] table")
+    console.print(f"{step} (keep the file out of the repository: its faces are evidence only while no one outside the "
+                  "course has them)", highlight=False, soft_wrap=True, markup=False)
 
 
 def register(app: typer.Typer) -> None:
