@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -26,7 +27,7 @@ import threading
 import time
 
 from fercomp.submission import jail, seccomp_filter, watchdog
-from fercomp.submission.runner import JailedProcess, Limits, _dies_with_us, _env, hard_memory_mb, interpreter
+from fercomp.submission.runner import JailedProcess, Limits, WorkerFailure, _dies_with_us, _env, hard_memory_mb, interpreter
 from fercomp.submission.staging import homes_root
 
 #: Tests only: Python a fork runs just after it has confined itself, where an exploit of the artifact loader would
@@ -49,10 +50,16 @@ class Fork:
     def __init__(self, inner_pid: int, host_pid: int, uid: int) -> None:
         self.inner_pid, self.pid, self.uid = inner_pid, host_pid, uid
         self.returncode: int | None = None
+        self.why = ""
         self._done = threading.Event()
         self._pidfd = _pidfd(host_pid)
 
-    def ended(self, status: int) -> None:
+    def ended(self, status: int, why: str = "") -> None:
+        """Its wait status, as the template reported it; `why`: it died with the template (a status of its own unknown)."""
+        if why and self._pidfd is not None:
+            # the template's socket closes before the kernel has killed its forks: wait for this one's death
+            select.select([self._pidfd], [], [], 10)
+        self.why = why
         self.returncode = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.waitstatus_to_exitcode(status)
         self._done.set()
 
@@ -156,8 +163,8 @@ class Template:
             elif "exited" in report and report["exited"] in self._forks:
                 self._forks.pop(report["exited"]).ended(report["status"])
         self.alive = False
-        for fork in list(self._forks.values()):  # the kernel killed every fork with the template (pid 1)
-            fork.ended(signal.SIGKILL)
+        for fork in list(self._forks.values()):  # the kernel kills every fork with the template (their pid 1)
+            fork.ended(signal.SIGKILL, "the measurer template it was forked from died")
         for event, _ in list(self._spawned.values()):
             event.set()
 
@@ -230,6 +237,15 @@ class ForkedMeasurer(JailedProcess):
                 fork.kill()
                 raise
         return fork
+
+    def _ended(self, what: str) -> WorkerFailure:
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.proc.why:
+            return self._failure("crashed", self.proc.why)
+        return super()._ended(what)
 
     def _kill(self) -> None:
         self.proc.kill()
