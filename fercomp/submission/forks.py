@@ -95,7 +95,8 @@ def _pidfd(pid: int) -> int | None:
 
 
 class Template:
-    """One measurer template in its jail: started at construction, forks on `spawn`, ended by `close`."""
+    """One measurer template in its jail: started at construction (its imports go on while the caller works),
+    forks on `spawn` once ready, ended by `close`."""
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
@@ -108,43 +109,41 @@ class Template:
         self._log = tempfile.TemporaryFile(dir=homes_root())
         self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.alive = True
-        ready = threading.Event()
-        started: list = []
+        self.failure = ""  # why it did not start
+        self._ready = threading.Event()
+        started = threading.Event()
         spec = jail.JailSpec(argv=(interpreter(), "-m", "fercomp.submission.template", str(theirs.fileno())), home="",
                              env=tuple(_env(threads, "/").items()), pass_fds=(theirs.fileno(),), host_ids=self.host_ids,
                              forks=FORK_UIDS)
         # Started from a thread that lives exactly as long as the template: nsjail dies with the thread that
         # started it (runner._dies_with_us), and a job's thread may end before the run does.
-        threading.Thread(target=self._run, args=(jail.command(spec), theirs, started, ready), daemon=True).start()
-        ready.wait()
-        if not started:
-            raise TemplateError("nsjail did not start")
-        self.proc = started[0]
-        self._channel.settimeout(START_TIMEOUT_S)
-        try:
-            first = json.loads(self._channel.recv(1 << 16) or b"{}")
-        except (OSError, ValueError):
-            first = {}
-        self._channel.settimeout(None)
-        if not first.get("ready"):
-            why = self.log_tail()[-500:]
-            self.close()
-            raise TemplateError(f"the measurer template did not start: {why}")
+        threading.Thread(target=self._run, args=(jail.command(spec), theirs, started), daemon=True).start()
+        started.wait()
         threading.Thread(target=self._read, daemon=True).start()
 
-    def _run(self, argv: list[str], theirs: socket.socket, started: list, ready: threading.Event) -> None:
+    def wait_ready(self) -> None:
+        """Block until the template has imported everything; TemplateError if it did not start."""
+        self._ready.wait(START_TIMEOUT_S)
+        if self.failure or not self._ready.is_set():
+            raise TemplateError(self.failure or f"the measurer template did not start within {START_TIMEOUT_S} s")
+
+    def _run(self, argv: list[str], theirs: socket.socket, started: threading.Event) -> None:
         try:
-            started.append(subprocess.Popen(_dies_with_us(argv), pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                            stdout=self._log, stderr=self._log, start_new_session=True,
-                                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}))
+            self.proc = subprocess.Popen(_dies_with_us(argv), pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                         stdout=self._log, stderr=self._log, start_new_session=True,
+                                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        except OSError as exc:
+            self.failure, self.proc = f"nsjail did not start ({exc})", None
+            return
         finally:
             theirs.close()
-            ready.set()
-        started[0].wait()
+            started.set()
+        self.proc.wait()
         self.alive = False
 
     def _read(self) -> None:
-        """The template's reports: a fork's pid in the jail, a fork's wait status; EOF when the template died."""
+        """The template's reports: that it is ready, a fork's pid in the jail, a fork's wait status; EOF when the
+        template died."""
         while True:
             try:
                 message = self._channel.recv(1 << 16)
@@ -153,7 +152,9 @@ class Template:
                 report = None
             if not report:
                 break
-            if "forked" in report:
+            if "ready" in report:
+                self._ready.set()
+            elif "forked" in report:
                 waiting = self._spawned.pop(report["forked"], None)
                 fork = Fork(report["pid"], _host_pid(self.proc.pid, report["pid"]), waiting[1][0] if waiting else 0)
                 self._forks[report["pid"]] = fork
@@ -163,6 +164,10 @@ class Template:
             elif "exited" in report and report["exited"] in self._forks:
                 self._forks.pop(report["exited"]).ended(report["status"])
         self.alive = False
+        if not self._ready.is_set():
+            self.failure = self.failure or f"the measurer template did not start: {self.log_tail()[-500:]}"
+            _FAILED.append(self.failure)
+            self._ready.set()
         for fork in list(self._forks.values()):  # the kernel kills every fork with the template (their pid 1)
             fork.ended(signal.SIGKILL, "the measurer template it was forked from died")
         for event, _ in list(self._spawned.values()):
@@ -170,6 +175,7 @@ class Template:
 
     def spawn(self, fds: list[int], cores: list[int] | None) -> Fork:
         """Fork a measurer that gets `fds` (command pipe, answer pipe, descriptor socket, log) and `cores`."""
+        self.wait_ready()
         with self._lock:
             if not self.alive or self._next_uid > FORK_UIDS:
                 raise TemplateError("the measurer template has ended")
@@ -196,7 +202,7 @@ class Template:
     def close(self) -> None:
         """Kill the template's jail (and with it every fork still running)."""
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.proc.pid, signal.SIGKILL)  # nsjail: its death signal kills the template, pid 1 of the forks
             self.proc.wait(timeout=5)
         except (AttributeError, ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
             pass
@@ -262,11 +268,17 @@ class ForkedMeasurer(JailedProcess):
 
 _TEMPLATES: dict[int, Template] = {}  # by thread count (the template's environment sets it)
 _REGISTRY = threading.Lock()
-_FAILED: list[str] = []  # why the template could not start in this process: later hand-ins go fresh at once
+_FAILED: list[str] = []  # why a template could not start in this process: later hand-ins go fresh at once
+
+
+#: Whether hand-ins' measurers may fork from a template (benchmarks/bench_cohort.py turns it off to compare).
+ENABLED = True
 
 
 def unusable(jailed: bool, gpu: bool) -> str | None:
     """Why a hand-in's measurer cannot be forked from a template here (None when it can)."""
+    if not ENABLED:
+        return "measurer templates are turned off"
     if not jailed:
         return "no jail"
     if gpu:
@@ -277,7 +289,8 @@ def unusable(jailed: bool, gpu: bool) -> str | None:
 
 
 def template_for(limits: Limits, jailed: bool, gpu: bool) -> Template | None:
-    """This process's template for `limits` (started, or started again after it died), or None: measure fresh."""
+    """This process's template for `limits` (started, or started again after it died: it may still be importing),
+    or None: measure in a fresh jail."""
     if unusable(jailed, gpu):
         return None
     with _REGISTRY:
@@ -286,11 +299,7 @@ def template_for(limits: Limits, jailed: bool, gpu: bool) -> Template | None:
             return template
         if template is not None:
             template.close()
-        try:
-            template = _TEMPLATES[limits.threads] = Template(limits.threads)
-        except TemplateError as exc:
-            _FAILED.append(str(exc))
-            return None
+        template = _TEMPLATES[limits.threads] = Template(limits.threads)
         return template
 
 

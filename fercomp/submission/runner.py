@@ -1,9 +1,11 @@
 """The trusted side of the two jailed rooms: start them, talk to them under limits, survive whatever they do.
 
-A hand-in meets two processes, each in a fresh nsjail (jail.py) of its own:
-- the **worker** (worker.py), the only one that runs submitted code: build, load the weights, export;
+A hand-in meets two processes, each in a jail (jail.py) of its own:
+- the **worker** (worker.py), the only one that runs submitted code, always in a fresh nsjail: build, load the
+  weights, export;
 - the **measurer** (measurer.py), which never imports a submitted file: it loads the exported graph and
-  measures everything a mark depends on.
+  measures everything a mark depends on. It is forked from the run's measurer template where one can run
+  (forks.py: its own uid, POLICY stacked on itself), else started in a fresh nsjail of its own.
 `HandinJails` holds both for one hand-in. Every way either can go wrong ends as a WorkerFailure with a stable
 `reason`: timeout, memory_limit, disk_limit, artifact_too_large (the export passed the worker's file-size limit),
 crashed (a signal), exited, sandbox_violation (a system call the jail's seccomp policy forbids, or a refusal of the
@@ -397,8 +399,9 @@ def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
 class HandinJails:
     """The worker and the measurer of one hand-in. Use as a context manager.
 
-    The measurer starts at once (its imports overlap the parent's data loading); the worker only when its
-    exported program is not cached already (see session.load). `cores`, when given, pins both to those CPUs:
+    A fresh measurer jail starts at once (its imports overlap the parent's data loading); a forked one
+    (forks.py) on first use, from the run's template, whose imports overlap the same work the first time. The
+    worker starts only when its exported program is not cached already (see session.load). `cores`, when given, pins both to those CPUs:
     the measurer, whose timings count, and the worker, which would otherwise compute on another job's.
     """
 
@@ -419,23 +422,38 @@ class HandinJails:
     def __enter__(self) -> "HandinJails":
         from fercomp.submission import forks  # it builds on JailedProcess
 
-        gpu = self.device.startswith("cuda") or (self.device == "auto" and Path("/dev/nvidiactl").exists())
-        setup = {"device": self.device}
-        template = forks.template_for(self.limits, self.jailed, gpu)
-        if template is not None:
-            try:
-                self.measurer = forks.ForkedMeasurer(template, self.limits, setup, self.cores).start()
-                self.start_mode = "forked"  # the worker: a fresh jail; the measurer: forked from the run's template
-                return self
-            except forks.TemplateError:  # it died between the check and the fork: this hand-in's measurer starts fresh
-                pass
-        self.measurer = JailedProcess("fercomp.submission.measurer", self.limits, setup, self.jailed, gpu=gpu,
-                                      private=self.private, cores=self.cores, descriptors=True).start()
+        self._gpu = self.device.startswith("cuda") or (self.device == "auto" and Path("/dev/nvidiactl").exists())
+        self._measurer: JailedProcess | None = None
+        # the run's template (still importing, the first time: it overlaps the parent's work and the worker's
+        # start), else a fresh measurer jail now
+        self._template = forks.template_for(self.limits, self.jailed, self._gpu)
+        self.start_mode = "forked" if self._template else self.start_mode  # the worker is a fresh jail either way
+        if self._template is None:
+            self._measurer = self._fresh_measurer()
         return self
+
+    def _fresh_measurer(self) -> JailedProcess:
+        return JailedProcess("fercomp.submission.measurer", self.limits, {"device": self.device}, self.jailed, gpu=self._gpu,
+                             private=self.private, cores=self.cores, descriptors=True).start()
+
+    @property
+    def measurer(self) -> JailedProcess:
+        """The measurer: forked from the run's template on first use, or the fresh jail started on entry (also when
+        the template could not start)."""
+        if self._measurer is None:
+            from fercomp.submission import forks
+
+            try:
+                self._measurer = forks.ForkedMeasurer(self._template, self.limits, {"device": self.device}, self.cores).start()
+            except forks.TemplateError:  # it did not start, or died between the check and the fork
+                self.start_mode = "jail"
+                self._measurer = self._fresh_measurer()
+        return self._measurer
 
     def __exit__(self, *exc) -> None:
         self.close_worker()
-        self.measurer.close()
+        if self._measurer is not None:
+            self._measurer.close()
 
     def worker(self) -> JailedProcess:
         """The worker, started (with the staged hand-in in its home) on first use."""
@@ -469,15 +487,16 @@ class HandinJails:
 
     @property
     def info(self) -> dict:
-        return self.measurer.info
+        return self._measurer.info if self._measurer else {}
 
     @property
     def peak_rss_mb(self) -> float:
-        return max(self.measurer.peak_rss_mb, getattr(self, "peak_rss_worker_mb", 0.0),
+        return max(self._measurer.peak_rss_mb if self._measurer else 0.0, getattr(self, "peak_rss_worker_mb", 0.0),
                    self._worker.peak_rss_mb if self._worker else 0.0)
 
     def ready(self) -> dict:
         return self.measurer.ready()
 
     def log_tail(self) -> str:
-        return (self._worker or self.measurer).log_tail()
+        process = self._worker or self._measurer
+        return process.log_tail() if process else ""

@@ -117,8 +117,9 @@ found["capabilities"] = [line.split()[1] for line in open("/proc/self/status") i
 """)
     try:
         found = _report(attacker)
-        assert found.pop("uid") not in (0, 65534) and int(found.pop("capabilities"), 16) == 0
+        uid, capabilities = found.pop("uid"), int(found.pop("capabilities"), 16)
         assert found and all(outcome == "PermissionError" for outcome in found.values()), found
+        assert uid not in (0, 65534) and capabilities == 0
         _sibling_unharmed(victim)
     finally:
         attacker.close()
