@@ -30,8 +30,9 @@ from fercomp.submission import jail, seccomp_filter, watchdog
 from fercomp.submission.runner import JailedProcess, Limits, WorkerFailure, _dies_with_us, _env, hard_memory_mb, interpreter
 from fercomp.submission.staging import homes_root
 
-#: Tests only: Python a fork runs just after it has confined itself, where an exploit of the artifact loader would
-#: land (tests/hostile/test_template.py). Set in the trusted parent's memory; nothing a hand-in controls reaches it.
+#: Tests only: Python a fork runs after it has confined itself and the parent has set it up, where an exploit of
+#: the artifact loader would land (tests/hostile/test_template.py). Set in the trusted parent's memory; nothing a
+#: hand-in controls reaches it.
 TEST_HOOK: str | None = None
 
 FORK_UIDS = 1 << 16  # forks one template gives a uid of its own; the next hand-in then starts a new template
@@ -239,9 +240,9 @@ class ForkedMeasurer(JailedProcess):
         if fork.pid > 0 and fork.returncode is None:
             try:
                 self._cgroups = jail.fork_cgroups(fork.pid, hard_memory_mb(self.limits.memory_limit_mb))
-            except OSError:
+            except OSError as exc:  # not in a cgroup of its own, it must not measure: a fresh jail does instead
                 fork.kill()
-                raise
+                raise TemplateError(f"a forked measurer could not be given its cgroup ({exc})") from None
         return fork
 
     def _ended(self, what: str) -> WorkerFailure:

@@ -418,11 +418,14 @@ class Measurer:
         return result, data
 
 
-def serve(cmd_fd: int, resp_fd: int, artifact_fd: int) -> None:
-    """Answer commands until the parent closes the pipe; every failure is an answer."""
+def serve(cmd_fd: int, resp_fd: int, artifact_fd: int, landing=None) -> None:
+    """Answer commands until the parent closes the pipe; every failure is an answer. `landing`: tests only (a forked
+    measurer's, template.py), run once the parent has set the process up, where a loader exploit would land."""
     import socket
 
     setup, _ = protocol.receive(cmd_fd)
+    if landing is not None:
+        landing()
     if setup.get("jailed"):
         sandbox.libraries_found_without_processes()
     try:

@@ -76,9 +76,9 @@ def _child(request: dict, fds: list[int], channel: socket.socket, measurer, secc
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         channel.detach()  # closed with every other descriptor of the template's in _confine
         cmd, resp, artifacts = _confine(request, fds, seccomp_filter)
-        if request.get("hook"):  # tests only (forks.TEST_HOOK): code run where a loader exploit would land
-            exec(compile(request["hook"], "<fork hook>", "exec"), {"__name__": "fork_hook"})
-        measurer.serve(cmd, resp, artifacts)
+        hook = request.get("hook")  # tests only (forks.TEST_HOOK): code run where a loader exploit would land
+        landing = (lambda: exec(compile(hook, "<fork hook>", "exec"), {"__name__": "fork_hook"})) if hook else None
+        measurer.serve(cmd, resp, artifacts, landing)
         code = 0
     except BaseException:  # noqa: BLE001 - whatever happened, the fork ends here and the parent names it
         traceback.print_exc()
