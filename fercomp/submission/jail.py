@@ -166,7 +166,9 @@ def new_host_ids(span: int = 1) -> tuple[int, int]:
     rootless container, where only some uids exist to be given)."""
     if not own_ids():
         return os.geteuid(), os.getegid()
-    own = HOST_ID_BASE + secrets.randbelow((1 << 24) - span)
+    # a template's range lies above every single jail's, so a worker never shares a host uid with a fork
+    base = HOST_ID_BASE if span == 1 else HOST_ID_BASE + (1 << 24)
+    own = base + secrets.randbelow((1 << 24) - span)
     return own, own
 
 
