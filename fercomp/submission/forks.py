@@ -130,8 +130,10 @@ class Template:
 
     def _run(self, argv: list[str], theirs: socket.socket, started: threading.Event) -> None:
         try:
+            # umask 022: nsjail makes the folders its bind mounts hang from under the umask it runs with, and a
+            # grading step under umask 077 (the final phase's) left them closed to every fork's uid but the template's
             self.proc = subprocess.Popen(_dies_with_us(argv), pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                         stdout=self._log, stderr=self._log, start_new_session=True,
+                                         stdout=self._log, stderr=self._log, start_new_session=True, umask=0o022,
                                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         except OSError as exc:
             self.failure, self.proc = f"nsjail did not start ({exc})", None
