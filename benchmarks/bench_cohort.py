@@ -6,9 +6,12 @@ ones, random weights saved beside each) is scored on a synthetic held-out split,
 - plain, export: no jail (`sandbox = off`), each hand-in exported by a fresh worker (the jail's own cost
   is the difference to the next row);
 - jail, export: the grading path — per hand-in a fresh nsjail for the worker (import, build, torch.export)
-  and one for the measurer;
+  and a measurer forked from the run's measurer template (one jail that imports torch once per run; where
+  no template can run, a fresh measurer jail: the table's last column says which);
 - jail, cached export: the same hand-ins again with their exported programs cached (a re-score: no
-  submitted code runs, only the measurer's jail);
+  submitted code runs, only the measurers);
+- jail, export, fresh measurers: as "jail, export" with the template turned off (a fresh measurer jail per
+  hand-in), for comparison;
 - jail, export, --jobs 2 (when the machine has ≥ 2 cores): two hand-ins at a time on their own cores.
 Reference (same run): the sum over the cohort of each record's predict and latency phases, the part of
 scoring that is the submission's own work. Printed per mode: wall ÷ that sum and the fixed time per
@@ -17,9 +20,9 @@ export phase (worker start, build, torch.export, measurer load) of small and bas
 A second reference, also measured in this run: a fresh interpreter importing torch (`python -c "import
 torch"`, median of 3), the floor of any design that starts a process per hand-in. Printed: fixed time ÷ that.
 Targets: fixed time ≤ 1.0× a fresh `import torch` in the same run for a first score, ≤ 0.25× with the exports
-cached. With a fresh jail per hand-in for the worker and one for the measurer, the floor is what those two
-processes cost: two interpreters importing torch (the worker also imports torch.export's tracer and exports),
-i.e. above 2× a first score and above 1× a re-score; benchmarks/bench_check.py splits a worker's seconds.
+cached. Each run (each row, each round) starts its own template, as a grading run does, so its one import is in
+the fixed time, spread over the cohort. A first score's floor is still the fresh worker: an interpreter importing
+torch and torch.export's tracer, then the export; benchmarks/bench_check.py splits a worker's seconds.
 The machine's load average is printed with the table: only ratios taken in one run compare.
 
 Run: python benchmarks/bench_cohort.py [--small 12] [--large 2] [--images 1000] [--rounds 1]
@@ -43,6 +46,7 @@ from tabulate import tabulate
 from fercomp.data.synth import SynthSpec, write
 from fercomp.leaderboard import collect_and_score
 from fercomp.scoring import ScoreConfig
+from fercomp.submission import forks
 from fercomp.submission.runner import Limits
 
 SMALL = '''import torch
@@ -86,8 +90,9 @@ def cohort(folder: Path, small: int, large: int) -> list[Path]:
     return paths
 
 
-def run(paths: list[Path], data: Path, results: Path, jobs: int, sandbox: str, cached: bool) -> dict:
+def run(paths: list[Path], data: Path, results: Path, jobs: int, sandbox: str, cached: bool, template: bool = True) -> dict:
     config = ScoreConfig(data=data, out_dir=results, limits=Limits(sandbox=sandbox))
+    forks.ENABLED = template
     exports = WORK / "cohort_exports"
     if not cached:
         shutil.rmtree(exports, ignore_errors=True)
@@ -95,6 +100,7 @@ def run(paths: list[Path], data: Path, results: Path, jobs: int, sandbox: str, c
     start = time.perf_counter()
     records, _ = collect_and_score(paths, results, config, jobs=jobs, rescore={"all"})
     wall = time.perf_counter() - start
+    forks.close_all()  # the next run starts its own template, as a grading run would
     failed = [n for n, r in records.items() if r.status != "scored"]
     if failed:
         raise SystemExit(f"scoring failed for {failed[:3]}: {records[failed[0]].failure}")
@@ -128,18 +134,20 @@ def main() -> None:
         write(data, SynthSpec(n_train=100, n_public=100, n_private=args.images, seed=11), "csv")
     paths = cohort(WORK / "cohort", args.small, args.large)
     n = len(paths)
-    modes = [("plain, export", 1, "off", False), ("jail, export", 1, "required", False), ("jail, cached export", 1, "required", True)]
+    modes = [("plain, export", 1, "off", False, True), ("jail, export", 1, "required", False, True),
+             ("jail, cached export", 1, "required", True, True), ("jail, export, fresh measurers", 1, "required", False, False),
+             ("jail, cached export, fresh measurers", 1, "required", True, False)]
     if (os.cpu_count() or 1) >= 2:
-        modes.append(("jail, export, --jobs 2", 2, "required", False))
+        modes.append(("jail, export, --jobs 2", 2, "required", False, True))
     found: dict[str, list[dict]] = {m[0]: [] for m in modes}
     for _ in range(args.rounds):
-        for name, jobs, sandbox, cached in modes:
+        for name, jobs, sandbox, cached, template in modes:
             folder = WORK / "cohort_results" / name.replace(",", "").replace(" ", "_")
-            found[name].append(run(paths, data, folder, jobs, sandbox, cached))
+            found[name].append(run(paths, data, folder, jobs, sandbox, cached, template))
     floor = torch_import_seconds()
     load_average = os.getloadavg()[0]
     rows = []
-    for name, jobs, _, _ in modes:
+    for name, jobs, *_ in modes:
         runs = found[name]
         ratio = statistics.median(r["wall"] / (r["own"] / jobs) for r in runs)
         fixed = statistics.median((r["wall"] - r["own"] / jobs) / n for r in runs)

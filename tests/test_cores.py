@@ -6,6 +6,7 @@ import pytest
 
 from fercomp.cores import split_cores
 from fercomp.leaderboard import collect_and_score
+from fercomp.submission import forks
 from tests.scoring_helpers import FIXTURES, fast_config
 
 
@@ -33,7 +34,8 @@ def test_a_cohort_with_two_jobs_pins_each_worker(tmp_path, small_csv):
     records, notes = collect_and_score(paths, tmp_path / "results", config, jobs=2, latency="serial")
     assert {r.status for r in records.values()} == {"scored"}
     for record in records.values():
-        assert record.environment["start_mode"] == ("jail" if record.sandbox["kind"] == "nsjail" else "plain")
+        forked = record.sandbox["kind"] == "nsjail" and forks.unusable(True, False) is None
+        assert record.environment["start_mode"] == ("forked" if forked else "jail" if record.sandbox["kind"] == "nsjail" else "plain")
         assert len(record.environment["cpu_affinity"]) == 1 and record.settings["threads"] == 1
         assert record.environment["threads"] == 1
     # scored again with the same split: the records are fresh, nothing is re-scored

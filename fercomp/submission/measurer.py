@@ -69,13 +69,27 @@ def _weights_only():
             os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = saved[0]
 
 
-def load_program(path: str):
-    """The exported program at `path`, loaded without running any pickled code, its graph checked."""
+@contextlib.contextmanager
+def _received_artifact(channel):
+    """The exported program the parent sends as a read-only descriptor (SCM_RIGHTS on the artifact socket): no
+    host path, nothing the measurer could write."""
+    import socket
+
+    _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+    if len(fds) != 1:
+        raise MeasureError("protocol", "no exported program came with the load request")
+    with os.fdopen(fds[0], "rb") as artifact:
+        yield artifact
+
+
+def load_program(artifact):
+    """The exported program in `artifact` (a path or a binary file), loaded without running any pickled code, its
+    graph checked."""
     import torch
 
     try:
         with _weights_only():
-            program = torch.export.load(path)
+            program = torch.export.load(artifact)
     except MeasureError:
         raise
     except Exception as exc:  # noqa: BLE001 - a crafted or truncated archive
@@ -247,14 +261,26 @@ def runnable(program):
     return Exported(program.module())
 
 
+def preload() -> None:
+    """Everything a measurer imports (the template imports it once, before it forks)."""
+    import torch  # noqa: F401
+    import torch._export.serde.serialize  # noqa: F401 - torch.export.load's machinery: imported while the worker exports
+    import torch.export  # noqa: F401
+
+    from fvcore.nn import FlopCountAnalysis  # noqa: F401
+
+    from fercomp.measure import flops, latency, roofline, sketch  # noqa: F401
+    from fercomp.submission import preprocess  # noqa: F401
+
+    flops._import_ptflops()
+
+
 class Measurer:
     """The exported model on the device, its preprocessing, and the measuring code."""
 
-    def __init__(self, setup: dict) -> None:
+    def __init__(self, setup: dict, artifacts) -> None:
+        preload()
         import torch
-
-        import torch._export.serde.serialize  # noqa: F401 - torch.export.load's machinery: imported while the worker exports
-        import torch.export  # noqa: F401
 
         from fercomp.measure import flops, latency, roofline, sketch
         from fercomp.submission import preprocess
@@ -277,6 +303,7 @@ class Measurer:
             torch.backends.cudnn.deterministic = True
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.model = None
+        self.artifacts = artifacts  # the socket the parent sends each exported program's descriptor on
         self.spec = preprocess.Preprocess()
         self.channels_last = False
 
@@ -293,7 +320,8 @@ class Measurer:
 
     def load(self, header: dict, payload: bytes) -> dict:
         self.spec = self.preprocess.parse(header["preprocess"], "PREPROCESS")
-        program = load_program(header["artifact"])
+        with _received_artifact(self.artifacts) as artifact:
+            program = load_program(artifact)
         self.model = runnable(program)
         signature = program.graph_signature
         params = [program.state_dict[name] for name in signature.parameters]
@@ -390,13 +418,18 @@ class Measurer:
         return result, data
 
 
-def serve(cmd_fd: int, resp_fd: int) -> None:
-    """Answer commands until the parent closes the pipe; every failure is an answer."""
+def serve(cmd_fd: int, resp_fd: int, artifact_fd: int, landing=None) -> None:
+    """Answer commands until the parent closes the pipe; every failure is an answer. `landing`: tests only (a forked
+    measurer's, template.py), run once the parent has set the process up, where a loader exploit would land."""
+    import socket
+
     setup, _ = protocol.receive(cmd_fd)
+    if landing is not None:
+        landing()
     if setup.get("jailed"):
         sandbox.libraries_found_without_processes()
     try:
-        measurer = Measurer(setup)
+        measurer = Measurer(setup, socket.socket(fileno=artifact_fd))
     except devices.DeviceUnavailable as exc:
         protocol.send(resp_fd, {"ok": False, "reason": "device_unavailable", "detail": str(exc)})
         return
@@ -424,4 +457,4 @@ def serve(cmd_fd: int, resp_fd: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    serve(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))

@@ -1,9 +1,11 @@
 """The trusted side of the two jailed rooms: start them, talk to them under limits, survive whatever they do.
 
-A hand-in meets two processes, each in a fresh nsjail (jail.py) of its own:
-- the **worker** (worker.py), the only one that runs submitted code: build, load the weights, export;
+A hand-in meets two processes, each in a jail (jail.py) of its own:
+- the **worker** (worker.py), the only one that runs submitted code, always in a fresh nsjail: build, load the
+  weights, export;
 - the **measurer** (measurer.py), which never imports a submitted file: it loads the exported graph and
-  measures everything a mark depends on.
+  measures everything a mark depends on. It is forked from the run's measurer template where one can run
+  (forks.py: its own uid, POLICY stacked on itself), else started in a fresh nsjail of its own.
 `HandinJails` holds both for one hand-in. Every way either can go wrong ends as a WorkerFailure with a stable
 `reason`: timeout, memory_limit, disk_limit, artifact_too_large (the export passed the worker's file-size limit),
 crashed (a signal), exited, sandbox_violation (a system call the jail's seccomp policy forbids, or a refusal of the
@@ -19,6 +21,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -107,12 +110,13 @@ class JailedProcess:
 
     def __init__(self, module: str, limits: Limits, setup: dict, jailed: bool, gpu: bool = False,
                  private: list[str] = (), reasons: frozenset[str] | None = None, cores: list[int] | None = None,
-                 file_size_mb: int = FILE_SIZE_FLOOR_MB) -> None:
+                 file_size_mb: int = FILE_SIZE_FLOOR_MB, descriptors: bool = False, home: bool = True) -> None:
         self.module, self.limits, self.setup, self.jailed, self.gpu = module, limits, setup, jailed, gpu
         self.file_size_mb = file_size_mb  # the jail's RLIMIT_FSIZE: any one file it writes
         self.cores = cores  # the only CPUs it may run on (a parallel job's share), or None: any
         self.reasons = reasons  # the failure reasons it may report; None: any (it runs no submitted code)
         self.private = list(private)
+        self.descriptors = descriptors  # whether it gets a socket for read-only descriptors (the measurer's artifact)
         self.peak_rss_mb = 0.0
         self.info: dict = {}
         self.phase = "start"
@@ -120,7 +124,7 @@ class JailedProcess:
         self._disk_excess = ""  # and, for disk_limit, which of the home's limits (home_excess)
         self._ready = False
         self._granted = 0.0  # seconds of queueing given back so far (queued)
-        self.home = str(new_home(module.rsplit(".", 1)[-1]))
+        self.home = str(new_home(module.rsplit(".", 1)[-1])) if home else ""  # "": nothing writable (a forked measurer)
         self.host_ids = jail.new_host_ids()
 
     def start(self) -> "JailedProcess":
@@ -131,29 +135,51 @@ class JailedProcess:
         self._resp_r, resp_w = os.pipe()
         for fd in (cmd_r, self._resp_r):
             _widen_pipe(fd)
+        inherited = [cmd_r, resp_w]
+        if self.descriptors:
+            self._descriptors, theirs = socket.socketpair()
+            inherited.append(theirs.detach())
         self.started = time.monotonic()
         self.deadline = self.started + self.limits.time_limit_s
+        try:
+            self.proc = self._launch(inherited)
+        except BaseException:
+            for fd in (self._cmd_w, self._resp_r):
+                os.close(fd)
+            self._log.close()
+            raise
+        finally:
+            for fd in inherited:
+                os.close(fd)
+        threading.Thread(target=self._watch_memory, daemon=True).start()
+        protocol.send(self._cmd_w, {**self.setup, "threads": self.limits.threads, "jailed": self.jailed})
+        return self
+
+    def _launch(self, inherited: list[int]):
+        """Start the process with `inherited` descriptors (their numbers are its arguments); a Popen."""
         inside_home = jail.HOME if self.jailed else self.home
         env = _env(self.limits.threads, inside_home)
-        argv = [interpreter(), "-m", self.module, str(cmd_r), str(resp_w)]
+        argv = [interpreter(), "-m", self.module, *map(str, inherited)]
         if self.jailed:
             jail.prepare_home(Path(self.home), self.host_ids)
             # nsjail's own clock is a backstop behind the parent's deadline: 5 s later, queueing allowed for
             jail_clock = self.limits.time_limit_s + self.limits.queue_allowance_s + 5
-            spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=(cmd_r, resp_w),
+            spec = jail.JailSpec(argv=tuple(argv), home=self.home, env=tuple(env.items()), pass_fds=tuple(inherited),
                                  time_limit_s=jail_clock, file_size_mb=self.file_size_mb, gpu=self.gpu, private=tuple(self.private),
                                  memory_mb=hard_memory_mb(self.limits.memory_limit_mb), host_ids=self.host_ids)
             argv, env, cwd = _dies_with_us(jail.command(spec)), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, self.home
         else:
             cwd = self.home
         with _pinned(self.cores):
-            self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, resp_w), stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=self._log, env=env, cwd=cwd, start_new_session=True)
-        os.close(cmd_r)
-        os.close(resp_w)
-        threading.Thread(target=self._watch_memory, daemon=True).start()
-        protocol.send(self._cmd_w, {**self.setup, "threads": self.limits.threads, "jailed": self.jailed})
-        return self
+            return subprocess.Popen(argv, pass_fds=inherited, stdin=subprocess.DEVNULL, stdout=self._log,
+                                    stderr=self._log, env=env, cwd=cwd, start_new_session=True)
+
+    def send_descriptor(self, fd: int) -> None:
+        """Pass a descriptor (SCM_RIGHTS) on the process's descriptor socket: the measurer's exported program."""
+        try:
+            socket.send_fds(self._descriptors, [b"\0"], [fd])
+        except OSError as exc:
+            raise self._ended(str(exc)) from None
 
     def ready(self) -> dict:
         """Wait for the process's imports (started in `start`, overlapping the caller's work)."""
@@ -181,8 +207,11 @@ class JailedProcess:
                 os.close(fd)
             except OSError:
                 pass
+        if self.descriptors:
+            self._descriptors.close()
         self._log.close()
-        shutil.rmtree(self.home, ignore_errors=True)
+        if self.home:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def call(self, command: str, header: dict | None = None, payload: bytes = b"", max_payload: int = 1 << 30) -> tuple[dict, bytes]:
         """Send one command and return its answer, or raise WorkerFailure."""
@@ -318,7 +347,7 @@ class JailedProcess:
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
             if rss_mb > self.limits.memory_limit_mb:
                 self._exceeded = "memory_limit"
-            elif ticks % 25 == 0:
+            elif self.home and ticks % 25 == 0:
                 self._disk_excess = watchdog.home_excess(self.home, self.limits.disk_limit_mb, pids)
                 self._exceeded = "disk_limit" if self._disk_excess else ""
             if self._exceeded:
@@ -370,8 +399,9 @@ def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
 class HandinJails:
     """The worker and the measurer of one hand-in. Use as a context manager.
 
-    The measurer starts at once (its imports overlap the parent's data loading); the worker only when its
-    exported program is not cached already (see session.load). `cores`, when given, pins both to those CPUs:
+    A fresh measurer jail starts at once (its imports overlap the parent's data loading); a forked one
+    (forks.py) on first use, from the run's template, whose imports overlap the same work the first time. The
+    worker starts only when its exported program is not cached already (see session.load). `cores`, when given, pins both to those CPUs:
     the measurer, whose timings count, and the worker, which would otherwise compute on another job's.
     """
 
@@ -390,14 +420,40 @@ class HandinJails:
         self.start_mode = "jail" if self.jailed else "plain"
 
     def __enter__(self) -> "HandinJails":
-        gpu = self.device.startswith("cuda") or (self.device == "auto" and Path("/dev/nvidiactl").exists())
-        self.measurer = JailedProcess("fercomp.submission.measurer", self.limits, {"device": self.device}, self.jailed,
-                                      gpu=gpu, private=self.private, cores=self.cores).start()
+        from fercomp.submission import forks  # it builds on JailedProcess
+
+        self._gpu = self.device.startswith("cuda") or (self.device == "auto" and Path("/dev/nvidiactl").exists())
+        self._measurer: JailedProcess | None = None
+        # the run's template (still importing, the first time: it overlaps the parent's work and the worker's
+        # start), else a fresh measurer jail now
+        self._template = forks.template_for(self.limits, self.jailed, self._gpu)
+        self.start_mode = "forked" if self._template else self.start_mode  # the worker is a fresh jail either way
+        if self._template is None:
+            self._measurer = self._fresh_measurer()
         return self
+
+    def _fresh_measurer(self) -> JailedProcess:
+        return JailedProcess("fercomp.submission.measurer", self.limits, {"device": self.device}, self.jailed, gpu=self._gpu,
+                             private=self.private, cores=self.cores, descriptors=True).start()
+
+    @property
+    def measurer(self) -> JailedProcess:
+        """The measurer: forked from the run's template on first use, or the fresh jail started on entry (also when
+        the template could not start)."""
+        if self._measurer is None:
+            from fercomp.submission import forks
+
+            try:
+                self._measurer = forks.ForkedMeasurer(self._template, self.limits, {"device": self.device}, self.cores).start()
+            except forks.TemplateError:  # it did not start, or died between the check and the fork
+                self.start_mode = "jail"
+                self._measurer = self._fresh_measurer()
+        return self._measurer
 
     def __exit__(self, *exc) -> None:
         self.close_worker()
-        self.measurer.close()
+        if self._measurer is not None:
+            self._measurer.close()
 
     def worker(self) -> JailedProcess:
         """The worker, started (with the staged hand-in in its home) on first use."""
@@ -431,15 +487,16 @@ class HandinJails:
 
     @property
     def info(self) -> dict:
-        return self.measurer.info
+        return self._measurer.info if self._measurer else {}
 
     @property
     def peak_rss_mb(self) -> float:
-        return max(self.measurer.peak_rss_mb, getattr(self, "peak_rss_worker_mb", 0.0),
+        return max(self._measurer.peak_rss_mb if self._measurer else 0.0, getattr(self, "peak_rss_worker_mb", 0.0),
                    self._worker.peak_rss_mb if self._worker else 0.0)
 
     def ready(self) -> dict:
         return self.measurer.ready()
 
     def log_tail(self) -> str:
-        return (self._worker or self.measurer).log_tail()
+        process = self._worker or self._measurer
+        return process.log_tail() if process else ""

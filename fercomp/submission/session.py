@@ -16,7 +16,6 @@ scoring, checking, report and predict all go through here, so each request is sp
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from fercomp.atomic import write_bytes
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
 from fercomp.hashing import sha256_file, sha256_json
-from fercomp.submission import export_cache, jail
+from fercomp.submission import export_cache
 from fercomp.submission.contract import SubmissionFiles
 from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
 from fercomp.version import __version__
@@ -63,18 +62,19 @@ def load(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = Fal
     export = {"artifact_sha256": None, "cached": cached.exists(), "key": key}
     if not cached.exists():
         _export(jails, files, trust_pickle, require_weights, kwargs, cached)
-    inside = Path(jails.measurer.home) / "model.pt2"
     export_cache.mark_used(cached)
     try:
-        shutil.copyfile(cached, inside)  # in-kernel: the program never passes through this process's memory
-    except FileNotFoundError:  # a parallel job's pruning took it between the check and the copy: export it again
+        artifact = os.open(cached, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:  # a parallel job's pruning took it between the check and the open: export it again
         export["cached"] = False
         _export(jails, files, trust_pickle, require_weights, kwargs, cached)
-        shutil.copyfile(cached, inside)
-    os.chmod(inside, 0o644)
-    export["artifact_sha256"] = sha256_file(inside)
-    path = str(Path(jail.HOME if jails.jailed else jails.measurer.home) / "model.pt2")
-    answer, _ = jails.measurer.call("load", {"artifact": path, "preprocess": files.preprocess.to_dict()}, max_payload=0)
+        artifact = os.open(cached, os.O_RDONLY | os.O_NOFOLLOW)
+    try:  # the measurer reads the program through this read-only descriptor: pruning cannot take it from under it
+        export["artifact_sha256"] = sha256_file(Path(f"/proc/self/fd/{artifact}"))
+        jails.measurer.send_descriptor(artifact)
+    finally:
+        os.close(artifact)
+    answer, _ = jails.measurer.call("load", {"preprocess": files.preprocess.to_dict()}, max_payload=0)
     trainable = answer["params_trainable"]
     return {**answer, "random_init": not files.weights_format and trainable > 0, "export": export}
 

@@ -127,7 +127,9 @@ def test_only_aten_operators_may_be_measured(tmp_path):
 
 
 def test_the_measurer_never_imports_the_code_that_runs_hand_ins():
-    code = ("import sys\nfrom fercomp.submission import measurer\nmeasurer.Measurer({'threads': 1, 'device': 'cpu'})\n"
+    """Nor does its template, which forks measurers."""
+    code = ("import sys\nfrom fercomp.submission import measurer, seccomp_filter, template\n"
+            "measurer.Measurer({'threads': 1, 'device': 'cpu'}, None)\n"
             "print(sorted(m for m in sys.modules if m in ('fercomp.submission.build', 'fercomp.submission.worker')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr[-2000:]

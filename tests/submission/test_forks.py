@@ -1,0 +1,68 @@
+"""The measurer template: its policy is POLICY less exactly what a template needs, each fork's stacked filter is
+written from the same tables, and a record is the same whether its measurer was forked or fresh."""
+
+import os
+import re
+import shutil
+from dataclasses import asdict
+
+import pytest
+
+from fercomp.scoring import score_submission
+from fercomp.submission import forks, jail, seccomp_filter
+from tests.scoring_helpers import FIXTURES, fast_config
+
+
+def test_the_template_policy_is_the_policy_less_a_new_process_and_pinning():
+    assert jail.FORK_RULE[4] in jail.POLICY and jail.FORK_RULE[4] not in jail.TEMPLATE_POLICY
+    assert "sched_setaffinity" in jail.POLICY and "sched_setaffinity" not in jail.TEMPLATE_POLICY
+    rest = jail.POLICY.replace(jail.FORK_RULE[4] + ",\n    ", "").replace("sched_setaffinity, ", "")
+    assert rest == jail.TEMPLATE_POLICY
+
+
+def test_the_stacked_filter_covers_every_call_the_policy_names():
+    """seccomp_filter builds its rules from jail's tables; the kafel text must name nothing else."""
+    named = set(seccomp_filter._every_name())
+    body = jail.POLICY.split("KILL_PROCESS {", 1)[1].split("}\n}", 1)[0]
+    words = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", body))
+    calls = words - {"domain", "type", "protocol", "flags", "option", "fd", "mode"}
+    assert calls == named
+    if jail.own_ids():  # libseccomp knows every one of them here (the template's precondition)
+        assert seccomp_filter.available() is None
+
+
+@pytest.mark.skipif(forks.unusable(True, False) is not None, reason=f"no measurer template here: {forks.unusable(True, False)}")
+def test_a_record_is_the_same_forked_or_fresh(tmp_path, small_csv, monkeypatch):
+    """Everything but the times, the start mode and the when is the same bytes; under umask 077 too (the final
+    phase's grading step), which once closed the template jail's folders to every fork."""
+    monkeypatch.setattr(forks, "_TEMPLATES", {})  # a template of this test's own, started under its umask
+    old_umask = os.umask(0o077)
+    import torch
+
+    shutil.copy(FIXTURES / "small_cnn.py", tmp_path / "team.py")
+    namespace: dict = {}
+    exec(compile((tmp_path / "team.py").read_text(), "team.py", "exec"), namespace)
+    torch.manual_seed(0)
+    torch.save(namespace["build_model"]().state_dict(), tmp_path / "team.pt")
+    config = fast_config(small_csv, tmp_path / "results", sandbox="required")
+    try:
+        score_submission(tmp_path / "team.py", config)  # its export cached: both runs below load the same program
+        forked = score_submission(tmp_path / "team.py", config)
+    finally:
+        os.umask(old_umask)
+        forks.close_all()
+    monkeypatch.setattr(forks, "ENABLED", False)
+    fresh = score_submission(tmp_path / "team.py", config)
+    assert (forked.environment["start_mode"], fresh.environment["start_mode"]) == ("forked", "jail")
+    assert forked.status == "scored", forked.failure
+
+    def comparable(record) -> dict:
+        found = asdict(record)
+        for timed in ("timestamp", "timings", "peak_rss_mb", "roofline"):
+            found.pop(timed)
+        found["environment"].pop("start_mode")
+        found["latency"] = {k: v for k, v in found["latency"].items()
+                            if k in ("config", "threads", "device", "check", "outputs_shape")}  # how many queries: timed
+        return found
+
+    assert comparable(forked) == comparable(fresh)
