@@ -18,8 +18,8 @@ import torch
 from fercomp.submission import forks, kernel_log
 from fercomp.submission.runner import Limits, WorkerFailure
 
-pytestmark = pytest.mark.skipif(forks.unusable(True, False) is not None,
-                                reason=f"no measurer template here: {forks.unusable(True, False)}")
+pytestmark = [pytest.mark.jail, pytest.mark.skipif(forks.unusable(True, False) is not None,
+                                                  reason=f"no measurer template here: {forks.unusable(True, False)}")]
 
 LIMITS = Limits(time_limit_s=60, memory_limit_mb=1500, sandbox="required", threads=1)
 IMAGES = np.arange(4 * 48 * 48, dtype=np.uint8).reshape(4, 48, 48)
