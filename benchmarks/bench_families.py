@@ -133,7 +133,11 @@ def checked(name: str, folder: Path, timeout: float) -> dict:
 
 def run_one_in_child(name: str, timeout: float) -> dict:
     try:
-        done = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True, timeout=timeout)
+        from fercomp.submission.runner import THREAD_WAIT_ENV
+
+        # the jails' OpenMP settings, so that the in-process export and count runs as the worker and measurer do
+        done = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **THREAD_WAIT_ENV})
     except subprocess.TimeoutExpired:
         return {"family": name, "graph": f"no answer in {timeout:g} s"}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
