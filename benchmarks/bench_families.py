@@ -25,8 +25,9 @@ from pathlib import Path
 from common import ROOT
 from tabulate import tabulate
 
-#: Input side per family where 48 is too small for its strides or windows (the rest are scored at 48 pixels).
-SIZES = {"alexnet": 64, "inception_v3": 96, "maxvit_t": 224, "vit_h_14": 56}
+#: Input side per family where 48 is too small for its strides or windows, or no multiple of its patch (the rest are
+#: scored at 48 pixels).
+SIZES = {"alexnet": 64, "inception_v3": 96, "maxvit_t": 224, "vit_h_14": 56, "vit_b_32": 64, "vit_l_32": 64}
 #: Keyword arguments a family needs to take that size (a ViT is built for its image size).
 KWARGS = {name: {"image_size": SIZES.get(name, 48)} for name in
           ("vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32")}
