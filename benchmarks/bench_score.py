@@ -37,6 +37,7 @@ from fercomp import allocator
 from fercomp.data.source import load_data
 from fercomp.data.synth import SynthSpec, write
 from fercomp.submission.preprocess import Preprocess, apply
+from fercomp.submission.runner import THREAD_WAIT_ENV
 
 MACS = 327_505_392  # the baseline's fvcore count per image
 THREADS = os.cpu_count() or 1
@@ -105,8 +106,8 @@ def score_command(sub: Path, data: Path, device: str = "cpu") -> tuple[float, di
 
 
 def pure_in_worker_env(data: Path) -> float:
-    """Pure evaluation in a fresh process with the worker's allocator settings: fercomp's way, nothing else."""
-    env = dict(os.environ, **allocator.ENV)
+    """Pure evaluation in a fresh process with the worker's allocator and thread-wait settings: fercomp's way."""
+    env = dict(os.environ, **allocator.ENV, **THREAD_WAIT_ENV)
     proc = subprocess.run([sys.executable, __file__, "--pure", str(data)], env=env, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"pure evaluation failed: {proc.stderr[-2000:]}")

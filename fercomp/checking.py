@@ -6,6 +6,7 @@ competition's data), and each contract rule becomes a named pass/fail line.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,8 +73,9 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
     if files.weights_path is not None:
         report.add("weights file", True, str(files.weights_path) + (f" (from {files.weights_url})" if files.weights_url else ""))
     images = generate(SynthSpec(n_train=0, n_public=0, n_private=CHECK_IMAGES, seed=1))[0]
+    jails = HandinJails(config.limits, config.device, files.handin(), protected=[str(cache_dir())])
     try:
-        with HandinJails(config.limits, config.device, files.handin(), protected=[str(cache_dir())]) as worker:
+        with jails as worker:
             device = worker.ready().get("device", config.device)
             if not _load(report, worker, files, config):
                 return report
@@ -83,7 +85,8 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             flops = session.flops(worker, config.flops_tolerance)
             report.facts.update(gflops=flops.get("gflops"), flops=flops)
             report.add("FLOP counters agree", flops.get("check") == "agree",
-                       f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore)"
+                       f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore; the cost table at batch 1 only, scoring "
+                       "also counts the graph at its batch sizes)"
                        + ("; " + "; ".join(flops["check_detail"]) if flops.get("check_detail") else ""))
             uncosted = flops.get("uncosted_operators") or {}
             report.add("every operator costed", not uncosted, "the cost table has no rule for " + ", ".join(sorted(uncosted))
@@ -96,6 +99,7 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
         if exc.reason == "device_unavailable":
             raise UsageError(exc.detail) from None
         report.add(f"runs in the sandbox ({exc.phase})", False, f"{exc.reason}: {exc.detail}")
+    report.facts["peak_rss_mb"] = jails.peak_rss_mb  # the worker's or the measurer's, whichever was larger
     return report
 
 
@@ -111,6 +115,7 @@ def _no_weights(report: CheckReport, required: bool) -> None:
 
 
 def _load(report: CheckReport, worker: HandinJails, files, config: ScoreConfig) -> bool:
+    started = time.monotonic()
     try:
         loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=False)
     except WorkerFailure as exc:
@@ -122,7 +127,7 @@ def _load(report: CheckReport, worker: HandinJails, files, config: ScoreConfig) 
         else:
             report.add("model builds and weights load", False, f"{exc.reason}: {exc.detail}")
         return False
-    report.facts.update(loaded)
+    report.facts.update(loaded, load_s=time.monotonic() - started)  # build, export (unless cached) and load
     report.add("model builds and weights load", True,
                f"{loaded['params_total'] / 1e6:.2f} M parameters" + (" (random init)" if loaded["random_init"] else ""))
     report.add("exports with torch.export", True, f"{loaded['graph_nodes']} operators; every figure is measured on "

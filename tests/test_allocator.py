@@ -45,3 +45,8 @@ def test_keep_freed_memory_stops_refaulting_large_tensors():
 def test_worker_starts_with_the_settings():
     env = _env(2, "/tmp/home")
     assert {k: env[k] for k in allocator.ENV} == allocator.ENV
+
+
+def test_jailed_processes_wait_for_work_without_spinning():
+    """OpenMP's spinning waits made a 2-thread forward 10x slower on a loaded machine (runner.THREAD_WAIT_ENV)."""
+    assert _env(2, "/tmp/home")["OMP_WAIT_POLICY"] == "PASSIVE"

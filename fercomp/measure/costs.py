@@ -110,7 +110,7 @@ TABLE: dict[str, Cost] = {
              "reflection_pad1d reflection_pad2d reflection_pad3d replication_pad1d replication_pad2d "
              "replication_pad3d pixel_shuffle pixel_unshuffle channel_shuffle im2col zeros ones full empty "
              "empty_like zeros_like ones_like full_like new_zeros new_ones new_full new_empty arange linspace eye "
-             "scalar_tensor fill dropout feature_dropout alpha_dropout feature_alpha_dropout native_dropout "
+             "scalar_tensor fill zero dropout feature_dropout alpha_dropout feature_alpha_dropout native_dropout "
              "_assert_tensor_metadata _assert_scalar _assert_async sym_constrain_range "
              "sym_constrain_range_for_size sym_size sym_numel sym_stride sym_storage_offset", FREE),
 }

@@ -94,11 +94,20 @@ def file_size_limit_mb(weights_bytes: int | None, artifact_limit_mb: int) -> int
     return min(artifact_limit_mb, max(FILE_SIZE_FLOOR_MB, 2 * (weights_bytes >> 20) + 256))
 
 
+#: OpenMP threads that wait for the next parallel region sleep instead of spinning. A spinning thread burns the
+#: core its sibling needs: on the loaded 2-core machine (load average 11-14) a MaxViT-T batch-1 forward took
+#: 7-19 s with 2 spinning threads and 1.2 s with 2 passive ones (1 s on one thread), the baseline CNN's batch-1
+#: query 410-520 ms against 55-70 ms, which left `check` on MaxViT no answer in 300 s. Passive waiting costs a
+#: wake-up per region (microseconds); batch-128 throughput was unchanged (benchmarks/bench_families.py, docs).
+THREAD_WAIT_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def _env(threads: int, home: str) -> dict[str, str]:
     """A clean environment: nothing of the parent's that could name the data or the results."""
     # numpy's OpenBLAS would start a thread pool at import that torch does not need
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": jail.import_path(), **allocator.ENV}
+           "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": jail.import_path(), **allocator.ENV,
+           **THREAD_WAIT_ENV}
     for key in ("CUDA_VISIBLE_DEVICES",):
         if key in os.environ:
             env[key] = os.environ[key]

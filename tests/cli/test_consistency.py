@@ -42,6 +42,11 @@ def test_json_is_one_document(cli, tmp_path, small_csv):
     code, out, _ = cli("check", folder / "a.py", "--json")
     report = json.loads(out)
     assert code == 0 and report["passed"] is True and {c["check"] for c in report["checks"]} >= {"file and metadata"}
+    # what bench_families reads from a check: its export-and-load seconds and the jails' peak memory
+    assert report["facts"]["load_s"] > 0 and report["facts"]["peak_rss_mb"] > 100
+    # check counts less than score does, and says so
+    flops = next(c["detail"] for c in report["checks"] if c["check"] == "FLOP counters agree")
+    assert "batch 1 only, scoring also counts the graph at its batch sizes" in flops
 
 
 def test_empty_folder_and_bad_device_are_errors(cli, tmp_path, small_csv):

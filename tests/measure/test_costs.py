@@ -68,6 +68,22 @@ def test_an_operator_without_a_rule_is_uncosted_never_free():
     assert set(found["uncosted"]) == {"fft_rfft2"}
 
 
+def test_zeroing_a_slice_in_place_is_free_like_filling_it():
+    """Swin-V2's attention zeroes the key's third of a copied qkv bias (`bias[n:2 * n].zero_()`): data, not compute."""
+    class ZeroKeyBias(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias = nn.Parameter(torch.ones(21))
+
+        def forward(self, x):
+            bias = self.bias.clone()
+            bias[7:14].zero_()
+            return x.flatten(1)[:, :21] + bias
+
+    found = _walk(ZeroKeyBias(), torch.zeros(2, 1, 48, 48))
+    assert found["uncosted"] == {} and found["by_operator"] == {"add": [0, 2 * 21]}
+
+
 def test_shape_arithmetic_on_the_batch_size_is_free():
     class Flatten(nn.Module):
         def forward(self, x):
