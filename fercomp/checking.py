@@ -119,7 +119,9 @@ def _load(report: CheckReport, worker: HandinJails, files, config: ScoreConfig) 
     try:
         loaded = session.load(worker, files, trust_pickle=config.trust_pickle, require_weights=False)
     except WorkerFailure as exc:
-        if exc.reason in ("not_exportable", "artifact_refused"):
+        if exc.phase == "start":  # a jail died in fercomp's own imports, before a line of the hand-in ran
+            report.add("runs in the sandbox (start)", False, f"{exc.reason}: {exc.detail}")
+        elif exc.reason in ("not_exportable", "artifact_refused"):
             report.add("model builds and weights load", True, "")
             report.add("exports with torch.export", False, f"{exc.reason}: {exc.detail} — every figure is measured on "
                        "the exported graph: no Python `if` on tensor values (use torch.where), no .numpy()/.item() in "

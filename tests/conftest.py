@@ -113,6 +113,22 @@ def small_folder(tmp_path_factory, small_arrays):
     return root
 
 
+def run_cli_captured(*args) -> tuple[int, str, str]:
+    """`fercomp ARGS` in-process, its output captured without capsys (which module fixtures cannot use):
+    (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    return code, out.getvalue(), err.getvalue()
+
+
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     """Run `fercomp ARGS` in-process: (exit code, stdout, stderr)."""
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import run_cli_captured
 from tests.http_server import LocalServer
 from tests.scoring_helpers import FIXTURES
 
@@ -67,21 +68,7 @@ def course(tmp_path_factory, small_csv, cli_module):
 @pytest.fixture(scope="module")
 def cli_module():
     """The in-process CLI for module-scoped fixtures (capsys is function-scoped)."""
-    from fercomp.cli import main
-
-    def run(*args):
-        import contextlib
-
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main([str(a) for a in args])
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 0
-        return code, out.getvalue(), err.getvalue()
-
-    return run
+    return run_cli_captured
 
 
 def test_init_writes_a_course_whose_workflow_lints_clean(course):

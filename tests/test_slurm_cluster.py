@@ -6,7 +6,6 @@ started here (as root) and stopped after (tests/slurm_cluster.py). Everything go
 run this test fails it, elsewhere it is skipped with the reason.
 """
 
-import contextlib
 import csv
 import io
 import json
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli_captured
 from tests.scoring_helpers import FIXTURES
 from tests.slurm_cluster import NODE_CPUS, PARTITION_MINUTES, Cluster, unavailable
 
@@ -33,16 +33,8 @@ COMPARED = ["team", "status", "rank", "accuracy", "gflops", "efficiency", "accur
 
 
 def fercomp_cli(*args) -> tuple[int, str]:
-    from fercomp.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return code, out.getvalue()
+    code, out, err = run_cli_captured(*args)
+    return code, out + err
 
 
 def board_rows(path: Path) -> dict[str, dict]:

@@ -11,9 +11,7 @@ its final board and in its audit, that memorisation of public faces cannot be ex
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import shutil
 from pathlib import Path
@@ -24,6 +22,7 @@ from PIL import Image, ImageEnhance
 
 from fercomp.audit_passes import SECRET_ENV
 from fercomp.data.synth import SynthSpec, generate, write_csv
+from tests.conftest import run_cli_captured
 from tests.hostile.audit_cohort import ROBUST, STARTER, build, honest_source, robust_lookup, train, write
 
 skimage_data = pytest.importorskip("skimage.data")  # a runtime dependency: never skipped where fercomp installs
@@ -36,18 +35,7 @@ MEMORISER = "team_lookup"
 FAST_LATENCY = "\n[latency]\nmin_queries = 3\nmin_seconds = 0.0\nwarmup_queries = 1\n"
 
 
-def cli(*args) -> tuple[int, str, str]:
-    """`fercomp ARGS` in this process, in the current folder: (exit code, stdout, stderr)."""
-    from fercomp.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return code, out.getvalue(), err.getvalue()
+cli = run_cli_captured  # module fixtures drive the CLI as a user would, in the course's folder
 
 
 def face_photos(root: Path) -> int:
