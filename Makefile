@@ -19,9 +19,10 @@ endif
 # core. At most 4: every worker holds a hand-in's jails (up to ~2.5 GB each in the hostile corpus) at a time. Whole
 # files go to one worker (--dist loadfile): a module's shared set-up (a scored arena, a Slurm cluster) runs once,
 # and the hostile corpus, whose cases check host-wide traces (a process that outlived its jail, the kernel log's
-# rate limit), runs its cases one after another as before.
+# rate limit), runs its cases one after another as before. The longest files go first (tests/conftest.py
+# LONGEST_FIRST; --no-loadscope-reorder keeps that order), so no worker is left alone with a long file at the end.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
-PYTEST := $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test check docs bench clean browser jail slurm
 
