@@ -96,6 +96,10 @@ class ScoreRecord:
     # images, correct, accuracy, nll_mean, nll_sd, log_prob_counts (the confidence histogram) and what the view is;
     # perturbed also by_kind (fercomp/audit_passes.py)
     audit_views: dict = field(default_factory=dict)
+    # per layer (convolution, linear) of the exported graph, each unit's spatially averaged output on the run's probe
+    # faces, z-scored and quantised (fercomp/measure/activations.py), and `probe`: which faces (the private supplement's
+    # or the scored split's first ones) and their pixels' sha256: how the audit lines up a permuted copy's units
+    unit_signatures: dict | None = None
 
     @property
     def name(self) -> str:
