@@ -226,11 +226,18 @@ def cohort(data: FERData, teams: int, epochs: int, memorised: tuple[float, ...],
                                                                                 augment=original.augment, epochs=1, lr=1e-3)))
     records["permuted_copy"] = record("permuted_copy", copy, held, views, notes)
     log(f"  permuted_copy (of {original.name}): {records['permuted_copy'].accuracy:.2%} held-out")
+    gains: dict[str, float] = {}
+    if memorised:  # the lookups' shared network, trained only when there is a lookup to put beside it
+        _memorisers(data, train_set, held, views, notes, perturbed, epochs, memorised, folder, records, drops, gains, log)
+    return records, drops, gains, perturbed, original.name
+
+
+def _memorisers(data, train_set, held, views, notes, perturbed, epochs, memorised, folder, records, drops, gains, log):
+    """Each memoriser's record, per-kind drops and clean gain over its network (filled into the dicts given)."""
     net = kept(folder, "its_network", lambda: train(build(ROBUST.split("class RobustLookup")[0]), train_set.images,
                                                     train_set.labels, Recipe((), seed=5, augment=True, epochs=epochs, lr=3e-3)))
     drops["its_network"] = kind_drops(net, held, perturbed)
     alone = float((outputs(net, held.images).argmax(1) == held.labels).mean())
-    gains = {}
     for share in memorised:  # one lookup per share, all beside the same network
         name = memoriser_name(share)
         chosen = np.random.default_rng(5).random(len(data)) < share
@@ -242,4 +249,3 @@ def cohort(data: FERData, teams: int, epochs: int, memorised: tuple[float, ...],
         drops[name] = kind_drops(memo, held, perturbed)
         gains[name] = records[name].accuracy - alone
         log(f"  {name}: {records[name].accuracy:.2%} held-out (its network alone {alone:.2%})")
-    return records, drops, gains, perturbed, original.name

@@ -220,21 +220,25 @@ def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float
 
 
 def activations_table(records: dict[str, ScoreRecord], honest: list[str], original: str, check) -> str:
-    """The activations_aligned statistic of every honest pair that shares a hidden layer's shape, and the copy's."""
+    """The activations_aligned statistic (share of units matched at r ≥ 0.8) of every honest pair that shares a
+    hidden layer's shape, and the copy's against its original."""
     from fercomp.audit.activations import aligned_statistic, signatures
 
+    sig = {name: signatures(record) for name, record in records.items()}
     values = []
     for a, b in itertools.combinations(sorted(honest), 2):
-        found = aligned_statistic(signatures(records[a])[2], signatures(records[b])[2], signatures(records[a])[1])
+        found = aligned_statistic(sig[a][2], sig[b][2])
         if found is not None:
             values.append(found[0])
-    copy = aligned_statistic(signatures(records[original])[2], signatures(records["permuted_copy"])[2],
-                             signatures(records[original])[1])
+    others = [found[0] for name in honest if name != original
+              for found in [aligned_statistic(sig[name][2], sig["permuted_copy"][2])] if found is not None]
+    copy = aligned_statistic(sig[original][2], sig["permuted_copy"][2])
     shown = ", ".join(f"{v:.2f}" for v in sorted(values, reverse=True))
     return (f"\nactivations_aligned (threshold {AuditSection().activations_aligned}): {len(values)} honest pairs compared, "
             f"max {max(values, default=float('nan')):.3f}, median {float(np.median(values)) if values else float('nan'):.3f} "
-            f"[{shown}]; the permuted copy against {original}: {copy[0] if copy else float('nan'):.3f} "
-            f"(layers: {', '.join(f'{n} units r {r:.2f}, chance {c:.2f}' for n, r, c in (copy[1] if copy else []))})")
+            f"[{shown}]; the permuted copy against the other teams: max {max(others, default=float('nan')):.3f}; "
+            f"against {original}: {copy[0] if copy else float('nan'):.3f} "
+            f"(layers: {', '.join(f'{n} units mean r {r:.2f}, {m:.0%} at r ≥ 0.8' for n, r, m in (copy[1] if copy else []))})")
 
 
 def torch_threads() -> int:
@@ -252,14 +256,14 @@ def main() -> None:
     parser.add_argument("--fer2013", type=Path, help="train and audit an honest cohort on this fer2013.csv (or folder)")
     parser.add_argument("--synthetic", action="store_true", help="the same on the generated faces")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--memorised", default="0.55", help="share of every public split each memoriser keys (comma list)")
+    parser.add_argument("--memorised", default="0.55", help="share of every public split each memoriser keys (comma list; \"\" for none)")
     parser.add_argument("--supplement", type=int, default=1000, help="Training faces set aside as the private supplement")
     parser.add_argument("--train-images", type=int, default=0, help="train each model on this many Training faces (0: all)")
     parser.add_argument("--max-base", type=int, default=32, choices=(8, 16, 24, 32), help="widest first layer of the cohort")
     parser.add_argument("--keep", type=Path, help="keep the trained models in this folder (and reuse those already there)")
     args = parser.parse_args()
     if args.fer2013 or args.synthetic:
-        trained(args.fer2013, args.teams, args.epochs, tuple(float(m) for m in args.memorised.split(",")), args.supplement,
+        trained(args.fer2013, args.teams, args.epochs, tuple(float(m) for m in args.memorised.split(",") if m), args.supplement,
                 args.train_images, args.max_base, args.keep)
         return
     print(f"False positives on {args.cohorts} simulated honest cohorts of {args.teams} teams (alpha 0.001, Holm):")

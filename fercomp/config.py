@@ -130,8 +130,8 @@ class AuditSection:
     weights_cosine: float = 0.9  # near-copied weights at or above this sketch cosine
     code_similarity: float = 0.6  # copied code when both files share at least this much of their fingerprints
     weights_permuted: float = 0.5  # near-copied weights with hidden units permuted, at or above this canonical cosine
-    # a permuted (and fine-tuned) copy: units matched by their signatures on the probe faces correlate this much
-    # above chance, on average over the hidden layers (docs/audit-memorisation.md has the honest pairs' values)
+    # a permuted (and fine-tuned) copy: at least this share of the hidden units, matched one to one by their outputs
+    # on the probe faces, correlate at r ≥ 0.8 with their match (real faces: copy 0.83, honest pairs at most 0.38)
     activations_aligned: float = 0.6
     # the course's example and starter .py files (besides the baseline): boilerplate for the copy checks, since
     # teams that start from them share that code without copying each other

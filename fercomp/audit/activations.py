@@ -1,14 +1,16 @@
 """A copy whose hidden units were permuted and then fine-tuned: units lined up by what they compute.
 
-activations_aligned, per pair: the records' unit signatures (fercomp/measure/activations.py: each unit's averaged
-output on the run's probe faces) are compared layer by layer. Layers of the same width are paired in graph order
-(a longest common sequence of widths, so an inserted layer does not shift the rest); within a pair of layers every
-unit of one model is matched to one of the other by the correlation of their signatures (an optimal assignment,
-scipy's linear_sum_assignment). A copy's units find their originals again whatever order they were put in and
-however far one epoch of fine-tuning moved their weights. Independently trained models learn some similar
-features as well (convergent learning: edge detectors in the first layer, the classes themselves in the last), so
-the first layer and the output layer are left out, and so is the chance level: the same matching with one model's
-faces shuffled. The statistic is the mean matched correlation above that chance level, over the layers in between.
+activations_aligned, per pair: the records' unit signatures (fercomp/measure/activations.py: each unit's output on
+the run's probe faces, on a coarse grid) are compared layer by layer. Layers of the same shape are paired in graph
+order (a longest common sequence, so an inserted layer does not shift the rest); within a pair of layers every unit
+of one model is matched to one of the other by the correlation of their signatures (an optimal assignment, scipy's
+linear_sum_assignment). A copy's units find their originals again whatever order they were put in and however far
+fine-tuning moved their weights. Independently trained models learn similar features too (convergent learning:
+edge detectors in the first layer, the classes in the last, mixtures of shared directions in between), so the
+matched correlation is high for honest pairs too (0.5–0.7 on average on real faces, where a copy's is 0.9). What
+separates them is how many units have a match that computes nearly the same thing: the statistic is the share of
+units whose matched correlation is at least MATCHED_R, over the units of every paired layer but the first (edge
+detectors in every model); the logits (fewer than MIN_UNITS units) are left out.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from fercomp.audit.pairs import _check, _pairs
 from fercomp.records import ScoreRecord
 
 MIN_UNITS = 8  # narrower layers (the 7 logits) say more about the task than about who trained the model
-SHUFFLE_SEED = 33
+#: a unit and its match compute nearly the same thing at this correlation: on real faces 83 % of a permuted copy's
+#: units (one epoch of fine-tuning) did, at most 38 % of an honest pair's (docs/audit-memorisation.md)
+MATCHED_R = 0.8
 
 
 def signatures(record: ScoreRecord) -> tuple[str, int, list[np.ndarray]] | None:
@@ -63,9 +67,10 @@ def paired_layers(a: list[np.ndarray], b: list[np.ndarray]) -> list[tuple[int, i
     return pairs
 
 
-def matched_correlation(x: np.ndarray, y: np.ndarray) -> float:
-    """The mean absolute correlation of units matched one to one (units × values z-scores, the same images in
-    order). Absolute: a unit negated before a normalisation whose scale is negated too computes the same."""
+def matched_units(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The absolute correlation of each pair of units matched one to one (an optimal assignment) between two layers'
+    signatures (units × values, the same images in order). Absolute: a unit negated before a normalisation whose
+    scale is negated too computes the same."""
     from scipy.optimize import linear_sum_assignment
 
     def unit_rows(z: np.ndarray) -> np.ndarray:
@@ -75,24 +80,21 @@ def matched_correlation(x: np.ndarray, y: np.ndarray) -> float:
 
     r = np.abs(unit_rows(x) @ unit_rows(y).T)
     rows, cols = linear_sum_assignment(r, maximize=True)
-    return float(r[rows, cols].mean())
+    return r[rows, cols]
 
 
-def aligned_statistic(a: list[np.ndarray], b: list[np.ndarray], images: int) -> tuple[float, list[tuple[int, float, float]]] | None:
-    """(mean matched correlation above chance over the paired layers but either model's first, weighted by units;
-    per such layer (units, matched correlation, its chance level)), or None when no such layer pairs up."""
+def aligned_statistic(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[float, list[tuple[int, float, float]]] | None:
+    """(the share of units whose match correlates at least MATCHED_R, over the paired layers but either model's
+    first; per such layer (units, mean matched correlation, that share)), or None when no such layer pairs up."""
     inner = [(i, j) for i, j in paired_layers(a, b) if i and j]  # first layers: edge detectors in every model
     if not inner:
         return None
-    rng = np.random.default_rng(SHUFFLE_SEED)
     rows = []
     for i, j in inner:
-        observed = matched_correlation(a[i], b[j])
-        shuffled = b[j].reshape(len(b[j]), images, -1)[:, rng.permutation(images)].reshape(len(b[j]), -1)
-        chance = matched_correlation(a[i], shuffled)
-        rows.append((len(a[i]), observed, chance))
+        matched = matched_units(a[i], b[j])
+        rows.append((len(matched), float(matched.mean()), float((matched >= MATCHED_R).mean())))
     units = sum(n for n, _, _ in rows)
-    return sum(n * (r - c) for n, r, c in rows) / units, rows
+    return sum(n * share for n, _, share in rows) / units, rows
 
 
 def activations_aligned(records: dict[str, ScoreRecord], baseline: ScoreRecord, threshold: float):
@@ -106,7 +108,7 @@ def activations_aligned(records: dict[str, ScoreRecord], baseline: ScoreRecord, 
     def statistic(x, y):
         if x is None or y is None or x[:2] != y[:2]:
             return None
-        return aligned_statistic(x[2], y[2], x[1])
+        return aligned_statistic(x[2], y[2])
 
     near_base = {}
     for team, s in sig.items():
@@ -121,11 +123,11 @@ def activations_aligned(records: dict[str, ScoreRecord], baseline: ScoreRecord, 
         values.append(value)
         both_baseline = near_base[a] and near_base[b]
         flagged = value >= threshold and not both_baseline
-        per_layer = ", ".join(f"{n} units r {r:.2f} (chance {c:.2f})" for n, r, c in layers)
+        per_layer = "; ".join(f"{n} units: mean r {r:.2f}, {share:.0%} at r ≥ {MATCHED_R}" for n, r, share in layers)
         note = "; both are as near the baseline, so not flagged" if both_baseline and value >= threshold else ""
         rows.append(Finding((a, b), value, None, flagged,
-                            f"matched units' correlation {value:.3f} above chance over {len(layers)} layer(s): "
-                            f"{per_layer}{note}"))
+                            f"{value:.0%} of the units matched one to one by their outputs on the probe faces "
+                            f"correlate at r ≥ {MATCHED_R}, over {len(layers)} hidden layer(s): {per_layer}{note}"))
     if not rows:
         return _check("activations_aligned", [], [], "no two records have unit signatures on the same probe faces "
                       "with a hidden layer of equal width")

@@ -134,10 +134,10 @@ CHECKS = {
                          "cosine ≥ weights_permuted over at least half of both models' weights, where the plain order "
                          "is not already ≥ weights_cosine (not when both are the baseline's)"),
     "activations_aligned": ("Near-copied units, hidden units permuted and fine-tuned",
-                            "mean correlation of units matched one to one by their outputs on the probe faces (each "
-                            "unit's output averaged over a coarse grid, per face), minus the same matching's with the "
-                            "faces shuffled, over the hidden layers of equal shape (not the first), weighted by units",
-                            "value ≥ activations_aligned (not when both are as near the baseline)"),
+                            "share of the hidden units (layers of equal shape, not the first) whose match, units "
+                            "paired one to one by their outputs on the probe faces (a coarse grid per face), "
+                            "correlates at r ≥ 0.8",
+                            "share ≥ activations_aligned (not when both are that near the baseline)"),
     "behaviour": ("Behaviour: error consistency",
                   "Cohen's κ of per-image correctness on the held-out split (Geirhos et al. 2020)",
                   "fewer disagreements than a κ of the cohort's median + 3 spreads (at most 0.95) allows: a one-sided "

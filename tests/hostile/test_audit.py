@@ -153,7 +153,7 @@ def test_a_permuted_and_fine_tuned_copy_is_named_by_what_its_units_compute(cohor
     assert ("honest_07", "permuted") not in flagged(audit, "weights_permuted")
     finding = next(f for c in audit.checks if c.id == "activations_aligned" for f in c.findings
                    if f.teams == ("honest_07", "permuted"))
-    assert "13 units r" in finding.detail and "17 units r" in finding.detail
+    assert "13 units: mean r" in finding.detail and "17 units: mean r" in finding.detail
 
 
 def test_honest_teams_of_the_same_architecture_are_not_named_by_their_units(cohort):
@@ -161,8 +161,7 @@ def test_honest_teams_of_the_same_architecture_are_not_named_by_their_units(coho
     assert not [f.teams for f in check.flagged if f.teams != ("honest_07", "permuted")], check.flagged
     records, threshold = cohort["records"], cohort["settings"].activations_aligned
     for a, b in (("example_a", "example_b"), ("twin_a", "twin_b")):  # trained apart from the same code
-        (_, images, first), (_, _, second) = signatures(records[a]), signatures(records[b])
-        value, layers = aligned_statistic(first, second, images)
+        value, layers = aligned_statistic(signatures(records[a])[2], signatures(records[b])[2])
         assert layers and value < threshold, (a, b, value, layers)
 
 

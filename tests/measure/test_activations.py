@@ -107,26 +107,28 @@ def test_layers_over_the_budget_are_left_out_and_counted(cohort, monkeypatch):
 
 
 def test_a_permuted_copy_is_found_and_an_independent_model_is_not(cohort):
-    stats = {name: aligned_statistic(signatures(cohort["original"])[2], signatures(cohort[name])[2], 32)[0]
+    stats = {name: aligned_statistic(signatures(cohort["original"])[2], signatures(cohort[name])[2])
              for name in ("copy", "tuned", "other")}
-    # the same units, found again whatever their order (0.88, 0.83); trained apart, convergent but less (0.67)
-    assert stats["copy"] > 0.85 and stats["tuned"] > 0.8 and stats["other"] < 0.72, stats
-    check = activations_aligned(cohort, cohort["other"], threshold=0.75)
+    stats = {k: v[0] for k, v in stats.items()}
+    # the same units, found again whatever their order; trained apart, these small nets on synthetic faces are more
+    # alike than real ones, but fewer of their units find a near twin
+    assert stats["copy"] == 1.0 and stats["tuned"] > 0.9 and stats["other"] < 0.8, stats
+    check = activations_aligned(cohort, cohort["other"], threshold=0.9)
     flagged = {f.teams for f in check.flagged}
     assert ("copy", "original") in flagged and ("original", "tuned") in flagged
     assert not any("other" in teams for teams in flagged)
     finding = next(f for f in check.findings if f.teams == ("copy", "original"))
-    assert "16 units r" in finding.detail and "chance" in finding.detail
+    assert "16 units: mean r 1.00, 100% at r ≥ 0.8" in finding.detail
 
 
 def test_records_on_other_probe_faces_are_not_compared(cohort):
     moved = {**cohort, "copy": _record("copy", _permuted(_trained(1), seed=3), {**PROBE, "pixels_sha256": "cd" * 32})}
-    check = activations_aligned({k: moved[k] for k in ("copy", "original")}, cohort["other"], threshold=0.75)
+    check = activations_aligned({k: moved[k] for k in ("copy", "original")}, cohort["other"], threshold=0.9)
     assert check.not_run and "same probe faces" in check.not_run
 
 
 def test_a_pair_both_as_near_the_baseline_is_not_flagged(cohort):
-    check = activations_aligned({k: cohort[k] for k in ("copy", "tuned")}, cohort["original"], threshold=0.75)
+    check = activations_aligned({k: cohort[k] for k in ("copy", "tuned")}, cohort["original"], threshold=0.9)
     finding = check.findings[0]
     assert not finding.flagged and "baseline" in finding.detail
 
