@@ -23,7 +23,7 @@ import zlib
 
 PROBE_IMAGES = 32  # faces per signature
 GRID = 4  # a unit's output averaged over GRID × GRID cells of the image (fewer where the map is smaller)
-MAX_BYTES = 1 << 19  # int8 values kept over every layer (whole layers in graph order): about 0.7 MB in the record
+MAX_BYTES = 1 << 18  # int8 values kept over every layer (whole layers in graph order): at most about 0.35 MB in a record
 CLIP = 4.0  # z-scores beyond ±4 are clipped before quantising
 SCALE = 127 / CLIP
 ENCODING = (f"fercomp.activations/2: base64 of zlib of int8, per layer in `layers` order a units × images × cells "
