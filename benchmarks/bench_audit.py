@@ -167,7 +167,8 @@ def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float
     data = load_data(source)
     print(f"models kept in {folder}")
     shares = ", ".join(f"{m:.0%}" for m in memorised)
-    print(f"Training {teams} honest teams, a permuted copy and robust-key memorisers ({shares} of every public split) "
+    lookups = f"robust-key memorisers ({shares} of every public split)" if memorised else "no memoriser"
+    print(f"Training {teams} honest teams, a permuted copy and {lookups} "
           f"on {source}, {supplement} Training faces set aside as the private supplement, each model trained on "
           f"{train_images or 'all the'} Training faces, first layers at most {max_base} wide "
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {torch_threads()} torch threads):")
@@ -222,22 +223,25 @@ def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float
 def activations_table(records: dict[str, ScoreRecord], honest: list[str], original: str, check) -> str:
     """The activations_aligned statistic (share of units matched at r ≥ 0.8) of every honest pair that shares a
     hidden layer's shape, and the copy's against its original."""
-    from fercomp.audit.activations import aligned_statistic, signatures
+    from fercomp.audit.activations import aligned_statistic, lower_bound, signatures
 
     sig = {name: signatures(record) for name, record in records.items()}
-    values = []
+    values, bounds = [], []
     for a, b in itertools.combinations(sorted(honest), 2):
         found = aligned_statistic(sig[a][2], sig[b][2])
         if found is not None:
             values.append(found[0])
+            bounds.append(lower_bound(found[0], sum(n for n, _, _ in found[1])))
     others = [found[0] for name in honest if name != original
               for found in [aligned_statistic(sig[name][2], sig["permuted_copy"][2])] if found is not None]
     copy = aligned_statistic(sig[original][2], sig["permuted_copy"][2])
     shown = ", ".join(f"{v:.2f}" for v in sorted(values, reverse=True))
     return (f"\nactivations_aligned (threshold {AuditSection().activations_aligned}): {len(values)} honest pairs compared, "
             f"max {max(values, default=float('nan')):.3f}, median {float(np.median(values)) if values else float('nan'):.3f} "
-            f"[{shown}]; the permuted copy against the other teams: max {max(others, default=float('nan')):.3f}; "
-            f"against {original}: {copy[0] if copy else float('nan'):.3f} "
+            f"[{shown}], lower bounds at most {max(bounds, default=float('nan')):.3f}; the permuted copy against the "
+            f"other teams: max {max(others, default=float('nan')):.3f}; against {original}: "
+            f"{copy[0] if copy else float('nan'):.3f}, lower bound "
+            f"{lower_bound(copy[0], sum(n for n, _, _ in copy[1])) if copy else float('nan'):.3f} "
             f"(layers: {', '.join(f'{n} units mean r {r:.2f}, {m:.0%} at r ≥ 0.8' for n, r, m in (copy[1] if copy else []))})")
 
 

@@ -97,37 +97,46 @@ def aligned_statistic(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[float, 
     return sum(n * share for n, _, share in rows) / units, rows
 
 
-def activations_aligned(records: dict[str, ScoreRecord], baseline: ScoreRecord, threshold: float):
-    """Each pair's aligned statistic against `threshold`; not flagged when both are that close to the baseline."""
+def lower_bound(share: float, units: int, z: float = 1.645) -> float:
+    """The one-sided 95 % Wilson lower bound of a share of `units`: a layer of 16 units at 62 % says less than
+    200 units at 62 % (units are not independent, so this only sizes the evidence, it is no test)."""
+    centre = share + z * z / (2 * units)
+    spread = z * np.sqrt(share * (1 - share) / units + z * z / (4 * units * units))
+    return float((centre - spread) / (1 + z * z / units))
 
+
+def activations_aligned(records: dict[str, ScoreRecord], baseline: ScoreRecord, threshold: float):
+    """Each pair's share of units matched at r ≥ MATCHED_R, flagged when its lower bound reaches `threshold`; not
+    when both teams are that close to the baseline."""
     sig = {team: signatures(r) for team, r in records.items()}
     if not any(sig.values()):
         return _check("activations_aligned", [], [], "no record has unit signatures (scored by an older fercomp)")
     base = signatures(baseline)
 
-    def statistic(x, y):
-        if x is None or y is None or x[:2] != y[:2]:
+    def bounded(x, y) -> tuple[float, float, list] | None:
+        """(share, its lower bound, per layer) for two records' signatures on the same probe faces."""
+        found = aligned_statistic(x[2], y[2]) if x is not None and y is not None and x[:2] == y[:2] else None
+        if found is None:
             return None
-        return aligned_statistic(x[2], y[2])
+        return found[0], lower_bound(found[0], sum(n for n, _, _ in found[1])), found[1]
 
-    near_base = {}
-    for team, s in sig.items():
-        found = statistic(s, base)
-        near_base[team] = found is not None and found[0] >= threshold
+    near_base = {team: (found := bounded(s, base)) is not None and found[1] >= threshold for team, s in sig.items()}
     rows, values = [], []
     for a, b in _pairs(records):
-        found = statistic(sig[a], sig[b])
+        found = bounded(sig[a], sig[b])
         if found is None:
             continue
-        value, layers = found
+        value, bound, layers = found
         values.append(value)
         both_baseline = near_base[a] and near_base[b]
-        flagged = value >= threshold and not both_baseline
+        flagged = bound >= threshold and not both_baseline
         per_layer = "; ".join(f"{n} units: mean r {r:.2f}, {share:.0%} at r ≥ {MATCHED_R}" for n, r, share in layers)
-        note = "; both are as near the baseline, so not flagged" if both_baseline and value >= threshold else ""
+        note = "; both are as near the baseline, so not flagged" if both_baseline and bound >= threshold else ""
+        units = sum(n for n, _, _ in layers)
         rows.append(Finding((a, b), value, None, flagged,
-                            f"{value:.0%} of the units matched one to one by their outputs on the probe faces "
-                            f"correlate at r ≥ {MATCHED_R}, over {len(layers)} hidden layer(s): {per_layer}{note}"))
+                            f"{value:.0%} of {units} hidden units matched one to one by their outputs on the probe faces "
+                            f"correlate at r ≥ {MATCHED_R} (lower 95 % bound {bound:.0%}), over {len(layers)} layer(s): "
+                            f"{per_layer}{note}"))
     if not rows:
         return _check("activations_aligned", [], [], "no two records have unit signatures on the same probe faces "
                       "with a hidden layer of equal width")

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from fercomp import leaderboard as lb
-from fercomp.audit.activations import aligned_statistic, signatures
+from fercomp.audit.activations import aligned_statistic, lower_bound, signatures
 from fercomp.audit.run import run_audit
 from fercomp.audit_passes import SECRET_ENV, AuditPasses
 from fercomp.config import AuditSection, CompetitionConfig
@@ -148,9 +148,10 @@ def test_a_copy_kept_in_buffers_is_seen_and_noted(cohort):
 def test_a_permuted_and_fine_tuned_copy_is_named_by_what_its_units_compute(cohort):
     audit = cohort["audit"]
     assert ("honest_07", "permuted") in flagged(audit, "activations_aligned")
-    # neither weight sketch sees it: not the plain order, and after this much fine-tuning not the canonical one
-    assert ("honest_07", "permuted") not in flagged(audit, "weights_cosine")
-    assert ("honest_07", "permuted") not in flagged(audit, "weights_permuted")
+    # without this check nothing names it: neither weight sketch (not the plain order, and after this much
+    # fine-tuning not the canonical one either), nor its behaviour
+    named_by = [c.id for c in audit.checks if ("honest_07", "permuted") in {f.teams for f in c.flagged}]
+    assert named_by == ["activations_aligned"], named_by
     finding = next(f for c in audit.checks if c.id == "activations_aligned" for f in c.findings
                    if f.teams == ("honest_07", "permuted"))
     assert "13 units: mean r" in finding.detail and "17 units: mean r" in finding.detail
@@ -162,7 +163,7 @@ def test_honest_teams_of_the_same_architecture_are_not_named_by_their_units(coho
     records, threshold = cohort["records"], cohort["settings"].activations_aligned
     for a, b in (("example_a", "example_b"), ("twin_a", "twin_b")):  # trained apart from the same code
         value, layers = aligned_statistic(signatures(records[a])[2], signatures(records[b])[2])
-        assert layers and value < threshold, (a, b, value, layers)
+        assert layers and lower_bound(value, sum(n for n, _, _ in layers)) < threshold, (a, b, value, layers)
 
 
 def test_the_outputs_carry_the_cohort_beside_each_value(cohort, tmp_path):

@@ -113,7 +113,7 @@ def test_a_permuted_copy_is_found_and_an_independent_model_is_not(cohort):
     # the same units, found again whatever their order; trained apart, these small nets on synthetic faces are more
     # alike than real ones, but fewer of their units find a near twin
     assert stats["copy"] == 1.0 and stats["tuned"] > 0.9 and stats["other"] < 0.8, stats
-    check = activations_aligned(cohort, cohort["other"], threshold=0.9)
+    check = activations_aligned(cohort, cohort["other"], threshold=0.8)
     flagged = {f.teams for f in check.flagged}
     assert ("copy", "original") in flagged and ("original", "tuned") in flagged
     assert not any("other" in teams for teams in flagged)
@@ -123,12 +123,12 @@ def test_a_permuted_copy_is_found_and_an_independent_model_is_not(cohort):
 
 def test_records_on_other_probe_faces_are_not_compared(cohort):
     moved = {**cohort, "copy": _record("copy", _permuted(_trained(1), seed=3), {**PROBE, "pixels_sha256": "cd" * 32})}
-    check = activations_aligned({k: moved[k] for k in ("copy", "original")}, cohort["other"], threshold=0.9)
+    check = activations_aligned({k: moved[k] for k in ("copy", "original")}, cohort["other"], threshold=0.8)
     assert check.not_run and "same probe faces" in check.not_run
 
 
 def test_a_pair_both_as_near_the_baseline_is_not_flagged(cohort):
-    check = activations_aligned({k: cohort[k] for k in ("copy", "tuned")}, cohort["original"], threshold=0.9)
+    check = activations_aligned({k: cohort[k] for k in ("copy", "tuned")}, cohort["original"], threshold=0.8)
     finding = check.findings[0]
     assert not finding.flagged and "baseline" in finding.detail
 
