@@ -159,7 +159,8 @@ def test_a_permuted_and_fine_tuned_copy_is_named_by_what_its_units_compute(cohor
 
 def test_honest_teams_of_the_same_architecture_are_not_named_by_their_units(cohort):
     check = next(c for c in cohort["audit"].checks if c.id == "activations_aligned")
-    assert not [f.teams for f in check.flagged if f.teams != ("honest_07", "permuted")], check.flagged
+    # it names the other copies too (copy_a & copy_b, tuned, buffer_copy), and no honest pair
+    assert {f.teams for f in check.flagged} <= COPIED | {("copy_a", "copy_b")}, check.flagged
     records, threshold = cohort["records"], cohort["settings"].activations_aligned
     for a, b in (("example_a", "example_b"), ("twin_a", "twin_b")):  # trained apart from the same code
         value, layers = aligned_statistic(signatures(records[a])[2], signatures(records[b])[2])
