@@ -117,3 +117,4 @@ def test_cuda_and_cpu_scores_agree(tmp_path, small_csv):
         assert gpu.environment["tf32"] is False and gpu.environment["deterministic"] is True, gpu.environment
         assert gpu.flops == cpu.flops and gpu.gflops == cpu.gflops
         assert gpu.accuracy == cpu.accuracy and gpu.confusion_matrix == cpu.confusion_matrix, model.name
+        assert gpu.unit_signatures == cpu.unit_signatures, model.name  # taken on the CPU, whatever the device
