@@ -80,7 +80,7 @@ class ScoreRecord:
     intervals: dict = field(default_factory=dict)  # confidence, resamples, seed, accuracy_wilson, macro_f1_bootstrap …
     # time per image × this machine's multiply-add rate against the counted multiply-adds (fercomp/measure/roofline.py)
     roofline: dict = field(default_factory=dict)
-    # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
+    # wall seconds per phase: worker_ready_wait (after the data load), load, signatures, flops, predict, latency
     timings: dict = field(default_factory=dict)
     # how the figures were measured: "exported" (torch.export), torch version, the exported program's sha256,
     # whether it came from the cache of exported programs (keyed by the hand-in's content), graph operators
