@@ -131,7 +131,8 @@ class AuditSection:
     code_similarity: float = 0.6  # copied code when both files share at least this much of their fingerprints
     weights_permuted: float = 0.5  # near-copied weights with hidden units permuted, at or above this canonical cosine
     # a permuted (and fine-tuned) copy: at least this share of the hidden units, matched one to one by their outputs
-    # on the probe faces, correlate at r ≥ 0.8 with their match (real faces: copy 0.83, honest pairs at most 0.38)
+    # on the probe faces, correlate at r ≥ 0.8 with their match, by the share's lower 95 % bound (real faces: the copy
+    # 0.77, honest pairs at most 0.33; docs/audit-memorisation.md)
     activations_aligned: float = 0.6
     # the course's example and starter .py files (besides the baseline): boilerplate for the copy checks, since
     # teams that start from them share that code without copying each other
