@@ -103,6 +103,18 @@ def outputs(model: nn.Module, images: np.ndarray) -> np.ndarray:
         return torch.cat([model(inputs(chunk)) for chunk in np.array_split(images, max(1, len(images) // 512))]).numpy()
 
 
+def unit_signatures(model: nn.Module, held: FERData, views: list[View]) -> dict:
+    """The record's unit signatures as the measurer takes them: on the exported graph, on the run's probe faces."""
+    from fercomp.measure.activations import encode, unit_signatures as measured
+    from fercomp.scoring import probe_faces
+
+    images, probe = probe_faces(held, views)
+    x = inputs(images)
+    program = torch.export.export(model, (x[:2],), dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},))
+    described, raw = measured(torch, program.module(), x)
+    return {**described, "data": encode(raw), "probe": probe}
+
+
 def record(name: str, model: nn.Module, held: FERData, views: list[View], notes: list[str]) -> ScoreRecord:
     """The held-out record the scorer would write for `model`, audit views included."""
     out = outputs(model, held.images)
@@ -119,7 +131,7 @@ def record(name: str, model: nn.Module, held: FERData, views: list[View], notes:
         data={"split": held.held_out, "size": len(held), "ids_sha256": ids_sha256(held.ids)}, environment={}, timestamp="",
         isolation=[], accuracy=float(clean.mean()), predictions=encode_predictions(held.labels, top1, top1, held.ids),
         true_class_log_prob=encode_log_probs(true_class_log_probs(out, held.labels)), audit_views=audit_views,
-        weights_sketch=sketch_tensors(torch, named))
+        weights_sketch=sketch_tensors(torch, named), unit_signatures=unit_signatures(model, held, views))
 
 
 def permute_units(model: PlainCNN, seed: int) -> PlainCNN:
@@ -146,6 +158,17 @@ def permute_units(model: PlainCNN, seed: int) -> PlainCNN:
         head = out.head[-1]
         head.weight.copy_(head.weight.view(head.out_features, -1, 9)[:, previous].reshape(head.out_features, -1))
     return out
+
+
+def kept(folder: Path, name: str, trained) -> nn.Module:
+    """The model `trained()` makes, kept in `folder` (a later run with the same --keep folder reads it back instead
+    of training it again: the models are a function of the recipe, the data and the seeds)."""
+    path = folder / f"{name}.model.pt"
+    if path.exists():
+        return torch.load(path, weights_only=False).eval()
+    model = trained()
+    torch.save(model, path)
+    return model
 
 
 def kind_drops(model: nn.Module, held: FERData, perturbed: View) -> dict[str, float]:
@@ -190,7 +213,7 @@ def cohort(data: FERData, teams: int, epochs: int, memorised: tuple[float, ...],
     records, drops, models = {}, {}, {}
     threads = torch.get_num_threads()
     for recipe in recipes(teams, epochs, max_base):
-        model = train(PlainCNN(recipe.widths), train_set.images, train_set.labels, recipe)
+        model = kept(folder, recipe.name, lambda: train(PlainCNN(recipe.widths), train_set.images, train_set.labels, recipe))
         models[recipe] = model
         records[recipe.name] = record(recipe.name, model, held, views, notes)
         drops[recipe.name] = kind_drops(model, held, perturbed)
@@ -198,15 +221,23 @@ def cohort(data: FERData, teams: int, epochs: int, memorised: tuple[float, ...],
     torch.set_num_threads(threads)
     # The copy: the deepest honest model, units permuted, fine-tuned one epoch at lr 1e-3 with its own seed.
     original = max(models, key=lambda r: (len(r.widths), r.widths))
-    copy = train(permute_units(models[original], seed=79), train_set.images, train_set.labels,
-                 Recipe(original.widths, seed=80, augment=original.augment, epochs=1, lr=1e-3))
+    copy = kept(folder, "permuted_copy", lambda: train(permute_units(models[original], seed=79), train_set.images,
+                                                       train_set.labels, Recipe(original.widths, seed=80,
+                                                                                augment=original.augment, epochs=1, lr=1e-3)))
     records["permuted_copy"] = record("permuted_copy", copy, held, views, notes)
     log(f"  permuted_copy (of {original.name}): {records['permuted_copy'].accuracy:.2%} held-out")
-    net = train(build(ROBUST.split("class RobustLookup")[0]), train_set.images, train_set.labels,
-                Recipe((), seed=5, augment=True, epochs=epochs, lr=3e-3))
+    gains: dict[str, float] = {}
+    if memorised:  # the lookups' shared network, trained only when there is a lookup to put beside it
+        _memorisers(data, train_set, held, views, notes, perturbed, epochs, memorised, folder, records, drops, gains, log)
+    return records, drops, gains, perturbed, original.name
+
+
+def _memorisers(data, train_set, held, views, notes, perturbed, epochs, memorised, folder, records, drops, gains, log):
+    """Each memoriser's record, per-kind drops and clean gain over its network (filled into the dicts given)."""
+    net = kept(folder, "its_network", lambda: train(build(ROBUST.split("class RobustLookup")[0]), train_set.images,
+                                                    train_set.labels, Recipe((), seed=5, augment=True, epochs=epochs, lr=3e-3)))
     drops["its_network"] = kind_drops(net, held, perturbed)
     alone = float((outputs(net, held.images).argmax(1) == held.labels).mean())
-    gains = {}
     for share in memorised:  # one lookup per share, all beside the same network
         name = memoriser_name(share)
         chosen = np.random.default_rng(5).random(len(data)) < share
@@ -218,4 +249,3 @@ def cohort(data: FERData, teams: int, epochs: int, memorised: tuple[float, ...],
         drops[name] = kind_drops(memo, held, perturbed)
         gains[name] = records[name].accuracy - alone
         log(f"  {name}: {records[name].accuracy:.2%} held-out (its network alone {alone:.2%})")
-    return records, drops, gains, perturbed, original.name

@@ -31,6 +31,7 @@ Run: python benchmarks/bench_audit.py [--cohorts 40] [--teams 30] [--skip-cost]
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import tempfile
 import time
@@ -48,7 +49,8 @@ from fercomp.measure.metrics import confidence_counts
 from fercomp.records import SCHEMA, ScoreRecord, encode_log_probs, encode_predictions
 
 IMAGES, PUBLIC, TRAINING, SUPPLEMENT = 3589, 3589, 2000, 1000
-PAIR_CHECKS = ("identical_files", "weights_cosine", "weights_permuted", "behaviour", "code_similarity")
+PAIR_CHECKS = ("identical_files", "weights_cosine", "weights_permuted", "activations_aligned", "behaviour",
+               "code_similarity")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -145,7 +147,7 @@ def cost(rounds: int) -> list[list]:
 
 
 def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float, ...], supplement: int,
-            train_images: int = 0, max_base: int = 32) -> None:
+            train_images: int = 0, max_base: int = 32, keep: Path | None = None) -> None:
     """Part 3: an honest cohort trained on `source` (None: the generated faces), audited; tables printed."""
     from fercomp.audit_passes import SECRET_ENV
     from fercomp.data.source import load_data
@@ -154,7 +156,8 @@ def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float
     import audit_real
 
     os.environ.setdefault(SECRET_ENV, "benchmark secret")
-    folder = Path(tempfile.mkdtemp(prefix="fercomp-bench-audit-"))
+    folder = keep or Path(tempfile.mkdtemp(prefix="fercomp-bench-audit-"))
+    folder.mkdir(parents=True, exist_ok=True)
     if source is None:
         source = folder / "synthetic.csv"
         write_csv(source, *generate(SynthSpec(n_train=3000, n_public=1000, n_private=1000, seed=7)))
@@ -162,8 +165,10 @@ def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float
         raise SystemExit(f"--fer2013 {source}: no such file or folder (the Kaggle fer2013.csv with its Usage column, "
                          "or a train/<class>/, test/<class>/ folder)")
     data = load_data(source)
+    print(f"models kept in {folder}")
     shares = ", ".join(f"{m:.0%}" for m in memorised)
-    print(f"Training {teams} honest teams, a permuted copy and robust-key memorisers ({shares} of every public split) "
+    lookups = f"robust-key memorisers ({shares} of every public split)" if memorised else "no memoriser"
+    print(f"Training {teams} honest teams, a permuted copy and {lookups} "
           f"on {source}, {supplement} Training faces set aside as the private supplement, each model trained on "
           f"{train_images or 'all the'} Training faces, first layers at most {max_base} wide "
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {torch_threads()} torch threads):")
@@ -193,6 +198,9 @@ def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float
                         for field in ("data", "canonical"))
     print(f"\npermuted copy against {original}: weights cosine {plain:.2f} in plain order, {canonical:.2f} in canonical "
           f"unit order (thresholds {AuditSection().weights_cosine}, {AuditSection().weights_permuted})")
+    aligned = next(c for c in audit.checks if c.id == "activations_aligned")
+    if not aligned.not_run:
+        print(activations_table(records, honest, original, aligned))
     print(f"under review: {', '.join(audit.under_review) or 'none'}")
     accuracies = [records[n].accuracy for n in honest]
     print(f"honest held-out accuracy {min(accuracies):.1%}–{max(accuracies):.1%}; "
@@ -212,6 +220,31 @@ def trained(source: Path | None, teams: int, epochs: int, memorised: tuple[float
     print(f"\n{time.perf_counter() - start:.0f} s")
 
 
+def activations_table(records: dict[str, ScoreRecord], honest: list[str], original: str, check) -> str:
+    """The activations_aligned statistic (share of units matched at r ≥ 0.8) of every honest pair that shares a
+    hidden layer's shape, and the copy's against its original."""
+    from fercomp.audit.activations import aligned_statistic, lower_bound, signatures
+
+    sig = {name: signatures(record) for name, record in records.items()}
+    values, bounds = [], []
+    for a, b in itertools.combinations(sorted(honest), 2):
+        found = aligned_statistic(sig[a][2], sig[b][2])
+        if found is not None:
+            values.append(found[0])
+            bounds.append(lower_bound(found[0], sum(n for n, _, _ in found[1])))
+    others = [found[0] for name in honest if name != original
+              for found in [aligned_statistic(sig[name][2], sig["permuted_copy"][2])] if found is not None]
+    copy = aligned_statistic(sig[original][2], sig["permuted_copy"][2])
+    shown = ", ".join(f"{v:.2f}" for v in sorted(values, reverse=True))
+    return (f"\nactivations_aligned (threshold {AuditSection().activations_aligned}): {len(values)} honest pairs compared, "
+            f"max {max(values, default=float('nan')):.3f}, median {float(np.median(values)) if values else float('nan'):.3f} "
+            f"[{shown}], lower bounds at most {max(bounds, default=float('nan')):.3f}; the permuted copy against the "
+            f"other teams: max {max(others, default=float('nan')):.3f}; against {original}: "
+            f"{copy[0] if copy else float('nan'):.3f}, lower bound "
+            f"{lower_bound(copy[0], sum(n for n, _, _ in copy[1])) if copy else float('nan'):.3f} "
+            f"(layers: {', '.join(f'{n} units mean r {r:.2f}, {m:.0%} at r ≥ 0.8' for n, r, m in (copy[1] if copy else []))})")
+
+
 def torch_threads() -> int:
     import torch
 
@@ -227,14 +260,15 @@ def main() -> None:
     parser.add_argument("--fer2013", type=Path, help="train and audit an honest cohort on this fer2013.csv (or folder)")
     parser.add_argument("--synthetic", action="store_true", help="the same on the generated faces")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--memorised", default="0.55", help="share of every public split each memoriser keys (comma list)")
+    parser.add_argument("--memorised", default="0.55", help="share of every public split each memoriser keys (comma list; \"\" for none)")
     parser.add_argument("--supplement", type=int, default=1000, help="Training faces set aside as the private supplement")
     parser.add_argument("--train-images", type=int, default=0, help="train each model on this many Training faces (0: all)")
     parser.add_argument("--max-base", type=int, default=32, choices=(8, 16, 24, 32), help="widest first layer of the cohort")
+    parser.add_argument("--keep", type=Path, help="keep the trained models in this folder (and reuse those already there)")
     args = parser.parse_args()
     if args.fer2013 or args.synthetic:
-        trained(args.fer2013, args.teams, args.epochs, tuple(float(m) for m in args.memorised.split(",")), args.supplement,
-                args.train_images, args.max_base)
+        trained(args.fer2013, args.teams, args.epochs, tuple(float(m) for m in args.memorised.split(",") if m), args.supplement,
+                args.train_images, args.max_base, args.keep)
         return
     print(f"False positives on {args.cohorts} simulated honest cohorts of {args.teams} teams (alpha 0.001, Holm):")
     print(tabulate(false_positives(args.cohorts, args.teams), headers=["check", "tested", "flagged", "rate"]))

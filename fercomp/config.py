@@ -130,6 +130,10 @@ class AuditSection:
     weights_cosine: float = 0.9  # near-copied weights at or above this sketch cosine
     code_similarity: float = 0.6  # copied code when both files share at least this much of their fingerprints
     weights_permuted: float = 0.5  # near-copied weights with hidden units permuted, at or above this canonical cosine
+    # a permuted (and fine-tuned) copy: at least this share of the hidden units, matched one to one by their outputs
+    # on the probe faces, correlate at r ≥ 0.8 with their match, by the share's lower 95 % bound (real faces: the copy
+    # 0.77, honest pairs at most 0.33; docs/audit-memorisation.md)
+    activations_aligned: float = 0.6
     # the course's example and starter .py files (besides the baseline): boilerplate for the copy checks, since
     # teams that start from them share that code without copying each other
     starter_files: tuple[str, ...] = ()
@@ -225,8 +229,8 @@ def _section(cls, values: object, table: str, where: str):
             raise UsageError(f"{where}: [{table}] {key} = {value!r} must not be negative")
         if (table, key) == ("marks", "decimals") and value > 6:
             raise UsageError(f"{where}: [marks] decimals = {value!r} must be 0–6, e.g. 2")
-        if table == "audit" and key in ("ceiling", "alpha", "weights_cosine", "code_similarity", "weights_permuted") \
-                and not 0 < value <= 1:
+        if table == "audit" and key in ("ceiling", "alpha", "weights_cosine", "code_similarity", "weights_permuted",
+                                        "activations_aligned") and not 0 < value <= 1:
             raise UsageError(f"{where}: [audit] {key} = {value!r} must be between 0 and 1")
         if (table, key) == ("marks", "alpha") and not 0 < value < 1:
             raise UsageError(f"{where}: [marks] alpha = {value!r} must be between 0 and 1, e.g. 0.05")

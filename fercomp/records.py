@@ -80,7 +80,7 @@ class ScoreRecord:
     intervals: dict = field(default_factory=dict)  # confidence, resamples, seed, accuracy_wilson, macro_f1_bootstrap …
     # time per image × this machine's multiply-add rate against the counted multiply-adds (fercomp/measure/roofline.py)
     roofline: dict = field(default_factory=dict)
-    # wall seconds per phase: worker_ready_wait (after the data load), load, flops, predict, latency
+    # wall seconds per phase: worker_ready_wait (after the data load), load, signatures, flops, predict, latency
     timings: dict = field(default_factory=dict)
     # how the figures were measured: "exported" (torch.export), torch version, the exported program's sha256,
     # whether it came from the cache of exported programs (keyed by the hand-in's content), graph operators
@@ -96,6 +96,10 @@ class ScoreRecord:
     # images, correct, accuracy, nll_mean, nll_sd, log_prob_counts (the confidence histogram) and what the view is;
     # perturbed also by_kind (fercomp/audit_passes.py)
     audit_views: dict = field(default_factory=dict)
+    # per layer (convolution, linear) of the exported graph, each unit's spatially averaged output on the run's probe
+    # faces, z-scored and quantised (fercomp/measure/activations.py), and `probe`: which faces (the private supplement's
+    # or the scored split's first ones) and their pixels' sha256: how the audit lines up a permuted copy's units
+    unit_signatures: dict | None = None
 
     @property
     def name(self) -> str:

@@ -23,8 +23,9 @@ from fercomp.data.dataset import FERData
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
 from fercomp.data.source import load_data
 from fercomp.errors import SubmissionError, UsageError
-from fercomp.hashing import sha256_file, sha256_json
+from fercomp.hashing import sha256_bytes, sha256_file, sha256_json
 from fercomp.measure import metrics, roofline, stats
+from fercomp.measure.activations import PROBE_IMAGES
 from fercomp.measure.flops import DEFAULT_TOLERANCE
 from fercomp.phases import guard_public
 from fercomp.provenance import cpu_model, environment, package_version
@@ -248,6 +249,9 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
                           build_kwargs=dict(config.model_kwargs))
     worker.close_worker()  # the exported program is all the measuring needs
     lap("load_s")
+    probes, probe = probe_faces(subset, views[0])
+    signatures = {**session.unit_signatures(worker, probes), "probe": probe}
+    lap("signatures_s")
     sizes = [len(subset.images[i : i + config.batch_size]) for i in range(0, len(subset.images), config.batch_size)]
     flops = session.flops(worker, config.flops_tolerance, sorted(set(sizes)))
     lap("flops_s")
@@ -278,7 +282,18 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
     latency["threads"], latency["device"] = worker.info.get("threads"), worker.info.get("device")
     return {"loaded": loaded, "flops": flops, "outputs": outputs, "latency": latency, "layers": layers, "notes": notes,
             "peak_rss_mb": peak, "timings": timings, "machine_rate": machine_rate, "reference_seconds": reference,
-            "audit_views": audit_views}
+            "audit_views": audit_views, "unit_signatures": signatures}
+
+
+def probe_faces(subset: FERData, views: list[View]) -> tuple[np.ndarray, dict]:
+    """(the faces every team's unit signatures are taken on, what they are): the private supplement's first
+    PROBE_IMAGES when the run scores one (faces no student has), else the scored split's first PROBE_IMAGES in its
+    order. The same for every team of a run, so the audit can compare any two records whose `pixels_sha256` agree."""
+    supplement = next((v for v in views if v.name == "supplement"), None)
+    images = (supplement.images if supplement is not None else subset.images)[:PROBE_IMAGES]
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    return images, {"source": "private supplement" if supplement is not None else "scored split",
+                    "images": len(images), "pixels_sha256": sha256_bytes(images.tobytes())}
 
 
 def _machine_rate(worker: HandinJails) -> float | None:
@@ -435,6 +450,7 @@ def _scored(record: ScoreRecord, subset: FERData, measured: dict) -> ScoreRecord
         predictions=encode_predictions(subset.labels, top[:, 0], top[:, 1], subset.ids), intervals=intervals,
         true_class_log_prob=encode_log_probs(true_class_log_probs(outputs, subset.labels)),
         weights_sketch=loaded.get("weights_sketch"), audit_views=measured.get("audit_views") or {},
+        unit_signatures=measured.get("unit_signatures"),
         roofline=check or {},
         efficiency=100 * accuracy / gflops if gflops else None,
         efficiency_inputs={"accuracy_percent": 100 * accuracy, "gflops": gflops,

@@ -83,8 +83,13 @@ def test_baseline_flops_params_and_repeatability(tmp_path, small_csv):
     assert round(first.params_total / 1e6, 1) == 25.9
     assert first.flops["check"] == "agree"
     assert "random_init: scored without weights" in first.flags
-    for field in ("accuracy", "confusion_matrix", "gflops", "flops", "params_total", "predictions", "intervals"):
+    for field in ("accuracy", "confusion_matrix", "gflops", "flops", "params_total", "predictions", "intervals",
+                  "unit_signatures"):
         assert getattr(first, field) == getattr(second, field), field
+    # the units of every layer that fits, the logits included, on the scored split's first faces (no supplement here)
+    signatures = first.unit_signatures
+    assert signatures["probe"]["source"] == "scored split" and signatures["images"] == 32
+    assert signatures["layers"][-1]["op"] == "linear" and signatures["layers"][-1]["units"] == 7
 
 
 @pytest.mark.jail
@@ -112,3 +117,4 @@ def test_cuda_and_cpu_scores_agree(tmp_path, small_csv):
         assert gpu.environment["tf32"] is False and gpu.environment["deterministic"] is True, gpu.environment
         assert gpu.flops == cpu.flops and gpu.gflops == cpu.gflops
         assert gpu.accuracy == cpu.accuracy and gpu.confusion_matrix == cpu.confusion_matrix, model.name
+        assert gpu.unit_signatures == cpu.unit_signatures, model.name  # taken on the CPU, whatever the device

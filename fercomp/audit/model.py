@@ -133,6 +133,12 @@ CHECKS = {
                          "sorted by absolute sums), weighted by size",
                          "cosine ≥ weights_permuted over at least half of both models' weights, where the plain order "
                          "is not already ≥ weights_cosine (not when both are the baseline's)"),
+    "activations_aligned": ("Near-copied units, hidden units permuted and fine-tuned",
+                            "share of the hidden units (layers of equal shape, not the first) whose match, units "
+                            "paired one to one by their outputs on the probe faces (a coarse grid per face), "
+                            "correlates at r ≥ 0.8",
+                            "the share's one-sided 95 % Wilson lower bound (units as trials) ≥ activations_aligned "
+                            "(not when both are that near the baseline)"),
     "behaviour": ("Behaviour: error consistency",
                   "Cohen's κ of per-image correctness on the held-out split (Geirhos et al. 2020)",
                   "fewer disagreements than a κ of the cohort's median + 3 spreads (at most 0.95) allows: a one-sided "

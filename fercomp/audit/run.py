@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-from fercomp.audit import fitted, memorisation, pairs, tensors
+from fercomp.audit import activations, fitted, memorisation, pairs, tensors
 from fercomp.audit.handed_in import read_handed_in
 from fercomp.audit.model import Audit, Finding
 from fercomp.config import AuditSection
@@ -42,6 +42,7 @@ def run_audit(records: dict[str, ScoreRecord], baseline_name: str, settings: Aud
         pairs.identical_files(teams, baseline or _empty(), starter_sha),
         pairs.weights_cosine(teams, baseline or _empty(), settings.weights_cosine),
         tensors.weights_permuted(teams, baseline or _empty(), settings.weights_permuted, settings.weights_cosine),
+        activations.activations_aligned(teams, baseline or _empty(), settings.activations_aligned),
         pairs.behaviour(teams, alpha),
         pairs.code_similarity(teams, submissions, baseline_py, settings.code_similarity, starters),
     )

@@ -269,7 +269,7 @@ def preload() -> None:
 
     from fvcore.nn import FlopCountAnalysis  # noqa: F401
 
-    from fercomp.measure import flops, latency, roofline, sketch  # noqa: F401
+    from fercomp.measure import activations, flops, latency, roofline, sketch  # noqa: F401
     from fercomp.submission import preprocess  # noqa: F401
 
     flops._import_ptflops()
@@ -282,11 +282,11 @@ class Measurer:
         preload()
         import torch
 
-        from fercomp.measure import flops, latency, roofline, sketch
+        from fercomp.measure import activations, flops, latency, roofline, sketch
         from fercomp.submission import preprocess
 
         self.torch, self.flops, self.latency, self.roofline, self.preprocess = torch, flops, latency, roofline, preprocess
-        self.sketch = sketch
+        self.sketch, self.activations = sketch, activations
         torch.set_num_threads(int(setup["threads"]))  # on the cores the parent started it on (runner._pinned)
         self.device = torch.device(devices.resolve(torch, setup["device"]))
         if self.device.type == "cuda":
@@ -357,6 +357,19 @@ class Measurer:
     def example(self, n: int = 1):
         gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)
         return self.preprocess.apply(gray, self.spec)
+
+    def unit_signatures(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
+        """Each layer's units on the run's probe faces (fercomp/measure/activations.py), on the CPU; asked for right
+        after load, while the model is still as loaded (not yet on a device or channels-last)."""
+        import numpy as np
+
+        if self.model is None:
+            raise MeasureError("protocol", "unit signatures need a loaded program")
+        self.model.to("cpu")
+        images = np.frombuffer(bytearray(payload), dtype=np.uint8).reshape(header["shape"])
+        x = self.preprocess.apply(images, self.spec)
+        described, raw = self.activations.unit_signatures(self.torch, self.model.graph, x)
+        return {"unit_signatures": described}, raw
 
     def count_flops(self, header: dict, payload: bytes) -> dict:
         # Counted on the CPU, so counts cannot depend on the device.
@@ -435,7 +448,8 @@ def serve(cmd_fd: int, resp_fd: int, artifact_fd: int, landing=None) -> None:
         return
     protocol.send(resp_fd, {"ok": True, "info": measurer.info()})
     handlers = {"load": measurer.load, "flops": measurer.count_flops, "predict": measurer.predict,
-                "latency": measurer.measure_latency, "probe": measurer.probe, "reference": measurer.reference}
+                "latency": measurer.measure_latency, "probe": measurer.probe, "reference": measurer.reference,
+                "signatures": measurer.unit_signatures}
     while True:
         try:
             header, payload = protocol.receive(cmd_fd)

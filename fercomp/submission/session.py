@@ -24,6 +24,7 @@ import numpy as np
 from fercomp.atomic import write_bytes
 from fercomp.data.labels import CLASS_NAMES, NUM_CLASSES
 from fercomp.hashing import sha256_file, sha256_json
+from fercomp.measure import activations
 from fercomp.submission import export_cache
 from fercomp.submission.contract import SubmissionFiles
 from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
@@ -154,6 +155,16 @@ def flops(jails: HandinJails, tolerance: float, batch_sizes: list[int] = ()) -> 
     """Every FLOP counter's figure on the exported graph, the official GFLOPs and the cross-check; the cost table
     counts the graph at batch 1 and at `batch_sizes` (those the accuracy pass uses) as well."""
     return jails.measurer.call("flops", {"tolerance": tolerance, "batch_sizes": list(batch_sizes)}, max_payload=0)[0]
+
+
+def unit_signatures(jails: HandinJails, probes: np.ndarray) -> dict:
+    """Each layer's units on `probes` (uint8 N×48×48, the run's probe faces), as the record keeps them
+    (fercomp/measure/activations.py). Asked right after load, so the graph runs as loaded, on the CPU."""
+    probes = np.ascontiguousarray(probes)
+    answer, raw = jails.measurer.call("signatures", {"shape": list(probes.shape)}, probes.tobytes(),
+                                      max_payload=activations.MAX_BYTES)
+    described = answer["unit_signatures"]
+    return {**described, "data": activations.encode(raw)}
 
 
 def latency(jails: HandinJails, config: dict, probes: np.ndarray, max_seconds: float = 0.0) -> tuple[dict, bytes]:

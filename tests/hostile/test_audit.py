@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 
 from fercomp import leaderboard as lb
+from fercomp.audit.activations import aligned_statistic, lower_bound, signatures
 from fercomp.audit.run import run_audit
 from fercomp.audit_passes import SECRET_ENV, AuditPasses
 from fercomp.config import AuditSection, CompetitionConfig
@@ -117,7 +118,8 @@ COPIED = {("honest_03", "tuned"), ("buffer_copy", "honest_05"), ("honest_07", "p
 
 def test_teams_that_start_from_the_course_example_are_not_copies(cohort):
     audit = cohort["audit"]
-    for check in ("identical_files", "code_similarity", "weights_cosine", "weights_permuted", "behaviour"):
+    for check in ("identical_files", "code_similarity", "weights_cosine", "weights_permuted", "activations_aligned",
+                  "behaviour"):
         assert ("example_a", "example_b") not in flagged(audit, check), check
     # without the example declared a starter file, the same records name the two honest teams
     plain = run_audit(cohort["records"], "starter", AuditSection(), "PrivateTest", cohort["root"] / "subs", cohort["starter"])
@@ -143,10 +145,26 @@ def test_a_copy_kept_in_buffers_is_seen_and_noted(cohort):
     assert not any(n.startswith(("honest_", "example_")) for n in audit.notes)
 
 
-def test_a_permuted_and_fine_tuned_copy_is_named(cohort):
+def test_a_permuted_and_fine_tuned_copy_is_named_by_what_its_units_compute(cohort):
     audit = cohort["audit"]
-    assert ("honest_07", "permuted") in flagged(audit, "weights_permuted")
-    assert ("honest_07", "permuted") not in flagged(audit, "weights_cosine")  # the plain order cannot see it
+    assert ("honest_07", "permuted") in flagged(audit, "activations_aligned")
+    # without this check nothing names it: neither weight sketch (not the plain order, and after this much
+    # fine-tuning not the canonical one either), nor its behaviour
+    named_by = [c.id for c in audit.checks if ("honest_07", "permuted") in {f.teams for f in c.flagged}]
+    assert named_by == ["activations_aligned"], named_by
+    finding = next(f for c in audit.checks if c.id == "activations_aligned" for f in c.findings
+                   if f.teams == ("honest_07", "permuted"))
+    assert "13 units: mean r" in finding.detail and "17 units: mean r" in finding.detail
+
+
+def test_honest_teams_of_the_same_architecture_are_not_named_by_their_units(cohort):
+    check = next(c for c in cohort["audit"].checks if c.id == "activations_aligned")
+    # it names the other copies too (copy_a & copy_b, tuned, buffer_copy), and no honest pair
+    assert {f.teams for f in check.flagged} <= COPIED | {("copy_a", "copy_b")}, check.flagged
+    records, threshold = cohort["records"], cohort["settings"].activations_aligned
+    for a, b in (("example_a", "example_b"), ("twin_a", "twin_b")):  # trained apart from the same code
+        value, layers = aligned_statistic(signatures(records[a])[2], signatures(records[b])[2])
+        assert layers and lower_bound(value, sum(n for n, _, _ in layers)) < threshold, (a, b, value, layers)
 
 
 def test_the_outputs_carry_the_cohort_beside_each_value(cohort, tmp_path):
