@@ -98,7 +98,8 @@ class ScoreRecord:
     audit_views: dict = field(default_factory=dict)
     # per layer (convolution, linear) of the exported graph, each unit's spatially averaged output on the run's probe
     # faces, z-scored and quantised (fercomp/measure/activations.py), and `probe`: which faces (the private supplement's
-    # or the scored split's first ones) and their pixels' sha256: how the audit lines up a permuted copy's units
+    # or the scored split's first ones) and their pixels' sha256: how the audit lines up a permuted copy's units.
+    # Final phase only (None where no audit is scored)
     unit_signatures: dict | None = None
 
     @property

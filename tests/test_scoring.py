@@ -83,13 +83,9 @@ def test_baseline_flops_params_and_repeatability(tmp_path, small_csv):
     assert round(first.params_total / 1e6, 1) == 25.9
     assert first.flops["check"] == "agree"
     assert "random_init: scored without weights" in first.flags
-    for field in ("accuracy", "confusion_matrix", "gflops", "flops", "params_total", "predictions", "intervals",
-                  "unit_signatures"):
+    for field in ("accuracy", "confusion_matrix", "gflops", "flops", "params_total", "predictions", "intervals"):
         assert getattr(first, field) == getattr(second, field), field
-    # the units of every layer that fits, the logits included, on the scored split's first faces (no supplement here)
-    signatures = first.unit_signatures
-    assert signatures["probe"]["source"] == "scored split" and signatures["images"] == 32
-    assert signatures["layers"][-1]["op"] == "linear" and signatures["layers"][-1]["units"] == 7
+    assert first.unit_signatures is None  # taken only for the final phase's audit (tests/hostile/test_audit.py)
 
 
 @pytest.mark.jail

@@ -158,6 +158,9 @@ def test_a_permuted_and_fine_tuned_copy_is_named_by_what_its_units_compute(cohor
 
 
 def test_honest_teams_of_the_same_architecture_are_not_named_by_their_units(cohort):
+    # every record of the final phase carries its units' signatures, taken on the private supplement's faces
+    probes = {r.unit_signatures["probe"]["source"] for r in cohort["records"].values() if r.status == "scored"}
+    assert probes == {"private supplement"}, probes
     check = next(c for c in cohort["audit"].checks if c.id == "activations_aligned")
     # it names the other copies too (copy_a & copy_b, tuned, buffer_copy), and no honest pair
     assert {f.teams for f in check.flagged} <= COPIED | {("copy_a", "copy_b")}, check.flagged
