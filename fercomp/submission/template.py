@@ -43,6 +43,7 @@ def main(sock_fd: int) -> None:
     from fercomp.submission import measurer, seccomp_filter
 
     measurer.preload()
+    measurer.warm_up()
     _not_dumpable()
     channel = socket.socket(fileno=sock_fd)
     wake_r, wake_w = os.pipe()
