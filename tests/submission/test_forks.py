@@ -4,6 +4,8 @@ written from the same tables, and a record is the same whether its measurer was 
 import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import asdict
 
 import pytest
@@ -29,6 +31,17 @@ def test_the_stacked_filter_covers_every_call_the_policy_names():
     assert calls == named
     if jail.own_ids():  # libseccomp knows every one of them here (the template's precondition)
         assert seccomp_filter.available() is None
+
+
+def test_the_template_refuses_to_fork_with_a_second_thread():
+    """A fork copies only the thread that forks: a second one (an OpenMP pool, tqdm's monitor) would leave the locks
+    it held held in every fork, so the template stops before it serves (and hand-ins are measured fresh)."""
+    code = ("import threading\nfrom fercomp.submission import template\ntemplate._one_thread()\n"
+            "stop = threading.Event()\nthreading.Thread(target=stop.wait).start()\n"
+            "try:\n    template._one_thread()\nexcept RuntimeError as exc:\n    print(exc)\nstop.set()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "the measurer template runs 2 threads before it forks; it forks only with one"
 
 
 @pytest.mark.skipif(forks.unusable(True, False) is not None and not os.environ.get("CI"),
