@@ -44,6 +44,24 @@ def test_the_template_refuses_to_fork_with_a_second_thread():
     assert done.stdout.strip() == "the measurer template runs 2 threads before it forks; it forks only with one"
 
 
+@pytest.mark.skipif(jail.cgroups() is None or os.geteuid() != 0, reason="needs cgroups and root")
+def test_a_fork_takes_over_the_cgroups_a_killed_run_left_under_its_pid():
+    """Host pids are reused: a run killed before it removed a fork's cgroups left folders that a later fork with
+    the same pid must take over (an error there measured that hand-in in a fresh jail instead)."""
+    child = subprocess.Popen(["sleep", "60"])
+    left = jail.fork_cgroups(child.pid, 64)  # as a killed run leaves them
+    try:
+        assert jail.fork_cgroups(child.pid, 128) == left
+        for folder in left:
+            with open(os.path.join(folder, "cgroup.procs")) as fh:
+                assert str(child.pid) in fh.read().split()
+    finally:
+        child.kill()
+        child.wait()
+        jail.remove_cgroups(left)
+    assert not any(os.path.exists(folder) for folder in left)
+
+
 @pytest.mark.skipif(forks.unusable(True, False) is not None and not os.environ.get("CI"),
                     reason=f"no measurer template here: {forks.unusable(True, False)}")  # under CI: fails instead
 @pytest.mark.jail
