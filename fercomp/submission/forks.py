@@ -73,6 +73,14 @@ class Fork:
     def poll(self) -> int | None:
         return self.returncode
 
+    def wait_dead(self, timeout: float) -> None:
+        """Until the process has died: its pidfd turns readable then, 0.1–0.3 s before the template's report (which
+        comes once the template has reaped it). Without a pidfd, until that report."""
+        if self._pidfd is not None and self.returncode is None:
+            select.select([self._pidfd], [], [], timeout)
+        elif not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired("measurer fork", timeout)
+
     def wait(self, timeout: float | None = None) -> int:
         if not self._done.wait(timeout):
             raise subprocess.TimeoutExpired("measurer fork", timeout)
@@ -259,7 +267,7 @@ class ForkedMeasurer(JailedProcess):
     def _kill(self) -> None:
         self.proc.kill()
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait_dead(timeout=5)
         except subprocess.TimeoutExpired:
             pass
 

@@ -331,7 +331,9 @@ def fork_cgroups(pid: int, memory_mb: int) -> list[str]:
     try:
         for limit, folder in folders.items():
             if str(folder) not in made:
-                folder.mkdir()
+                # one of a dead process with the same pid, whose run was killed before it could remove it, is taken
+                # over: no live process but this one can have that pid, and refusing it measured the hand-in fresh
+                folder.mkdir(exist_ok=True)
                 made.append(str(folder))
             (folder / limit).write_text(str(memory_mb << 20) if limit.startswith("memory") else str(PIDS_MAX))
         for folder in made:

@@ -273,6 +273,56 @@ def preload() -> None:
     from fercomp.submission import preprocess  # noqa: F401
 
     flops._import_ptflops()
+    # torch.fx's Interpreter (the cost table's walk) makes a progress bar, disabled, whose first one still starts
+    # tqdm's monitor thread: a thread of no use here, and one that may hold tqdm's lock when the template forks.
+    from torch.hub import tqdm
+
+    if hasattr(tqdm, "monitor_interval"):
+        tqdm.monitor_interval = 0
+
+
+def warm_up() -> None:
+    """Pay once, in the measurer template, the first-call costs each fork would otherwise pay again: the whole
+    measuring path (load, every counter, predict, latency, the reference graph) on a tiny program exported here,
+    in memory. A fresh `torch.export.load` alone imports aot_autograd and networkx (1.8 s of a fork's 2.2 s).
+
+    It leaves nothing a hand-in's figures could depend on: one thread throughout (no OpenMP pool is started
+    before the template forks, and a fork sets its own count), warnings kept out of every log, and the random
+    generator is seeded again by each fork's Measurer. tests/submission/test_forks.py compares a record forked
+    from a warmed template with a fresh jail's, for a hand-in that draws random numbers."""
+    import io
+    import warnings
+
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        with warnings.catch_warnings():  # on leaving, every "shown once" registry is reset
+            warnings.simplefilter("ignore")
+            measurer = Measurer({"threads": 1, "device": "cpu"}, None)
+            artifact = io.BytesIO()
+            torch.export.save(_tiny_program(torch), artifact)
+            artifact.seek(0)
+            measurer.adopt(load_program(artifact))
+            measurer.count_flops({"batch_sizes": [3]}, b"")
+            images = bytes(3 * 48 * 48)
+            measurer.predict({"shape": [3, 48, 48]}, images)
+            measurer.measure_latency({"config": {"min_queries": 2, "min_seconds": 0.0, "warmup_queries": 1},
+                                      "shape": [3, 48, 48]}, images)
+            measurer.reference({}, b"")
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _tiny_program(torch):
+    """A small CNN of the usual layers, exported as the worker exports (a dynamic batch, eval mode, non-strict)."""
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 7)).eval()
+    batch = torch.export.Dim("batch", min=1, max=protocol.MAX_BATCH)
+    with torch.no_grad():
+        return torch.export.export(model, (torch.zeros(2, 1, 48, 48),), dynamic_shapes=({0: batch},), strict=False)
 
 
 class Measurer:
@@ -288,6 +338,9 @@ class Measurer:
         self.torch, self.flops, self.latency, self.roofline, self.preprocess = torch, flops, latency, roofline, preprocess
         self.sketch, self.activations = sketch, activations
         torch.set_num_threads(int(setup["threads"]))  # on the cores the parent started it on (runner._pinned)
+        # A graph may draw random numbers (aten.rand, dropout left on): from one seed its answers are the same on
+        # every re-score, forked or fresh (torch seeds each process differently, and a fork starts from its template's).
+        torch.manual_seed(0)
         self.device = torch.device(devices.resolve(torch, setup["device"]))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -321,7 +374,10 @@ class Measurer:
     def load(self, header: dict, payload: bytes) -> dict:
         self.spec = self.preprocess.parse(header["preprocess"], "PREPROCESS")
         with _received_artifact(self.artifacts) as artifact:
-            program = load_program(artifact)
+            return self.adopt(load_program(artifact))
+
+    def adopt(self, program) -> dict:
+        """Measure `program` from now on; its weights' figures."""
         self.model = runnable(program)
         signature = program.graph_signature
         params = [program.state_dict[name] for name in signature.parameters]

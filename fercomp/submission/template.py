@@ -43,13 +43,15 @@ def main(sock_fd: int) -> None:
     from fercomp.submission import measurer, seccomp_filter
 
     measurer.preload()
+    measurer.warm_up()
+    _one_thread()
     _not_dumpable()
     channel = socket.socket(fileno=sock_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so SIGCHLD writes the wake-up byte
-    _tell(channel, {"ready": True, "threads": len(os.listdir("/proc/self/task"))})
+    _tell(channel, {"ready": True})
     while True:
         readable = select.select([channel, wake_r], [], [])[0]
         if wake_r in readable:
@@ -111,6 +113,14 @@ def _confine(request: dict, fds: list[int], seccomp_filter) -> tuple[int, int, i
         os.sched_setaffinity(0, request["cores"])
     seccomp_filter.stack_policy()
     return cmd, resp, artifacts
+
+
+def _one_thread() -> None:
+    """Refuse to serve with a second thread: a fork copies only the thread that forks, so a lock another thread
+    held (an OpenMP pool's, a monitor's) would stay held in every fork. The parent then measures in fresh jails."""
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:
+        raise RuntimeError(f"the measurer template runs {threads} threads before it forks; it forks only with one")
 
 
 def _capabilities() -> int:
