@@ -427,6 +427,9 @@ class HandinJails:
                         "uid": jail.jail_ids()[0] if self.jailed else os.geteuid(), "why_not": why if not self.jailed else None}
         self._worker: JailedProcess | None = None
         self.start_mode = "jail" if self.jailed else "plain"
+        # the worker's: forked, jail or plain; cached while none ran (its export was cached); and, for a fresh
+        # jail, why it was not forked
+        self.worker_start_mode, self.worker_fresh_because = "cached", None
 
     def __enter__(self) -> "HandinJails":
         from fercomp.submission import forks  # it builds on JailedProcess
@@ -465,23 +468,47 @@ class HandinJails:
             self._measurer.close()
 
     def worker(self) -> JailedProcess:
-        """The worker, started (with the staged hand-in in its home) on first use."""
+        """The worker, started (with the staged hand-in in its home) on first use: forked from the run's worker
+        template where one can run (worker_forks.py), else in a fresh jail."""
         if self._worker is None:
+            from fercomp.submission import worker_forks  # it builds on JailedProcess
+
             weights = self.handin.weights
             fsize = file_size_limit_mb(os.stat(weights).st_size if weights else None, self.limits.artifact_limit_mb)
-            home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed, private=self.private,
-                                         reasons=protocol.WORKER_REASONS, cores=self.cores, file_size_mb=fsize)
-            home = Path(home_process.home)
-            self.submission_file = stage(self.handin, home)
-            weights = staged_weights(self.handin, home)
-            inside = Path(jail.HOME) if self.jailed else home
-            self.inside_submission = str(inside / self.submission_file.relative_to(home))
-            self.inside_weights = str(inside / weights.relative_to(home)) if weights else None
-            readable = [*jail.library_roots(), *jail.SYSTEM_READ_ONLY, "/dev/null", "/dev/urandom", "/dev/random",
-                        "/proc/self", "/proc/cpuinfo", "/proc/meminfo"]
-            home_process.setup = {"readable": readable, "writable": [str(inside)], "audit_hook": self.limits.sandbox != "off"}
-            self._worker = home_process.start()
+            # the worker exports on the CPU whatever the measurer's device: CUDA never enters its fork
+            template = worker_forks.template_for(self.limits, self.jailed, gpu=False)
+            self.worker_start_mode = "forked" if template else "jail" if self.jailed else "plain"
+            if template is None and self.jailed:
+                self.worker_fresh_because = worker_forks.unusable(self.jailed, False)
+            if template is not None:
+                try:
+                    forked = worker_forks.ForkedWorker(template, self.limits, self.private, self.cores, fsize)
+                    self._worker = self._staged(forked).start()
+                    self._worker.ready()  # nothing of the hand-in has run yet: a fork that failed here goes fresh
+                    return self._worker
+                except worker_forks.forks.TemplateError as exc:
+                    if self._worker is not None:
+                        self._worker.close()
+                        self._worker = None
+                    self.worker_start_mode = "jail"
+                    self.worker_fresh_because = str(exc)
+            fresh = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed, private=self.private,
+                                  reasons=protocol.WORKER_REASONS, cores=self.cores, file_size_mb=fsize)
+            self._worker = self._staged(fresh).start()
         return self._worker
+
+    def _staged(self, process: JailedProcess) -> JailedProcess:
+        """`process` with the hand-in staged in its home and the setup that names it."""
+        home = Path(process.home)
+        self.submission_file = stage(self.handin, home)
+        weights = staged_weights(self.handin, home)
+        inside = Path(jail.HOME) if self.jailed else home
+        self.inside_submission = str(inside / self.submission_file.relative_to(home))
+        self.inside_weights = str(inside / weights.relative_to(home)) if weights else None
+        readable = [*jail.library_roots(), *jail.SYSTEM_READ_ONLY, "/dev/null", "/dev/urandom", "/dev/random",
+                    "/proc/self", "/proc/cpuinfo", "/proc/meminfo"]
+        process.setup = {"readable": readable, "writable": [str(inside)], "audit_hook": self.limits.sandbox != "off"}
+        return process
 
     def close_worker(self) -> None:
         """End the worker (its export is done): the measuring runs without it."""
