@@ -247,7 +247,8 @@ def command(spec: JailSpec) -> list[str]:
         ids = ["--user", f"{uid}:{host_uid}:1", "--group", f"{gid}:{host_gid}:1"]
     args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME if spec.home else "/",  # o: run once
             *ids, "--time_limit", str(int(spec.time_limit_s + 0.999)) if spec.time_limit_s else "0",
-            "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize", str(spec.file_size_mb),
+            "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize",
+            "inf" if spec.nested else str(spec.file_size_mb),  # a worker template's: each fork sets its own
             "--rlimit_nofile", "1024", "--rlimit_nproc", "4096", "--rlimit_stack", "soft",
             "--seccomp_string", WORKER_TEMPLATE_POLICY if spec.nested else TEMPLATE_POLICY if spec.forks else POLICY]
     if spec.nested:

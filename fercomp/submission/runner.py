@@ -346,12 +346,16 @@ class JailedProcess:
             return self._failure("disk_limit", self._disk_excess)
         return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
 
+    def _jail_pids(self) -> list[int]:
+        """The host pids whose memory counts against the limit: the jail's processes (nsjail and below)."""
+        return watchdog.tree_pids(self.proc.pid)
+
     def _watch_memory(self) -> None:
         """Resident memory of the jail's processes every 20 ms; the home's size on disk every 0.5 s (a hand-in
         that writes file after file, each under the file-size rlimit, would otherwise fill the host's disk)."""
         ticks = 0
         while self.proc.poll() is None:
-            pids = watchdog.tree_pids(self.proc.pid)
+            pids = self._jail_pids()
             rss_mb = watchdog.tree_rss_mb(pids)
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
             if rss_mb > self.limits.memory_limit_mb:

@@ -76,6 +76,11 @@ class ForkedWorker(forks.ForkedMeasurer):
                 raise forks.TemplateError(f"a forked worker could not be given its cgroup ({exc})") from None
         return fork
 
+    def _jail_pids(self) -> list[int]:
+        # not the fork that only waits for the worker: it runs nothing, and its resident pages are the template's
+        # (a fork shares them), which counted twice would fill a hand-in's limit before it ran
+        return [pid for pid in super()._jail_pids() if pid != self.proc.pid]
+
     def ready(self) -> dict:
         """As a fresh worker's; a fork that could not confine itself (before the hand-in was read) is a
         TemplateError: the kernel refused, and this process starts fresh worker jails from now on."""
