@@ -11,7 +11,7 @@ Each fork is isolated as a fresh worker jail is before it can read a byte of a h
 - a uid of its own and its own user, mount, PID, network, IPC, UTS and cgroup namespaces (fresh_root.own_namespaces);
 - a fresh root: a new tmpfs with the fresh jail's read-only paths, its own home, private /tmp and /dev/shm and its
   own /proc, the template's root detached (fresh_root.fresh_root); it runs as pid 1 of its PID namespace;
-- no capability (bounding set too), no_new_privs, non-dumpable, its file-size limit, pinned to its job's cores, a
+- no capability (bounding set too), no_new_privs, its file-size limit, pinned to its job's cores, a
   death signal tied to the process that waits for it, and jail.POLICY stacked on the template's filter, exactly
   the policy a fresh worker jail runs; the parent puts it in a memory and pids cgroup of its own before it starts.
 Only then does it serve the parent as a fresh worker does (worker.serve): the hand-in comes over the command pipe
@@ -132,11 +132,9 @@ def _worker(request: dict, cmd: int, resp: int) -> None:
         fresh_root.drop_privileges()
         limit = int(request["file_size_mb"]) << 20
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-        template._not_dumpable()
         if request.get("cores"):
             os.sched_setaffinity(0, request["cores"])
-        tempfile.tempdir = None  # found again: the home (TMPDIR, as in a fresh jail)
-        os.environ.pop("TORCHINDUCTOR_CACHE_DIR")
+        _as_a_fresh_worker(cmd, resp)
         seccomp_filter.stack_policy()
         code = 70
         worker.serve(cmd, resp)
@@ -147,6 +145,29 @@ def _worker(request: dict, cmd: int, resp: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _as_a_fresh_worker(cmd: int, resp: int) -> None:
+    """What a fresh worker's interpreter would hold that the template's does not (a hand-in that looks finds the
+    same): its arguments, its home first on sys.path, the home as TMPDIR, a session of its own, dumpable (a
+    fresh jail's process is: it may read its own /proc files; nothing else shares its uid or sees its PID
+    namespace), and the import system's folder listings taken in this root, before the audit hook (the
+    template's were taken in its root, and a listing found stale is taken again, which the hook refuses)."""
+    import importlib
+    import importlib.machinery
+
+    from fercomp.submission import fresh_root, worker
+
+    sys.argv = [worker.__file__, str(cmd), str(resp)]
+    sys.path[0] = os.getcwd()  # `python -m` puts its start folder there: the home
+    tempfile.tempdir = None  # found again: the home (TMPDIR)
+    os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    # its own process group: kill(0) reaches only itself, as in a fresh jail (the fork waiting for it has its uid)
+    os.setsid()
+    fresh_root.prctl(fresh_root.PR_SET_DUMPABLE, 1)
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+    importlib.machinery.PathFinder.find_spec("_fercomp_fills_every_listing")
 
 
 def _mirror(pid: int) -> int:
