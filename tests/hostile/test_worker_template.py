@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from fercomp.submission import session, watchdog, worker_forks
+from fercomp.submission import kernel_log, session, watchdog, worker_forks
 from fercomp.submission.contract import read_submission
 from fercomp.submission.runner import HandinJails, Limits, WorkerFailure
 from tests.scoring_helpers import FIXTURES
@@ -57,10 +57,12 @@ def listing(path):
         return sorted(os.listdir(fd))
     finally:
         os.close(fd)
-def write(folder):
-    fd = raw(os.path.join(folder, "fercomp-planted"), os.O_WRONLY | os.O_CREAT)
-    os.write(fd, b"planted")
+def write_as(path, text):
+    fd = raw(path, os.O_WRONLY | os.O_CREAT)
+    os.write(fd, text.encode())
     os.close(fd)
+def write(folder):
+    write_as(os.path.join(folder, "fercomp-planted"), "planted")
 def kill(pid):
     check(libc.kill(pid, signal.SIGKILL))
 """
@@ -98,7 +100,7 @@ def _summary(jails) -> str:
 def victim(tmp_path_factory):
     """A sibling worker holding a secret in its memory and its home, and its layer table before any attack."""
     tmp = tmp_path_factory.mktemp("victim")
-    jails = _worker(tmp, "victim", f"SECRET = {TOKEN!r} * 4096\nopen('secret.txt', 'w').write(SECRET)\n")
+    jails = _worker(tmp, "victim", f"SECRET = {TOKEN!r} * 4096\n" + PROBE + "write_as('secret.txt', SECRET)\n")
     yield jails, _summary(jails)
     jails.close_worker()
     worker_forks.close_all()
@@ -202,15 +204,18 @@ found["hand-in modules"] = sorted(name for name in sys.modules if name.startswit
         attacker.close_worker()
 
 
-@pytest.mark.parametrize("code", ["import ctypes; ctypes.CDLL(None).syscall(272, 0x10000000)",  # unshare(CLONE_NEWUSER)
-                                  "import ctypes; ctypes.CDLL(None).syscall(57)",  # fork
-                                  "import ctypes; ctypes.CDLL(None).syscall(165, 0, b'/', 0, 0x1000 | 0x20, 0)"])  # mount
-def test_a_forked_worker_is_held_by_the_policy(tmp_path, victim, code):
+@pytest.mark.parametrize("code, call", [("import ctypes; ctypes.CDLL(None).syscall(272, 0x10000000)", "unshare"),
+                                        ("import ctypes; ctypes.CDLL(None).syscall(56, 17, 0, 0, 0)", "clone"),  # a new process
+                                        ("import ctypes; ctypes.CDLL(None).syscall(165, 0, b'/', 0, 0x1000 | 0x20, 0)", "mount")])
+def test_a_forked_worker_is_held_by_the_policy(tmp_path, victim, code, call):
     """The template's policy lets a fork make its jail; the policy it stacks before the hand-in kills a new
-    namespace, a new process and a mount, as in a fresh worker jail."""
+    namespace, a new process and a mount, as in a fresh worker jail, and the kernel's record names the call by
+    the fork's uid."""
     with pytest.raises(WorkerFailure) as failure:
         _attack(tmp_path, victim, code)
     assert failure.value.reason == "sandbox_violation", failure.value
+    if kernel_log.readable():
+        assert call in failure.value.detail, failure.value.detail
     _sibling_unharmed(victim)
 
 
@@ -226,6 +231,28 @@ def test_a_forks_crash_hang_or_memory_bomb_costs_only_itself(tmp_path, victim, c
     _sibling_unharmed(victim)
 
 
+def _gone(pids: list[int]) -> bool:
+    for _ in range(100):
+        if not any(os.path.exists(f"/proc/{pid}") for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_worker_dies_with_the_fork_the_parent_kills(tmp_path, victim):
+    """A deadline or a limit kills the fork (through its pidfd): the worker it waits for, in a PID namespace of
+    its own, dies with it and holds nothing of the grader's time or memory."""
+    jails = _worker(tmp_path, "killed", "")
+    try:
+        processes = watchdog.tree_pids(jails.worker().proc.pid)
+        assert len(processes) == 2
+        jails.worker()._kill()
+        assert _gone(processes), "a worker outlived the fork the parent killed"
+        _sibling_unharmed(victim)
+    finally:
+        jails.close_worker()
+
+
 def test_a_killed_worker_template_is_started_again(tmp_path, victim):
     template = worker_forks.template_for(LIMITS, True, False)
     processes = watchdog.tree_pids(victim[0].worker().proc.pid)  # the fork and the worker it waits for
@@ -235,11 +262,7 @@ def test_a_killed_worker_template_is_started_again(tmp_path, victim):
     with pytest.raises(WorkerFailure) as failure:
         _summary(victim[0])
     assert failure.value.reason == "crashed" and "template" in failure.value.detail, failure.value
-    for _ in range(100):
-        if not any(os.path.exists(f"/proc/{pid}") for pid in processes):
-            break
-        time.sleep(0.05)
-    assert not any(os.path.exists(f"/proc/{pid}") for pid in processes), "a worker outlived its template"
+    assert _gone(processes), "a worker outlived its template"
     again = _worker(tmp_path, "again", "")
     try:
         assert worker_forks.template_for(LIMITS, True, False) is not template
