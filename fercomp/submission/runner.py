@@ -1,8 +1,9 @@
 """The trusted side of the two jailed rooms: start them, talk to them under limits, survive whatever they do.
 
 A hand-in meets two processes, each in a jail (jail.py) of its own:
-- the **worker** (worker.py), the only one that runs submitted code, always in a fresh nsjail: build, load the
-  weights, export;
+- the **worker** (worker.py), the only one that runs submitted code: build, load the weights, export. It is
+  forked from the run's worker template where one can run (worker_forks.py: the fork makes itself a jail as
+  strong as a fresh one before it reads the hand-in), else started in a fresh nsjail of its own;
 - the **measurer** (measurer.py), which never imports a submitted file: it loads the exported graph and
   measures everything a mark depends on. It is forked from the run's measurer template where one can run
   (forks.py: its own uid, POLICY stacked on itself), else started in a fresh nsjail of its own.
