@@ -18,7 +18,10 @@ fresh worker jails); the record's environment says which ran (`worker_start_mode
 from __future__ import annotations
 
 import atexit
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 from fercomp.submission import forks, jail, protocol, seccomp_filter
@@ -76,6 +79,19 @@ class ForkedWorker(forks.ForkedMeasurer):
                 raise forks.TemplateError(f"a forked worker could not be given its cgroup ({exc})") from None
         return fork
 
+    def close(self) -> None:
+        # the worker dies with its fork (its death signal); should it not have had the time to ask for that
+        # signal, its cgroup still holds it: everything left in it is killed before the cgroup is removed
+        forks.JailedProcess.close(self)
+        self.proc.release()
+        for _ in range(100):
+            if not any(_members(folder) for folder in self._cgroups):
+                break
+            for folder in self._cgroups:
+                _kill_members(folder)
+            time.sleep(0.02)
+        jail.remove_cgroups(self._cgroups)
+
     def _jail_pids(self) -> list[int]:
         # not the fork that only waits for the worker: it runs nothing, and its resident pages are the template's
         # (a fork shares them), which counted twice would fill a hand-in's limit before it ran
@@ -92,6 +108,28 @@ class ForkedWorker(forks.ForkedMeasurer):
                 _FAILED.append(f"a forked worker could not make its own jail ({lines[-1][:300] if lines else 'no log'})")
                 raise forks.TemplateError(_FAILED[-1]) from None
             raise
+
+
+def _members(folder: str) -> list[int]:
+    try:
+        return [int(pid) for pid in Path(folder, "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _kill_members(folder: str) -> None:
+    """Kill what is left in a forked worker's cgroup: cgroup v2's cgroup.kill, else each process it lists (they
+    cannot be reused pids: a pid leaves the cgroup when its process dies)."""
+    try:
+        Path(folder, "cgroup.kill").write_text("1")
+        return
+    except OSError:
+        pass
+    for pid in _members(folder):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def unusable(jailed: bool, gpu: bool) -> str | None:
