@@ -63,11 +63,15 @@ class ForkedWorker(forks.ForkedMeasurer):
         self.template = template
         self._cgroups: list[str] = []
 
-    def _launch(self, inherited: list[int]) -> forks.Fork:
-        # the paths a fresh worker jail binds (jail.command), as this hand-in's private folders leave them
+    def _request(self) -> dict:
+        """What the fork needs to make its jail: the paths a fresh worker jail binds (jail.command), as this
+        hand-in's private folders leave them, its home and its file-size limit."""
         read_only = [*jail.library_roots(self.private), *jail.SYSTEM_READ_ONLY, "/dev/urandom", "/dev/random", "/dev/zero"]
-        request = {"read_only": read_only, "writable": ["/dev/null"], "home": self.home, "inside_home": jail.HOME,
-                   "file_size_mb": self.file_size_mb}
+        return {"read_only": read_only, "writable": ["/dev/null"], "home": self.home, "inside_home": jail.HOME,
+                "file_size_mb": self.file_size_mb}
+
+    def _launch(self, inherited: list[int]) -> forks.Fork:
+        request = self._request()
         own_home = lambda uid: jail.prepare_home(Path(self.home), (uid, uid))  # noqa: E731 - its fork's uid alone
         fork = self.template.spawn([*inherited, self._log.fileno()], self.cores, request, own_home)
         self.host_ids = (fork.uid, fork.uid)  # the kernel's record of a seccomp kill names this uid (kernel_log)

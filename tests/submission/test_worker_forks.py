@@ -61,3 +61,26 @@ def test_a_record_is_the_same_with_a_forked_or_a_fresh_worker(tmp_path, small_cs
     assert (forked.environment["worker_start_mode"], fresh.environment["worker_start_mode"]) == ("forked", "jail")
     assert fresh.environment["worker_fresh_because"] == "worker templates are turned off"
     assert _comparable(forked) == _comparable(fresh)
+
+
+@needs_template
+@pytest.mark.jail
+def test_a_fork_that_cannot_make_its_jail_leaves_the_hand_in_to_a_fresh_one(tmp_path, small_csv, monkeypatch):
+    """A kernel that refuses a step of a fork's jail (here: a bind mount of a home that is not there) ends the fork
+    before the hand-in is read; the hand-in is scored by a fresh worker jail, this process starts fresh ones from
+    then on, and the record says so and why."""
+    monkeypatch.setattr(worker_forks, "_FAILED", [])
+    monkeypatch.setattr(worker_forks, "_TEMPLATES", {})
+    unmountable = worker_forks.ForkedWorker._request
+    monkeypatch.setattr(worker_forks.ForkedWorker, "_request", lambda self: {**unmountable(self), "home": "/nonexistent"})
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(tmp_path / "exported"))  # a worker must run
+    shutil.copy(FIXTURES / "rule_model.py", tmp_path / "team.py")
+    config = fast_config(small_csv, tmp_path / "results", sandbox="required")
+    try:
+        record = score_submission(tmp_path / "team.py", config)
+    finally:
+        worker_forks.close_all()
+    assert record.status == "scored", record.failure
+    assert record.environment["worker_start_mode"] == "jail"
+    assert "could not make its own jail" in record.environment["worker_fresh_because"]
+    assert worker_forks.unusable(True, False) == record.environment["worker_fresh_because"]
