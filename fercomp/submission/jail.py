@@ -350,7 +350,11 @@ def fork_cgroups(pid: int, memory_mb: int) -> list[str]:
     try:
         for limit, folder in folders.items():
             if str(folder) not in made:
-                folder.mkdir()
+                try:
+                    folder.mkdir()
+                except FileExistsError:  # a dead fork's of the same pid, left behind: removed only if empty
+                    folder.rmdir()
+                    folder.mkdir()
                 made.append(str(folder))
             (folder / limit).write_text(str(memory_mb << 20) if limit.startswith("memory") else str(PIDS_MAX))
         for folder in made:

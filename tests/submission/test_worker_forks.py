@@ -84,3 +84,40 @@ def test_a_fork_that_cannot_make_its_jail_leaves_the_hand_in_to_a_fresh_one(tmp_
     assert record.environment["worker_start_mode"] == "jail"
     assert "could not make its own jail" in record.environment["worker_fresh_because"]
     assert worker_forks.unusable(True, False) == record.environment["worker_fresh_because"]
+
+
+@pytest.mark.jail
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are root's to make")
+def test_a_forks_cgroup_takes_the_place_of_a_dead_forks_of_the_same_pid(tmp_path):
+    """A fork's cgroup is named by its host pid: a folder a dead fork of the same pid left behind (empty) must not
+    send the next hand-in to a fresh jail; one that holds a process is never taken over."""
+    import subprocess
+    import sys
+
+    if jail.cgroups() is None:
+        pytest.skip("no cgroups here")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        made = jail.fork_cgroups(sleeper.pid, 256)
+        jail.remove_cgroups(made)  # still holds the sleeper: stays, as a dead fork's would with a process in it
+        assert all(os.path.isdir(folder) for folder in made)
+        sleeper.kill()
+        sleeper.wait()
+        again = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            for folder in made:  # a leftover of a dead fork's, empty, under the name a new fork may get
+                assert not open(os.path.join(folder, "cgroup.procs")).read().split()
+            renamed = [folder.replace(f"fercomp-fork-{sleeper.pid}", f"fercomp-fork-{again.pid}") for folder in made]
+            for old, new in zip(made, renamed):
+                os.rmdir(old)
+                os.mkdir(new)
+            taken = jail.fork_cgroups(again.pid, 256)
+            assert taken == renamed
+            assert all(str(again.pid) in open(os.path.join(folder, "cgroup.procs")).read().split() for folder in taken)
+        finally:
+            again.kill()
+            again.wait()
+            jail.remove_cgroups(renamed)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
