@@ -5,12 +5,15 @@ ones, random weights saved beside each) is scored on a synthetic held-out split,
 (`rescore all`), in interleaved rounds:
 - plain, export: no jail (`sandbox = off`), each hand-in exported by a fresh worker (the jail's own cost
   is the difference to the next row);
-- jail, export: the grading path — per hand-in a fresh nsjail for the worker (import, build, torch.export)
-  and a measurer forked from the run's measurer template (one jail that imports torch once per run; where
-  no template can run, a fresh measurer jail: the table's last column says which);
+- jail, export: the grading path — per hand-in a worker forked from the run's worker template (one jail that
+  imports torch and its exporter once per run; the fork builds its own jail, then builds and exports) and a
+  measurer forked from the run's measurer template (where no template can run, fresh jails: the table's
+  start-mode column says which, measurer+worker);
+- jail, export, fresh workers: as "jail, export" with the worker template turned off (a fresh nsjail per
+  hand-in for the worker: import torch and torch.export, build, export);
 - jail, cached export: the same hand-ins again with their exported programs cached (a re-score: no
   submitted code runs, only the measurers);
-- jail, export, fresh measurers: as "jail, export" with the template turned off (a fresh measurer jail per
+- jail, export, fresh measurers and workers: as "jail, export" with both templates turned off (fresh jails per
   hand-in), for comparison;
 - jail, export, --jobs 2 (when the machine has ≥ 2 cores): two hand-ins at a time on their own cores.
 Reference (same run): the sum over the cohort of each record's predict and latency phases, the part of
@@ -20,9 +23,8 @@ export phase (worker start, build, torch.export, measurer load) of small and bas
 A second reference, also measured in this run: a fresh interpreter importing torch (`python -c "import
 torch"`, median of 3), the floor of any design that starts a process per hand-in. Printed: fixed time ÷ that.
 Targets: fixed time ≤ 1.0× a fresh `import torch` in the same run for a first score, ≤ 0.25× with the exports
-cached. Each run (each row, each round) starts its own template, as a grading run does, so its one import is in
-the fixed time, spread over the cohort. A first score's floor is still the fresh worker: an interpreter importing
-torch and torch.export's tracer, then the export; benchmarks/bench_check.py splits a worker's seconds.
+cached. Each run (each row, each round) starts its own templates, as a grading run does, so their imports are in
+the fixed time, spread over the cohort. benchmarks/bench_check.py splits a fresh worker's seconds.
 The machine's load average is printed with the table: only ratios taken in one run compare.
 
 Run: python benchmarks/bench_cohort.py [--small 12] [--large 2] [--images 1000] [--rounds 1]
@@ -46,7 +48,7 @@ from tabulate import tabulate
 from fercomp.data.synth import SynthSpec, write
 from fercomp.leaderboard import collect_and_score
 from fercomp.scoring import ScoreConfig
-from fercomp.submission import forks
+from fercomp.submission import forks, worker_forks
 from fercomp.submission.runner import Limits
 
 SMALL = '''import torch
@@ -90,9 +92,10 @@ def cohort(folder: Path, small: int, large: int) -> list[Path]:
     return paths
 
 
-def run(paths: list[Path], data: Path, results: Path, jobs: int, sandbox: str, cached: bool, template: bool = True) -> dict:
+def run(paths: list[Path], data: Path, results: Path, jobs: int, sandbox: str, cached: bool, template: bool = True,
+        worker_template: bool = True) -> dict:
     config = ScoreConfig(data=data, out_dir=results, limits=Limits(sandbox=sandbox))
-    forks.ENABLED = template
+    forks.ENABLED, worker_forks.ENABLED = template, worker_template
     exports = WORK / "cohort_exports"
     if not cached:
         shutil.rmtree(exports, ignore_errors=True)
@@ -100,12 +103,13 @@ def run(paths: list[Path], data: Path, results: Path, jobs: int, sandbox: str, c
     start = time.perf_counter()
     records, _ = collect_and_score(paths, results, config, jobs=jobs, rescore={"all"})
     wall = time.perf_counter() - start
-    forks.close_all()  # the next run starts its own template, as a grading run would
+    forks.close_all()  # the next run starts its own templates, as a grading run would
+    worker_forks.close_all()
     failed = [n for n, r in records.items() if r.status != "scored"]
     if failed:
         raise SystemExit(f"scoring failed for {failed[:3]}: {records[failed[0]].failure}")
     own = sum(r.timings["predict_s"] + r.timings["latency_s"] for r in records.values())
-    modes = {r.environment.get("start_mode") for r in records.values()}
+    modes = {f"{r.environment.get('start_mode')}+{r.environment.get('worker_start_mode')}" for r in records.values()}
     load = {size: statistics.median([r.timings["load_s"] + r.timings["worker_ready_wait_s"]
                                      for n, r in records.items() if n.startswith(size)] or [float("nan")])
             for size in ("small", "large")}
@@ -134,16 +138,18 @@ def main() -> None:
         write(data, SynthSpec(n_train=100, n_public=100, n_private=args.images, seed=11), "csv")
     paths = cohort(WORK / "cohort", args.small, args.large)
     n = len(paths)
-    modes = [("plain, export", 1, "off", False, True), ("jail, export", 1, "required", False, True),
-             ("jail, cached export", 1, "required", True, True), ("jail, export, fresh measurers", 1, "required", False, False),
-             ("jail, cached export, fresh measurers", 1, "required", True, False)]
+    modes = [("plain, export", 1, "off", False, True, True), ("jail, export", 1, "required", False, True, True),
+             ("jail, export, fresh workers", 1, "required", False, True, False),
+             ("jail, cached export", 1, "required", True, True, True),
+             ("jail, export, fresh measurers and workers", 1, "required", False, False, False),
+             ("jail, cached export, fresh measurers", 1, "required", True, False, True)]
     if (os.cpu_count() or 1) >= 2:
-        modes.append(("jail, export, --jobs 2", 2, "required", False, True))
+        modes.append(("jail, export, --jobs 2", 2, "required", False, True, True))
     found: dict[str, list[dict]] = {m[0]: [] for m in modes}
     for _ in range(args.rounds):
-        for name, jobs, sandbox, cached, template in modes:
+        for name, jobs, sandbox, cached, template, worker_template in modes:
             folder = WORK / "cohort_results" / name.replace(",", "").replace(" ", "_")
-            found[name].append(run(paths, data, folder, jobs, sandbox, cached, template))
+            found[name].append(run(paths, data, folder, jobs, sandbox, cached, template, worker_template))
     floor = torch_import_seconds()
     load_average = os.getloadavg()[0]
     rows = []
@@ -161,7 +167,7 @@ def main() -> None:
           f"load average {load_average:.1f}")
     print(f"reference: a fresh `python -c 'import torch'` takes {floor:.2f} s here")
     print(tabulate(rows, headers=["mode", "wall s", "Σ predict + latency s", "wall ÷ reference", "fixed s / submission",
-                                  "fixed ÷ torch import", "export phase s (small / baseline)", "records' start mode",
+                                  "fixed ÷ torch import", "export phase s (small / baseline)", "records' start mode (measurer+worker)",
                                   "target (fixed ÷ torch import)"], tablefmt="github", disable_numparse=True))
 
 

@@ -145,7 +145,10 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
             try:
                 measured = _measure(jails, files, subset, config, latency_lock, cohort_views(config.audit, data, subset))
             finally:
-                started = {"start_mode": jails.start_mode, "cpu_affinity": jails.cores}
+                started = {"start_mode": jails.start_mode, "cpu_affinity": jails.cores,
+                           "worker_start_mode": jails.worker_start_mode}
+                if jails.worker_fresh_because:
+                    started["worker_fresh_because"] = jails.worker_fresh_because
                 base = replace(base, environment=environment(config.device, config.limits.threads, {**started, **jails.info}))
     except WorkerFailure as exc:
         if exc.reason == "device_unavailable":

@@ -105,7 +105,9 @@ def _pidfd(pid: int) -> int | None:
 
 class Template:
     """One measurer template in its jail: started at construction (its imports go on while the caller works),
-    forks on `spawn` once ready, ended by `close`."""
+    forks on `spawn` once ready, ended by `close`. worker_forks.WorkerTemplate is one for workers."""
+
+    NAME = "measurer template"
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
@@ -121,20 +123,27 @@ class Template:
         self.failure = ""  # why it did not start
         self._ready = threading.Event()
         started = threading.Event()
-        spec = jail.JailSpec(argv=(interpreter(), "-m", "fercomp.submission.template", str(theirs.fileno())), home="",
-                             env=tuple(_env(threads, "/").items()), pass_fds=(theirs.fileno(),), host_ids=self.host_ids,
-                             forks=FORK_UIDS)
+        spec = self._spec(theirs.fileno())
         # Started from a thread that lives exactly as long as the template: nsjail dies with the thread that
         # started it (runner._dies_with_us), and a job's thread may end before the run does.
         threading.Thread(target=self._run, args=(jail.command(spec), theirs, started), daemon=True).start()
         started.wait()
         threading.Thread(target=self._read, daemon=True).start()
 
+    def _spec(self, fd: int) -> jail.JailSpec:
+        return jail.JailSpec(argv=(interpreter(), "-m", "fercomp.submission.template", str(fd)), home="",
+                             env=tuple(_env(self.threads, "/").items()), pass_fds=(fd,), host_ids=self.host_ids,
+                             forks=FORK_UIDS)
+
+    def _failed(self) -> list[str]:
+        """Where this process keeps why its templates of this kind could not start (later hand-ins go fresh)."""
+        return _FAILED
+
     def wait_ready(self) -> None:
         """Block until the template has imported everything; TemplateError if it did not start."""
         self._ready.wait(START_TIMEOUT_S)
         if self.failure or not self._ready.is_set():
-            raise TemplateError(self.failure or f"the measurer template did not start within {START_TIMEOUT_S} s")
+            raise TemplateError(self.failure or f"the {self.NAME} did not start within {START_TIMEOUT_S} s")
 
     def _run(self, argv: list[str], theirs: socket.socket, started: threading.Event) -> None:
         try:
@@ -176,30 +185,33 @@ class Template:
                 self._forks.pop(report["exited"]).ended(report["status"])
         self.alive = False
         if not self._ready.is_set():
-            self.failure = self.failure or f"the measurer template did not start: {self.log_tail()[-500:]}"
-            _FAILED.append(self.failure)
+            self.failure = self.failure or f"the {self.NAME} did not start: {self.log_tail()[-500:]}"
+            self._failed().append(self.failure)
             self._ready.set()
         for fork in list(self._forks.values()):  # the kernel kills every fork with the template (their pid 1)
-            fork.ended(signal.SIGKILL, "the measurer template it was forked from died")
+            fork.ended(signal.SIGKILL, f"the {self.NAME} it was forked from died")
         for event, _ in list(self._spawned.values()):
             event.set()
 
-    def spawn(self, fds: list[int], cores: list[int] | None) -> Fork:
-        """Fork a measurer that gets `fds` (command pipe, answer pipe, descriptor socket, log) and `cores`."""
+    def spawn(self, fds: list[int], cores: list[int] | None, extra: dict | None = None, before=None) -> Fork:
+        """Fork a measurer that gets `fds` (command pipe, answer pipe, descriptor socket, log) and `cores`;
+        `extra`: more of the request (a worker's); `before(host_uid)` runs before the request goes out."""
         self.wait_ready()
         with self._lock:
             if not self.alive or self._next_uid > FORK_UIDS:
-                raise TemplateError("the measurer template has ended")
+                raise TemplateError(f"the {self.NAME} has ended")
             uid, self._next_uid, self._seq = self._next_uid, self._next_uid + 1, self._seq + 1
             event, result = threading.Event(), [self.host_ids[0] + uid]
+            if before is not None:
+                before(result[0])
             self._spawned[self._seq] = (event, result)
-            request = {"seq": self._seq, "uid": uid, "cores": list(cores or []), "hook": TEST_HOOK}
+            request = {**(extra or {}), "seq": self._seq, "uid": uid, "cores": list(cores or []), "hook": TEST_HOOK}
             try:
                 socket.send_fds(self._channel, [json.dumps(request).encode()], fds)
             except OSError as exc:
-                raise TemplateError(f"the measurer template stopped answering ({exc})") from None
+                raise TemplateError(f"the {self.NAME} stopped answering ({exc})") from None
         if not event.wait(SPAWN_TIMEOUT_S) or len(result) < 2:
-            raise TemplateError("the measurer template did not fork")
+            raise TemplateError(f"the {self.NAME} did not fork")
         return result[1]
 
     @property

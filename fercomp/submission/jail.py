@@ -71,11 +71,12 @@ DENIED_SYSCALLS = (
 #: kafel's text below (nsjail) and the filter a forked measurer stacks on itself (seccomp_filter.py) are both
 #: written from these tables, so the two cannot drift apart. "&==0": (arg & value) == 0; "&": (arg & value) != 0.
 FORK_RULE = ("clone", 0, "&==0", 0x10000, "clone(flags) { (flags & 0x10000) == 0 }")
+PDEATHSIG_RULE = ("prctl", 0, "==", 1, "prctl(option) { option == 1 }")
 KILL_RULES = (
     ("socket", 0, "!=", 1, "socket(domain, type, protocol) { domain != 1 }"),
     FORK_RULE,
     ("clone", 0, "&", 0x7E020000, "clone(flags) { (flags & 0x7e020000) != 0 }"),
-    ("prctl", 0, "==", 1, "prctl(option) { option == 1 }"),
+    PDEATHSIG_RULE,
     ("fallocate", 1, "!=", 0, "fallocate(fd, mode) { mode != 0 }"),
 )
 ERRNO_RULES = (
@@ -84,8 +85,8 @@ ERRNO_RULES = (
 )
 
 
-def _kafel(kill_rules: tuple, errno_rules: tuple) -> str:
-    kills = ",\n    ".join([", ".join(DENIED_SYSCALLS), *(rule[4] for rule in kill_rules)])
+def _kafel(kill_rules: tuple, errno_rules: tuple, denied: tuple = DENIED_SYSCALLS) -> str:
+    kills = ",\n    ".join([", ".join(denied), *(rule[4] for rule in kill_rules)])
     errnos = "".join(f"\n  ERRNO({errno}) {{ {', '.join(names)} }}" + ("," if i < len(errno_rules) - 1 else "")
                      for i, (errno, names) in enumerate(errno_rules))
     return f"POLICY fercomp {{\n  KILL_PROCESS {{\n    {kills}\n  }},{errnos}\n}}\nUSE fercomp DEFAULT ALLOW\n"
@@ -97,6 +98,14 @@ POLICY = _kafel(KILL_RULES, ERRNO_RULES)
 # POLICY on itself (seccomp_filter.py) before it does, and a fork cannot undo a filter.
 TEMPLATE_POLICY = _kafel(tuple(r for r in KILL_RULES if r is not FORK_RULE),
                          tuple((e, tuple(n for n in names if n != "sched_setaffinity")) for e, names in ERRNO_RULES))
+# The worker template's (worker_template.py): POLICY but for what a fork needs to make a fresh worker jail of its
+# own from inside (fresh_root.py): a new process, a user namespace and the others (unshare), its root (mount,
+# umount, pivot_root), its death signal and its cores. It never reads a hand-in; each fork stacks POLICY on itself
+# before it does.
+NESTING_SYSCALLS = ("unshare", "mount", "umount", "pivot_root")
+WORKER_TEMPLATE_POLICY = _kafel(tuple(r for r in KILL_RULES if r not in (FORK_RULE, PDEATHSIG_RULE)),
+                                tuple((e, tuple(n for n in names if n != "sched_setaffinity")) for e, names in ERRNO_RULES),
+                                tuple(n for n in DENIED_SYSCALLS if n not in NESTING_SYSCALLS))
 POLICY_SHA256 = sha256_bytes(POLICY.encode())
 
 
@@ -218,6 +227,10 @@ class JailSpec:
     # A measurer template's jail (template.py): uid 0 inside (host_ids) keeps CAP_SETUID and CAP_SETGID only, to
     # give each fork one of the uids 1..forks (host_ids + 1 on); TEMPLATE_POLICY; no /tmp, nothing writable
     forks: int = 0
+    # A worker template's jail (worker_template.py): WORKER_TEMPLATE_POLICY, a writable /proc (a fork writes its own
+    # user namespace's id maps), and an empty read-only folder each fork mounts its own root on
+    nested: bool = False
+    writable: tuple[str, ...] = ()  # extra read-write binds at the same path (a worker template's: the homes' folder)
 
 
 def command(spec: JailSpec) -> list[str]:
@@ -234,9 +247,12 @@ def command(spec: JailSpec) -> list[str]:
         ids = ["--user", f"{uid}:{host_uid}:1", "--group", f"{gid}:{host_gid}:1"]
     args = [binary, "--mode", "o", "--quiet", "--hostname", "fercomp", "--cwd", HOME if spec.home else "/",  # o: run once
             *ids, "--time_limit", str(int(spec.time_limit_s + 0.999)) if spec.time_limit_s else "0",
-            "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize", str(spec.file_size_mb),
+            "--rlimit_as", "inf", "--rlimit_cpu", "inf", "--rlimit_core", "0", "--rlimit_fsize",
+            "inf" if spec.nested else str(spec.file_size_mb),  # a worker template's: each fork sets its own
             "--rlimit_nofile", "1024", "--rlimit_nproc", "4096", "--rlimit_stack", "soft",
-            "--seccomp_string", TEMPLATE_POLICY if spec.forks else POLICY]
+            "--seccomp_string", WORKER_TEMPLATE_POLICY if spec.nested else TEMPLATE_POLICY if spec.forks else POLICY]
+    if spec.nested:
+        args += ["--proc_rw", "--mount", f"none:{FORK_ROOT}:tmpfs:ro"]
     if not spec.forks:
         args += ["--tmpfsmount", "/tmp", "--tmpfsmount", "/dev/shm"]
     gpu_files = list(_NVIDIA) + ["/proc/driver/nvidia"] if spec.gpu else []
@@ -250,6 +266,8 @@ def command(spec: JailSpec) -> list[str]:
         args += ["--bindmount", f"{spec.home}:{HOME}"]
     for host, inside in spec.readonly:
         args += ["--bindmount_ro", f"{host}:{inside}"]
+    for path in spec.writable:
+        args += ["--bindmount", path]
     if spec.memory_mb and cgroups():
         args += cgroup_args(cgroups(), spec.memory_mb)
     for fd in spec.pass_fds:
@@ -259,6 +277,7 @@ def command(spec: JailSpec) -> list[str]:
     return args + ["--", *spec.argv]
 
 
+FORK_ROOT = "/forkroot"  # fresh_root.MOUNT_POINT
 PIDS_MAX = 512  # threads count as pids: torch's pools fit many times over; a fork bomb does not
 
 
@@ -331,9 +350,11 @@ def fork_cgroups(pid: int, memory_mb: int) -> list[str]:
     try:
         for limit, folder in folders.items():
             if str(folder) not in made:
-                # one of a dead process with the same pid, whose run was killed before it could remove it, is taken
-                # over: no live process but this one can have that pid, and refusing it measured the hand-in fresh
-                folder.mkdir(exist_ok=True)
+                try:
+                    folder.mkdir()
+                except FileExistsError:  # a dead fork's of the same pid, left behind: removed only if empty
+                    folder.rmdir()
+                    folder.mkdir()
                 made.append(str(folder))
             (folder / limit).write_text(str(memory_mb << 20) if limit.startswith("memory") else str(PIDS_MAX))
         for folder in made:

@@ -1,8 +1,9 @@
 """The trusted side of the two jailed rooms: start them, talk to them under limits, survive whatever they do.
 
 A hand-in meets two processes, each in a jail (jail.py) of its own:
-- the **worker** (worker.py), the only one that runs submitted code, always in a fresh nsjail: build, load the
-  weights, export;
+- the **worker** (worker.py), the only one that runs submitted code: build, load the weights, export. It is
+  forked from the run's worker template where one can run (worker_forks.py: the fork makes itself a jail as
+  strong as a fresh one before it reads the hand-in), else started in a fresh nsjail of its own;
 - the **measurer** (measurer.py), which never imports a submitted file: it loads the exported graph and
   measures everything a mark depends on. It is forked from the run's measurer template where one can run
   (forks.py: its own uid, POLICY stacked on itself), else started in a fresh nsjail of its own.
@@ -346,12 +347,16 @@ class JailedProcess:
             return self._failure("disk_limit", self._disk_excess)
         return self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB")
 
+    def _jail_pids(self) -> list[int]:
+        """The host pids whose memory counts against the limit: the jail's processes (nsjail and below)."""
+        return watchdog.tree_pids(self.proc.pid)
+
     def _watch_memory(self) -> None:
         """Resident memory of the jail's processes every 20 ms; the home's size on disk every 0.5 s (a hand-in
         that writes file after file, each under the file-size rlimit, would otherwise fill the host's disk)."""
         ticks = 0
         while self.proc.poll() is None:
-            pids = watchdog.tree_pids(self.proc.pid)
+            pids = self._jail_pids()
             rss_mb = watchdog.tree_rss_mb(pids)
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
             if rss_mb > self.limits.memory_limit_mb:
@@ -427,6 +432,9 @@ class HandinJails:
                         "uid": jail.jail_ids()[0] if self.jailed else os.geteuid(), "why_not": why if not self.jailed else None}
         self._worker: JailedProcess | None = None
         self.start_mode = "jail" if self.jailed else "plain"
+        # the worker's: forked, jail or plain; cached while none ran (its export was cached); and, for a fresh
+        # jail, why it was not forked
+        self.worker_start_mode, self.worker_fresh_because = "cached", None
 
     def __enter__(self) -> "HandinJails":
         from fercomp.submission import forks  # it builds on JailedProcess
@@ -465,23 +473,47 @@ class HandinJails:
             self._measurer.close()
 
     def worker(self) -> JailedProcess:
-        """The worker, started (with the staged hand-in in its home) on first use."""
+        """The worker, started (with the staged hand-in in its home) on first use: forked from the run's worker
+        template where one can run (worker_forks.py), else in a fresh jail."""
         if self._worker is None:
+            from fercomp.submission import worker_forks  # it builds on JailedProcess
+
             weights = self.handin.weights
             fsize = file_size_limit_mb(os.stat(weights).st_size if weights else None, self.limits.artifact_limit_mb)
-            home_process = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed, private=self.private,
-                                         reasons=protocol.WORKER_REASONS, cores=self.cores, file_size_mb=fsize)
-            home = Path(home_process.home)
-            self.submission_file = stage(self.handin, home)
-            weights = staged_weights(self.handin, home)
-            inside = Path(jail.HOME) if self.jailed else home
-            self.inside_submission = str(inside / self.submission_file.relative_to(home))
-            self.inside_weights = str(inside / weights.relative_to(home)) if weights else None
-            readable = [*jail.library_roots(), *jail.SYSTEM_READ_ONLY, "/dev/null", "/dev/urandom", "/dev/random",
-                        "/proc/self", "/proc/cpuinfo", "/proc/meminfo"]
-            home_process.setup = {"readable": readable, "writable": [str(inside)], "audit_hook": self.limits.sandbox != "off"}
-            self._worker = home_process.start()
+            # the worker exports on the CPU whatever the measurer's device: CUDA never enters its fork
+            template = worker_forks.template_for(self.limits, self.jailed, gpu=False)
+            self.worker_start_mode = "forked" if template else "jail" if self.jailed else "plain"
+            if template is None and self.jailed:
+                self.worker_fresh_because = worker_forks.unusable(self.jailed, False)
+            if template is not None:
+                try:
+                    forked = worker_forks.ForkedWorker(template, self.limits, self.private, self.cores, fsize)
+                    self._worker = self._staged(forked).start()
+                    self._worker.ready()  # nothing of the hand-in has run yet: a fork that failed here goes fresh
+                    return self._worker
+                except worker_forks.forks.TemplateError as exc:
+                    if self._worker is not None:
+                        self._worker.close()
+                        self._worker = None
+                    self.worker_start_mode = "jail"
+                    self.worker_fresh_because = str(exc)
+            fresh = JailedProcess("fercomp.submission.worker", self.limits, {}, self.jailed, private=self.private,
+                                  reasons=protocol.WORKER_REASONS, cores=self.cores, file_size_mb=fsize)
+            self._worker = self._staged(fresh).start()
         return self._worker
+
+    def _staged(self, process: JailedProcess) -> JailedProcess:
+        """`process` with the hand-in staged in its home and the setup that names it."""
+        home = Path(process.home)
+        self.submission_file = stage(self.handin, home)
+        weights = staged_weights(self.handin, home)
+        inside = Path(jail.HOME) if self.jailed else home
+        self.inside_submission = str(inside / self.submission_file.relative_to(home))
+        self.inside_weights = str(inside / weights.relative_to(home)) if weights else None
+        readable = [*jail.library_roots(), *jail.SYSTEM_READ_ONLY, "/dev/null", "/dev/urandom", "/dev/random",
+                    "/proc/self", "/proc/cpuinfo", "/proc/meminfo"]
+        process.setup = {"readable": readable, "writable": [str(inside)], "audit_hook": self.limits.sandbox != "off"}
+        return process
 
     def close_worker(self) -> None:
         """End the worker (its export is done): the measuring runs without it."""

@@ -12,7 +12,7 @@ import pytest
 
 import fercomp
 from fercomp.scoring import score_submission
-from fercomp.submission import kernel_log
+from fercomp.submission import kernel_log, worker_forks
 from fercomp.submission.staging import homes_root
 from tests.conftest import write_folder
 from tests.scoring_helpers import FIXTURES, fast_config
@@ -116,6 +116,8 @@ SECCOMP_CALLS = {"ptrace_sibling": "ptrace", "umount_then_read": "umount2", "for
 HONEST_GFLOPS = {case: 2304 * 7 / 1e9 for case in (
     "tamper_clock", "tamper_fvcore", "tamper_flop_counter", "tamper_cuda_sync", "forge_protocol", "scale_counter_tables",
     "cheap_when_traced", "blind_roofline")}
+#: whether hand-ins' workers are forked from the worker template here (decided before any case runs)
+WORKERS_FORKED = worker_forks.unusable(True, False) is None
 SITE = Path(sysconfig.get_paths()["purelib"])
 PACKAGE = Path(fercomp.__file__).parent
 HOST_TRACES = [Path("/tmp/fercomp-trace"), Path("/dev/shm/fercomp-trace"), SITE / "fercomp_evil.pth", PACKAGE / "evil.py"]
@@ -205,6 +207,9 @@ def test_hostile_case_is_contained(case, arena, small_csv, record_property):
     assert contained, (detail, record.flags)
     if record.status == "scored":
         assert record.sandbox["kind"] == "nsjail" and record.isolation == ["nsjail", "seccomp"]
+    if WORKERS_FORKED and record.environment.get("worker_start_mode") not in (None, "cached"):
+        # held by a forked worker's own jail, not by a fresh one it fell back to
+        assert record.environment["worker_start_mode"] == "forked", record.environment.get("worker_fresh_because")
     if case in SECCOMP_CALLS:
         named = f"killed the process for the system call {SECCOMP_CALLS[case]} (the kernel's record)"
         allowed = [named] if kernel_log.readable() else []
