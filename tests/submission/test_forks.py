@@ -48,8 +48,15 @@ def test_the_template_refuses_to_fork_with_a_second_thread():
 def test_a_fork_takes_over_the_cgroups_a_killed_run_left_under_its_pid():
     """Host pids are reused: a run killed before it removed a fork's cgroups left folders that a later fork with
     the same pid must take over (an error there measured that hand-in in a fresh jail instead)."""
+    dead = subprocess.Popen(["sleep", "60"])
+    left = jail.fork_cgroups(dead.pid, 64)
+    dead.kill()
+    dead.wait()  # its folders stay, empty, as a killed run leaves them
     child = subprocess.Popen(["sleep", "60"])
-    left = jail.fork_cgroups(child.pid, 64)  # as a killed run leaves them
+    renamed = [folder.replace(f"fercomp-fork-{dead.pid}", f"fercomp-fork-{child.pid}") for folder in left]
+    for old, new in zip(left, renamed):  # under the pid the next process got, as a reused pid finds them
+        os.rename(old, new)
+    left = renamed
     try:
         assert jail.fork_cgroups(child.pid, 128) == left
         for folder in left:
