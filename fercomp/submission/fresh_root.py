@@ -105,6 +105,11 @@ def fresh_root(read_only: list[str], writable: list[str], home: str, inside_home
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the template, nor back
     root = MOUNT_POINT
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, f"{TMPFS_SIZE},mode=755")
+    # the private /tmp and /dev/shm first, as nsjail mounts a fresh jail's: a library root below /tmp (a checkout or
+    # a venv in /tmp, as CI clones) is then bound on top of it, not hidden under it
+    for folder in ("/tmp", "/dev/shm"):
+        os.makedirs(root + folder, exist_ok=True)
+        _mount("tmpfs", root + folder, "tmpfs", MS_NOSUID | MS_NODEV, f"{TMPFS_SIZE},mode=1777")
     for path in read_only:
         if os.path.exists(path):
             _bind(path, root + path, writable=False)
@@ -112,9 +117,6 @@ def fresh_root(read_only: list[str], writable: list[str], home: str, inside_home
         if os.path.exists(path):
             _bind(path, root + path, writable=True)
     _bind(home, root + inside_home, writable=True)
-    for folder in ("/tmp", "/dev/shm"):
-        os.makedirs(root + folder, exist_ok=True)
-        _mount("tmpfs", root + folder, "tmpfs", MS_NOSUID | MS_NODEV, f"{TMPFS_SIZE},mode=1777")
     os.makedirs(root + "/proc", exist_ok=True)
     # mounted while the template's /proc is still in view: the kernel lets a user namespace mount a proc only
     # where one is already fully visible
