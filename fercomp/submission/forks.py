@@ -139,11 +139,6 @@ class Template:
         """Where this process keeps why its templates of this kind could not start (later hand-ins go fresh)."""
         return _FAILED
 
-    def resident_mb(self) -> float:
-        """The template process's own resident memory, its imports: every fork maps it from its first instruction
-        and the watchdog counts it as it is touched, as a fresh jail's own imports are counted."""
-        return watchdog.tree_rss_mb([_host_pid(self.proc.pid, 1, tries=1)])
-
     def wait_ready(self) -> None:
         """Block until the template has imported everything; TemplateError if it did not start."""
         self._ready.wait(START_TIMEOUT_S)
@@ -271,20 +266,6 @@ class ForkedMeasurer(JailedProcess):
                 fork.kill()
                 raise TemplateError(f"a forked measurer could not be given its cgroup ({exc})") from None
         return fork
-
-    def ready(self) -> dict:
-        """As a fresh jail's; but a limit below what the template's imports hold fails here, in the start phase,
-        before the hand-in is read: a fresh jail would have died importing them (a container too small for the
-        jail, not the hand-in's fault), where a fork, which finds them imported, died later, blamed on the hand-in."""
-        if self._ready:
-            return self.info
-        info = super().ready()
-        shared = self.template.resident_mb()
-        if shared > self.limits.memory_limit_mb:
-            self._kill()
-            raise self._failure("memory_limit", f"resident memory passed {self.limits.memory_limit_mb} MB (the "
-                                f"{self.template.NAME}'s imports alone hold {shared:.0f} MB, which every fork shares)")
-        return info
 
     def _ended(self, what: str) -> WorkerFailure:
         try:
