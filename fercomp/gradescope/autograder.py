@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fercomp.gradescope import results as gs
+from fercomp.submission.worker_forks import fresh_workers
 
 ROOT_ENV = "FERCOMP_AUTOGRADER_ROOT"
 MANIFEST = "fercomp-gradescope.json"  # written by `fercomp gradescope build`: splits, baseline records, data file
@@ -70,7 +71,10 @@ def run(root: Path | None = None) -> dict:
     try:
         metadata = _metadata(lay)
         window = gs.rate_limit(metadata, 0)[1]  # first: even a run that fails must carry the runs that counted
-        results, window = _grade(lay, metadata)
+        # One hand-in per container: a worker template would save nothing, and a fresh worker jail that dies in its
+        # imports is how a container too small for the jail is told from a hand-in's fault (a fork finds them done)
+        with fresh_workers("one hand-in per Gradescope container"):
+            results, window = _grade(lay, metadata)
     except Refused as exc:
         results = gs.failure(f"Your hand-in was not run: {exc}. This run does not count towards the daily limit.",
                              earlier=window)

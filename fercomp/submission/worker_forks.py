@@ -18,6 +18,7 @@ fresh worker jails); the record's environment says which ran (`worker_start_mode
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import threading
@@ -136,10 +137,25 @@ def _kill_members(folder: str) -> None:
             pass
 
 
+@contextlib.contextmanager
+def fresh_workers(why: str):
+    """Within it, this process's hand-ins get fresh worker jails (`why` goes in their records)."""
+    global ENABLED
+    before, _WHY_OFF[0] = ENABLED, why
+    ENABLED = False
+    try:
+        yield
+    finally:
+        ENABLED, _WHY_OFF[0] = before, "worker templates are turned off"
+
+
+_WHY_OFF = ["worker templates are turned off"]
+
+
 def unusable(jailed: bool, gpu: bool) -> str | None:
     """Why a hand-in's worker cannot be forked from a template here (None when it can)."""
     if not ENABLED:
-        return "worker templates are turned off"
+        return _WHY_OFF[0]
     if not jailed:
         return "no jail"
     if gpu:
