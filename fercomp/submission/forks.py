@@ -316,20 +316,31 @@ def template_for(limits: Limits, jailed: bool, gpu: bool) -> Template | None:
     or None: measure in a fresh jail."""
     if unusable(jailed, gpu):
         return None
+    return registered(_TEMPLATES, Template, limits.threads)
+
+
+def registered(templates: dict, kind: type[Template], threads: int) -> Template:
+    """The live template of `templates` (a process's registry of one kind, by thread count) for `threads`, or a
+    new one of `kind` in place of a dead or exhausted one. Shared by the measurer and worker templates."""
     with _REGISTRY:
-        template = _TEMPLATES.get(limits.threads)
+        template = templates.get(threads)
         if template is not None and template.alive and not template.exhausted:
             return template
         if template is not None:
             template.close()
-        template = _TEMPLATES[limits.threads] = Template(limits.threads)
+        template = templates[threads] = kind(threads)
         return template
+
+
+def close_registered(templates: dict) -> None:
+    """End every template of one registry (a scoring run's end; also at exit)."""
+    with _REGISTRY:
+        for template in templates.values():
+            template.close()
+        templates.clear()
 
 
 @atexit.register
 def close_all() -> None:
-    """End every template of this process (a scoring run's end; also at exit)."""
-    with _REGISTRY:
-        for template in _TEMPLATES.values():
-            template.close()
-        _TEMPLATES.clear()
+    """End every measurer template of this process."""
+    close_registered(_TEMPLATES)

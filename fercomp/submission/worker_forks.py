@@ -21,7 +21,6 @@ import atexit
 import contextlib
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -34,7 +33,6 @@ from fercomp.submission.worker_template import CONFINE_FAILED
 ENABLED = True
 
 _TEMPLATES: dict[int, "WorkerTemplate"] = {}  # by thread count (the template's environment sets it)
-_REGISTRY = threading.Lock()
 _FAILED: list[str] = []  # why a worker fork could not be used in this process: later hand-ins go fresh at once
 
 
@@ -169,20 +167,10 @@ def template_for(limits: Limits, jailed: bool, gpu: bool) -> WorkerTemplate | No
     """This process's worker template for `limits` (started, or again after it died), or None: a fresh jail."""
     if unusable(jailed, gpu):
         return None
-    with _REGISTRY:
-        template = _TEMPLATES.get(limits.threads)
-        if template is not None and template.alive and not template.exhausted:
-            return template
-        if template is not None:
-            template.close()
-        template = _TEMPLATES[limits.threads] = WorkerTemplate(limits.threads)
-        return template
+    return forks.registered(_TEMPLATES, WorkerTemplate, limits.threads)
 
 
 @atexit.register
 def close_all() -> None:
     """End every worker template of this process (a scoring run's end; also at exit)."""
-    with _REGISTRY:
-        for template in _TEMPLATES.values():
-            template.close()
-        _TEMPLATES.clear()
+    forks.close_registered(_TEMPLATES)
