@@ -72,3 +72,33 @@ def test_a_permuted_copy_matches_in_canonical_order_only():
     canon, _ = sketch_cosine(_rows(a, "canonical"), _rows(c, "canonical"))
     unrelated, _ = sketch_cosine(_rows(a, "canonical"), _rows(o, "canonical"))
     assert plain < 0.5 and canon > 0.95 and unrelated < 0.5
+
+
+def _literal_sketch(flat: torch.Tensor) -> torch.Tensor:
+    """The encoding's own words, one generator per sketch: buckets, then signs, drawn a chunk at a time."""
+    from fercomp.measure.sketch import CHUNK, WIDTH
+
+    generator = torch.Generator().manual_seed(flat.numel())
+    out = torch.zeros(WIDTH, dtype=torch.float64)
+    for start in range(0, flat.numel(), CHUNK):
+        part = flat[start:start + CHUNK].to(torch.float64)
+        buckets = torch.randint(0, WIDTH, (part.numel(),), generator=generator)
+        signs = torch.randint(0, 2, (part.numel(),), generator=generator).to(torch.float64) * 2 - 1
+        out.index_add_(0, buckets, part * signs)
+    return out
+
+
+def test_shared_draws_give_the_encodings_bytes_across_chunks_and_dtypes(monkeypatch):
+    """Both sketches of a tensor draw their buckets and signs once; the bytes must stay those of the encoding
+    (`fercomp.sketch/2`), so records scored before and after compare."""
+    from fercomp.measure import sketch
+
+    monkeypatch.setattr(sketch, "CHUNK", 1000)  # several chunks, and a last partial one, on small tensors
+    torch.manual_seed(3)
+    named = [("a", "parameter", torch.randn(40, 30, 3)), ("b", "buffer", torch.randn(2501).half()),
+             ("c", "constant", torch.randn(17, 9, dtype=torch.float64))]
+    blob = sketch_tensors(torch, named)
+    plain, permuted = _rows(blob, "data"), _rows(blob, "canonical")
+    for (_, _, tensor), (_, _, row), (_, _, crow) in zip(named, plain, permuted):
+        assert np.array_equal(row, _literal_sketch(tensor.flatten()).to(torch.float32).numpy())
+        assert np.array_equal(crow, _literal_sketch(canonical(torch, tensor).flatten()).to(torch.float32).numpy())
