@@ -258,7 +258,7 @@ def _measure(worker: HandinJails, files: SubmissionFiles, subset: FERData, confi
         signatures = {**session.unit_signatures(worker, probes), "probe": probe}
         lap("signatures_s")
     sizes = [len(subset.images[i : i + config.batch_size]) for i in range(0, len(subset.images), config.batch_size)]
-    flops = session.flops(worker, config.flops_tolerance, sorted(set(sizes)))
+    flops = session.flops(worker, config.flops_tolerance, sorted(set(sizes)), loaded.get("export"))
     lap("flops_s")
     outputs, forward_s = session.predict_all(worker, subset.images, config.batch_size, files)
     lap("predict_s")
@@ -469,7 +469,7 @@ def _how_measured(loaded: dict) -> dict:
     export = loaded.get("export") or {}
     return {"graph": "exported", "exporter": "torch.export (dynamic batch, eval mode, non-strict)",
             "torch": package_version("torch"), "exported_sha256": export.get("artifact_sha256"), "export_cached": export.get("cached"),
-            "export_key": export.get("key"), "graph_operators": loaded.get("graph_nodes"),
+            "figures_kept": export.get("figures_kept", []), "export_key": export.get("key"), "graph_operators": loaded.get("graph_nodes"),
             "constant_elements": loaded.get("constant_elements")}
 
 

@@ -73,3 +73,47 @@ def score_constant(tmp_path: Path, small_csv: Path):
     path = tmp_path / "constant.py"
     path.write_text((FIXTURES / "constant_model.py").read_text().replace("WIDTH = 1", "WIDTH = 5"))
     return score_submission(path, fast_config(small_csv, tmp_path / "results", require_weights=False))
+
+
+def test_figures_are_kept_for_the_same_bytes_and_code_only(tmp_path, monkeypatch):
+    program = tmp_path / "k.pt2"
+    program.write_bytes(b"program")
+    export_cache.keep(program, "sha-a", "weights_sketch", {"data": "x"})
+    export_cache.keep(program, "sha-a", "flops", {"req1": {"gflops": 1.0}})
+    export_cache.keep(program, "sha-a", "flops", {"req2": {"gflops": 2.0}})  # requests merge
+    kept = export_cache.figures(program, "sha-a")
+    assert kept["weights_sketch"] == {"data": "x"} and set(kept["flops"]) == {"req1", "req2"}
+    assert export_cache.figures(program, "sha-b") == {}  # other bytes under the same key: measured again
+    monkeypatch.setattr(export_cache, "measuring_code", lambda: "edited")
+    assert export_cache.figures(program, "sha-a") == {}  # other measuring code: measured again
+    export_cache.figures_path(program).write_text("{cut short")
+    assert export_cache.figures(program, "sha-a") == {}
+    export_cache.remove(program)
+    assert not program.exists() and not export_cache.figures_path(program).exists()
+
+
+@pytest.mark.jail
+def test_a_rescore_takes_the_kept_figures_and_measures_them_again_when_they_do_not_match(monkeypatch, tmp_path, small_csv):
+    """A re-score of the same program takes its sketch and FLOP counts from the kept figures (a marked value kept
+    shows in the record), and the same record as a fresh measurement once they no longer match its bytes."""
+    import json
+
+    folder = tmp_path / "exported"
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(folder))
+    first = score_constant(tmp_path, small_csv)
+    assert first.status == "scored" and first.measured["figures_kept"] == []
+    program = folder / f"{first.measured['export_key']}.pt2"
+    second = score_constant(tmp_path, small_csv)
+    assert second.measured["figures_kept"] == ["flops", "weights_sketch"]
+    assert (second.flops, second.weights_sketch) == (first.flops, first.weights_sketch)
+
+    kept = json.loads(export_cache.figures_path(program).read_text())
+    for counted in kept["flops"].values():
+        counted["fvcore_flops"] = 12345
+    export_cache.figures_path(program).write_text(json.dumps(kept))
+    assert score_constant(tmp_path, small_csv).flops["fvcore_flops"] == 12345  # taken, not measured
+
+    kept["artifact_sha256"] = "0" * 64  # kept for other bytes
+    export_cache.figures_path(program).write_text(json.dumps(kept))
+    again = score_constant(tmp_path, small_csv)
+    assert again.measured["figures_kept"] == [] and (again.flops, again.weights_sketch) == (first.flops, first.weights_sketch)

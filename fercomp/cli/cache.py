@@ -30,8 +30,10 @@ def cache(
 
 
 def _empty(cached):
+    from fercomp.submission import export_cache
+
     for entry in cached:
-        entry.path.unlink(missing_ok=True)
+        export_cache.remove(entry.path)
     return cached
 
 

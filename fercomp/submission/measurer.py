@@ -375,10 +375,11 @@ class Measurer:
     def load(self, header: dict, payload: bytes) -> dict:
         self.spec = self.preprocess.parse(header["preprocess"], "PREPROCESS")
         with _received_artifact(self.artifacts) as artifact:
-            return self.adopt(load_program(artifact))
+            return self.adopt(load_program(artifact), sketch=header.get("sketch", True))
 
-    def adopt(self, program) -> dict:
-        """Measure `program` from now on; its weights' figures."""
+    def adopt(self, program, sketch: bool = True) -> dict:
+        """Measure `program` from now on; its weights' figures (the sketch unless the parent kept it from an earlier
+        score of the same bytes)."""
         self.model = runnable(program)
         signature = program.graph_signature
         params = [program.state_dict[name] for name in signature.parameters]
@@ -391,7 +392,7 @@ class Measurer:
         named += [(name, "buffer", program.state_dict[name]) for name in signature.buffers if name in program.state_dict]
         named += [(name, "constant", t) for name, t in program.constants.items() if isinstance(t, self.torch.Tensor)]
         return {
-            "weights_sketch": self.sketch.sketch_tensors(self.torch, named),
+            **({"weights_sketch": self.sketch.sketch_tensors(self.torch, named)} if sketch else {}),
             "params_total": int(sum(p.numel() for p in params)),
             "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
             "weight_bytes": int(sum(t.numel() * t.element_size() for t in tensors)),

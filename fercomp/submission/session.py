@@ -75,7 +75,14 @@ def load(jails: HandinJails, files: SubmissionFiles, *, trust_pickle: bool = Fal
         jails.measurer.send_descriptor(artifact)
     finally:
         os.close(artifact)
-    answer, _ = jails.measurer.call("load", {"preprocess": files.preprocess.to_dict()}, max_payload=0)
+    kept = export_cache.figures(cached, export["artifact_sha256"])
+    answer, _ = jails.measurer.call("load", {"preprocess": files.preprocess.to_dict(), "sketch": "weights_sketch" not in kept},
+                                    max_payload=0)
+    if "weights_sketch" in kept:  # the same bytes, sketched by the same code on an earlier score
+        answer["weights_sketch"] = kept["weights_sketch"]
+    else:
+        export_cache.keep(cached, export["artifact_sha256"], "weights_sketch", answer["weights_sketch"])
+    export["figures_kept"] = sorted(kept.keys() & {"weights_sketch", "flops"})
     trainable = answer["params_trainable"]
     return {**answer, "random_init": not files.weights_format and trainable > 0, "export": export}
 
@@ -151,10 +158,20 @@ def validated_outputs(header: dict, raw: bytes, n: int, jails: HandinJails) -> n
     return out
 
 
-def flops(jails: HandinJails, tolerance: float, batch_sizes: list[int] = ()) -> dict:
+def flops(jails: HandinJails, tolerance: float, batch_sizes: list[int] = (), export: dict | None = None) -> dict:
     """Every FLOP counter's figure on the exported graph, the official GFLOPs and the cross-check; the cost table
-    counts the graph at batch 1 and at `batch_sizes` (those the accuracy pass uses) as well."""
-    return jails.measurer.call("flops", {"tolerance": tolerance, "batch_sizes": list(batch_sizes)}, max_payload=0)[0]
+    counts the graph at batch 1 and at `batch_sizes` (those the accuracy pass uses) as well. Counted on a fixed
+    input, so they depend on the program alone: kept beside a cached program (`export`, from load) per request."""
+    request = {"tolerance": tolerance, "batch_sizes": list(batch_sizes)}
+    program, sha = (exported_cache() / f"{export['key']}.pt2", export["artifact_sha256"]) if export else (None, None)
+    name = sha256_json(request)
+    kept = export_cache.figures(program, sha).get("flops", {}) if program else {}
+    if name in kept:
+        return kept[name]
+    counted = jails.measurer.call("flops", request, max_payload=0)[0]
+    if program:
+        export_cache.keep(program, sha, "flops", {name: counted})
+    return counted
 
 
 def unit_signatures(jails: HandinJails, probes: np.ndarray) -> dict:
