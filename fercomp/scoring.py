@@ -138,6 +138,7 @@ def score_submission(path: str | Path, config: ScoreConfig, data: FERData | None
             session.prestart(jails, files, trust_pickle=config.trust_pickle, require_weights=config.require_weights,
                              build_kwargs=dict(config.model_kwargs))
             data, subset, split = _held_subset(config, data)
+            stats.draw_ahead(len(subset))
             base = _base_record(path, subset, split, config)
             built_with = files.kwargs_with(dict(config.model_kwargs))  # BUILD_KWARGS, an ablation row's over them
             base = replace(base, submission={**base.submission, **_identity(files), "model_kwargs": built_with},

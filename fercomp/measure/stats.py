@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -49,6 +50,12 @@ def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.
     counts = np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float32)
     counts.setflags(write=False)
     return counts
+
+
+def draw_ahead(n: int) -> None:
+    """Draw the resamples for `n` images in a background thread: a score asks for them only after its measuring,
+    and until its measurer's jail is ready the parent has nothing else to do (0.2 s of a single score's 3,589 images)."""
+    threading.Thread(target=resample_counts, args=(n, RESAMPLES, SEED), daemon=True).start()  # record_intervals's key
 
 
 def _percentile(values: np.ndarray, confidence: float) -> tuple[float, float]:
