@@ -170,6 +170,10 @@ def main() -> None:
     gmacs = lambda seconds: n * MACS / seconds / 1e9  # noqa: E731
     peak = med("sgemm")
     share = lambda key: float(np.median([gmacs(r[key]) / r["sgemm"] for r in runs]))  # noqa: E731
+    # The command's own phases; one hand-in's command also waits for its measurer's jail to import torch and
+    # torch.export's loader and warm them (the template's start, nothing to spread it over): the fixed part's floor.
+    own = lambda r: r["timings"]["predict_s"] + r["timings"]["latency_s"]  # noqa: E731
+    med_timing = lambda key: float(np.median([r["timings"][key] for r in runs]))  # noqa: E731
     rows = [["sgemm 2048² fp32 (reference)", "", f"{peak:.1f}", "100 %", ""]]
     for key, what, target in (
         ("pure", "pure evaluation (fercomp's way: channels-last, batch 128, worker's allocator)", ""),
@@ -185,7 +189,10 @@ def main() -> None:
         ["whole `fercomp score` command", f"{med('whole'):.2f}", "", f"{ratio('whole', 'pure'):.2f}× pure eval", "≤ 1.25×"],
         ["└ fixed part (whole − predict phase)", f"{float(np.median([r['whole'] - r['predict'] for r in runs])):.2f}", "", "", ""],
         ["whole command ÷ (predict + latency phases) (#16's restated target)", "", "",
-         f"{float(np.median([r['whole'] / (r['timings']['predict_s'] + r['timings']['latency_s']) for r in runs])):.2f}×", "≤ 1.25×"],
+         f"{float(np.median([r['whole'] / own(r) for r in runs])):.2f}×", "≤ 1.25×"],
+        ["└ floor: (predict + latency + the wait for the measurer's jail) ÷ (predict + latency)",
+         f"{med_timing('worker_ready_wait_s'):.2f} wait", "",
+         f"{float(np.median([(own(r) + r['timings']['worker_ready_wait_s']) / own(r) for r in runs])):.2f}×", ""],
     ]
     print(f"baseline CNN, {n} images, {MACS / 1e9:.4f} GMAC/image, {THREADS} threads, torch {torch.__version__}, "
           f"medians of {rounds} interleaved rounds (ratios: median of per-round ratios), load average {os.getloadavg()[0]:.1f}")
