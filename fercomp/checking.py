@@ -82,7 +82,7 @@ def check_submission(path: str | Path, config: ScoreConfig) -> CheckReport:
             if files.weights_path is None:
                 _no_weights(report, config.require_weights)
             _outputs(report, worker, images, files)
-            flops = session.flops(worker, config.flops_tolerance)
+            flops = session.flops(worker, config.flops_tolerance, export=report.facts.get("export"))  # kept on a re-check
             report.facts.update(gflops=flops.get("gflops"), flops=flops)
             report.add("FLOP counters agree", flops.get("check") == "agree",
                        f"{(flops.get('gflops') or 0):.4f} GFLOPs (fvcore; the cost table at batch 1 only, scoring "
