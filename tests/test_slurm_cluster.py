@@ -83,9 +83,11 @@ def course_environment(venv: Path) -> None:
 
 
 def submit(cluster: Cluster, root: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """slurm/submit.sh ARGS with the test's environment minus its venv (the scripts activate .venv/ themselves)."""
+    """slurm/submit.sh ARGS with the test's environment minus its venv (the scripts activate .venv/ themselves), and
+    minus any other folder with a `fercomp` in it (a developer's activated venv of another checkout)."""
     bin_dir = str(Path(sys.prefix) / "bin")
-    path = os.pathsep.join(p for p in cluster.env["PATH"].split(os.pathsep) if p != bin_dir)
+    path = os.pathsep.join(p for p in cluster.env["PATH"].split(os.pathsep)
+                           if p != bin_dir and not (Path(p) / "fercomp").exists())
     full = {**os.environ, "SLURM_CONF": cluster.env["SLURM_CONF"], "PATH": path, **env}
     full.pop("VIRTUAL_ENV", None)
     done = subprocess.run(["bash", "slurm/submit.sh", *args], cwd=root, env=full, capture_output=True, text=True, timeout=300)
