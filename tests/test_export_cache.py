@@ -67,12 +67,12 @@ def test_a_new_export_evicts_beyond_the_bound(monkeypatch, tmp_path, small_csv):
     assert names(folder) == [record.measured["export_key"]]  # the stale entry went; the one just written stayed
 
 
-def score_constant(tmp_path: Path, small_csv: Path):
+def score_constant(tmp_path: Path, small_csv: Path, **config):
     from fercomp.scoring import score_submission
 
     path = tmp_path / "constant.py"
     path.write_text((FIXTURES / "constant_model.py").read_text().replace("WIDTH = 1", "WIDTH = 5"))
-    return score_submission(path, fast_config(small_csv, tmp_path / "results", require_weights=False))
+    return score_submission(path, fast_config(small_csv, tmp_path / "results", require_weights=False, **config))
 
 
 def test_figures_are_kept_for_the_same_bytes_and_code_only(tmp_path, monkeypatch):
@@ -117,3 +117,15 @@ def test_a_rescore_takes_the_kept_figures_and_measures_them_again_when_they_do_n
     export_cache.figures_path(program).write_text(json.dumps(kept))
     again = score_constant(tmp_path, small_csv)
     assert again.measured["figures_kept"] == [] and (again.flops, again.weights_sketch) == (first.flops, first.weights_sketch)
+
+
+@pytest.mark.jail
+def test_counts_kept_for_other_batch_sizes_are_not_taken(monkeypatch, tmp_path, small_csv):
+    """FLOP counts are kept per request: a re-score whose accuracy pass uses other batch sizes counts again and
+    does not say its counts were kept."""
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(tmp_path / "exported"))
+    first = score_constant(tmp_path, small_csv)
+    other = score_constant(tmp_path, small_csv, batch_size=7)
+    assert other.measured["figures_kept"] == ["weights_sketch"]
+    assert other.flops["fvcore_flops"] == first.flops["fvcore_flops"]
+    assert score_constant(tmp_path, small_csv, batch_size=7).measured["figures_kept"] == ["flops", "weights_sketch"]
