@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cohort.py
 	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_memory.py
 # Longer or special: bench_train_fidelity.py (~10 min), bench_first_epoch.py, bench_gradescope.py (root, cgroups).
 
 clean:
