@@ -406,11 +406,20 @@ class Measurer:
         """This machine's fp32 multiply-add rate, measured before the exported program is loaded."""
         if self.model is not None:
             raise MeasureError("protocol", "the machine probe runs only before a program is loaded")
-        return {"macs_per_s": self.roofline.sgemm_macs_per_s(self.torch)}
+        with self._own_draws():
+            return {"macs_per_s": self.roofline.sgemm_macs_per_s(self.torch)}
 
     def reference(self, header: dict, payload: bytes) -> dict:
         """The reference graph's seconds per image, timed now, in this process (for the roofline check)."""
-        return {"seconds_per_image": self.roofline.seconds_per_image_reference(self.torch)}
+        with self._own_draws():
+            return {"seconds_per_image": self.roofline.seconds_per_image_reference(self.torch)}
+
+    def _own_draws(self):
+        """Within it, random numbers come from a copy of the generator, restored on leaving. The answers (predict,
+        latency) are drawn from one seed (__init__), so whatever ran before them must not move it: the machine
+        probe runs only when no rate is cached, the reference graph only on the CPU, the unit signatures only for
+        an audit, and the FLOP counters (which run the graph) only when no earlier score kept their counts."""
+        return self.torch.random.fork_rng(devices=[])
 
     def example(self, n: int = 1):
         gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)
@@ -426,14 +435,16 @@ class Measurer:
         self.model.to("cpu")
         images = np.frombuffer(bytearray(payload), dtype=np.uint8).reshape(header["shape"])
         x = self.preprocess.apply(images, self.spec)
-        described, raw = self.activations.unit_signatures(self.torch, self.model.graph, x)
+        with self._own_draws():
+            described, raw = self.activations.unit_signatures(self.torch, self.model.graph, x)
         return {"unit_signatures": described}, raw
 
     def count_flops(self, header: dict, payload: bytes) -> dict:
         # Counted on the CPU, so counts cannot depend on the device.
         self.model.to("cpu")
-        result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE),
-                                      graph=self.model.graph, batch_sizes=tuple(header.get("batch_sizes") or ()))
+        with self._own_draws():
+            result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE),
+                                          graph=self.model.graph, batch_sizes=tuple(header.get("batch_sizes") or ()))
         self._to_device()
         return result
 
