@@ -10,9 +10,10 @@ The artifact was written by the worker, that is, by the attacker. torch.export.l
 (weights with `weights_only=False`, "opaque object" constants with plain pickle.loads), so loading is made
 safe here: TORCH_FORCE_WEIGHTS_ONLY_LOAD makes every torch.load a weights-only one and plain unpickling is
 refused while the artifact loads; the graph may call only ATen operators (no custom or higher-order ones, no
-file readers) and, on sizes alone, the exporter's own shape arithmetic; every tensor in it must have a static,
-dense shape but for the batch dimension (a size that depends on the data would let the count on one example
-differ from the work on another). It runs in a jail of its own as well (defence in depth), fresh per hand-in.
+file readers, nothing that changes a tensor in place or keeps state between calls) and, on sizes alone, the
+exporter's own shape arithmetic; every tensor in it must have a static, dense shape but for the batch dimension
+(a size that depends on the data would let the count on one example differ from the work on another). It runs
+in a jail of its own as well (defence in depth), fresh per hand-in.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def check_graph(program) -> None:
     import torch
 
     _static_shapes(program)
+    _no_memory(program)
     shape_functions = shape_arithmetic_targets()
     for node in program.graph.nodes:
         if node.op in ("placeholder", "output", "get_attr"):
@@ -124,6 +126,46 @@ def check_graph(program) -> None:
                                "(custom and higher-order operators cannot be measured)")
         if target._opname in FORBIDDEN_OPS:
             raise MeasureError("not_exportable", f"the exported graph calls aten.{target._opname}, which a model may not use")
+
+
+def _no_memory(program) -> None:
+    """A graph may not change its weights, buffers, constants or input, nor a view of one (an exported graph changes
+    its own intermediate results in place: relu_, add_): its answers would then depend on what ran before them, so
+    a re-score that takes its kept FLOP counts (the counters run it) would answer otherwise, and its first calls
+    could differ from the ones the consistency checks repeat. Nor may its signature ask for such a change to be
+    written back (a buffer mutation, which the loaded program applies after every call)."""
+    import operator
+
+    import torch
+    from torch.export.graph_signature import OutputKind
+
+    written_back = [spec.target or spec.arg.name for spec in program.graph_signature.output_specs
+                    if spec.kind != OutputKind.USER_OUTPUT]
+    if written_back:
+        raise MeasureError("not_exportable", f"the exported graph changes {', '.join(sorted(written_back)[:3])} on "
+                           "every call; a model's answer may depend on its input alone (no state kept between calls)")
+    # each node that may share memory with a placeholder → that placeholder's name (an operator's schema marks the
+    # arguments its result may alias, and those it writes)
+    held = {node: str(node.target) for node in program.graph.nodes if node.op == "placeholder"}
+    for node in program.graph.nodes:
+        if node.op != "call_function":
+            continue
+        if node.target is operator.getitem:  # an item of a view's tuple (split, unbind) is a view
+            if node.args[0] in held:
+                held[node] = held[node.args[0]]
+            continue
+        schema = getattr(node.target, "_schema", None)  # the shape arithmetic has none: sizes only
+        for index, argument in enumerate(schema.arguments if schema else ()):
+            value = node.args[index] if index < len(node.args) else node.kwargs.get(argument.name)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            reached = [held[v] for v in values if isinstance(v, torch.fx.Node) and v in held]
+            if argument.alias_info is None or not reached:
+                continue
+            if argument.alias_info.is_write:
+                raise MeasureError("not_exportable", f"the exported graph changes {reached[0]} in place "
+                                   f"(aten.{node.target._opname}); a model's answer may depend on its input alone "
+                                   "(no state kept between calls)")
+            held[node] = reached[0]
 
 
 def shape_arithmetic_targets() -> frozenset:
