@@ -168,6 +168,36 @@ def _no_memory(program) -> None:
             held[node] = reached[0]
 
 
+def no_hidden_writes(program, example) -> None:
+    """The graph run once on `example`, each operator that writes checked at the memory it writes: an operator may
+    return its argument's memory without its schema saying so (_unsafe_view, dropout, type_as, lift), which
+    _no_memory, reading the schemas, cannot see. A write into a weight's, a buffer's, a constant's or the input's
+    memory is refused before it happens."""
+    import torch
+    from torch.export.graph_signature import InputKind
+
+    inputs = [example if spec.kind == InputKind.USER_INPUT else program.state_dict.get(spec.target, program.constants.get(spec.target))
+              for spec in program.graph_signature.input_specs]  # in the order of the graph's placeholders
+    held = {t.untyped_storage().data_ptr() for t in inputs if isinstance(t, torch.Tensor)} - {0}
+
+    class Checked(torch.fx.Interpreter):
+        def call_function(self, target, args, kwargs):
+            schema = getattr(target, "_schema", None)
+            for index, argument in enumerate(schema.arguments if schema else ()):
+                if argument.alias_info is None or not argument.alias_info.is_write:
+                    continue
+                value = args[index] if index < len(args) else kwargs.get(argument.name)
+                for tensor in value if isinstance(value, (list, tuple)) else [value]:
+                    if isinstance(tensor, torch.Tensor) and tensor.untyped_storage().data_ptr() in held:
+                        raise MeasureError("not_exportable", f"the exported graph writes into its weights or its input "
+                                           f"(aten.{target._opname}); a model's answer may depend on its input alone "
+                                           "(no state kept between calls)")
+            return super().call_function(target, args, kwargs)
+
+    with torch.no_grad():
+        Checked(program.graph_module).run(*inputs)
+
+
 def shape_arithmetic_targets() -> frozenset:
     """The callables of SHAPE_OPERATORS and SHAPE_SYM_FUNCTIONS: free, and only on sizes."""
     import operator
@@ -422,6 +452,7 @@ class Measurer:
     def adopt(self, program, sketch: bool = True) -> dict:
         """Measure `program` from now on; its weights' figures (the sketch unless the parent kept it from an earlier
         score of the same bytes)."""
+        no_hidden_writes(program, self.example())
         self.model = runnable(program)
         signature = program.graph_signature
         params = [program.state_dict[name] for name in signature.parameters]

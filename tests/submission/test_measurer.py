@@ -156,6 +156,20 @@ def test_a_graph_that_changes_its_state_is_refused(tmp_path, target):
         measurer.load_program(path)
 
 
+def test_a_write_through_an_alias_its_schema_does_not_declare_is_refused_when_run():
+    """aten._unsafe_view shares its argument's memory, though its schema does not say so: a graph written by hand
+    that adds to a buffer through one passes the schema check, and is refused on its check run, before it writes."""
+    program = torch.export.export(Remembers("buffer").eval(), (torch.zeros(2, 1, 48, 48),), strict=False)
+    view = next(n for n in program.graph.nodes if n.target == torch.ops.aten.view.default and n.args[0].name == "b_seen")
+    view.target = torch.ops.aten._unsafe_view.default
+    measurer.check_graph(program)
+    with pytest.raises(measurer.MeasureError, match=r"writes into its weights or its input \(aten\.add_\)"):
+        measurer.no_hidden_writes(program, torch.ones(1, 1, 48, 48))
+    assert not program.state_dict["seen"].any()  # refused before the write
+    honest = torch.export.export(Remembers("nothing").eval(), (torch.zeros(2, 1, 48, 48),), strict=False)
+    measurer.no_hidden_writes(honest, torch.ones(1, 1, 48, 48))
+
+
 def test_the_measurer_never_imports_the_code_that_runs_hand_ins():
     """Nor does its template, which forks measurers."""
     code = ("import sys\nfrom fercomp.submission import measurer, seccomp_filter, template\n"
