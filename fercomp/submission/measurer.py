@@ -452,7 +452,8 @@ class Measurer:
     def adopt(self, program, sketch: bool = True) -> dict:
         """Measure `program` from now on; its weights' figures (the sketch unless the parent kept it from an earlier
         score of the same bytes)."""
-        no_hidden_writes(program, self.example())
+        with self._own_draws():
+            no_hidden_writes(program, self.example())
         self.model = runnable(program)
         signature = program.graph_signature
         params = [program.state_dict[name] for name in signature.parameters]
@@ -491,7 +492,8 @@ class Measurer:
         """Within it, random numbers come from a copy of the generator, restored on leaving. The answers (predict,
         latency) are drawn from one seed (__init__), so whatever ran before them must not move it: the machine
         probe runs only when no rate is cached, the reference graph only on the CPU, the unit signatures only for
-        an audit, and the FLOP counters (which run the graph) only when no earlier score kept their counts."""
+        an audit, and the FLOP counters (which run the graph) only when no earlier score kept their counts; the
+        graph's check run at load is a measurement's, not an answer's."""
         return self.torch.random.fork_rng(devices=[])
 
     def example(self, n: int = 1):
