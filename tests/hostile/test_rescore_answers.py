@@ -6,7 +6,8 @@ not show in what is still measured: a graph that draws random numbers in forward
 cache, the first score probing the machine and counting the FLOPs (the probe and every counter draw from the
 generator), the re-score taking both as kept; its answers, and so its marks, must be the same on both. And a
 hand-in exported again (its cached program gone), in a fork of the worker template or in a fresh jail, must be the
-same program: a random init drawn from numpy's generator too."""
+same program: a random init drawn from numpy's generator too. Within a score, a graph that draws random numbers
+cannot tell one call from the next either."""
 
 import contextlib
 
@@ -83,3 +84,42 @@ def test_a_random_init_is_the_same_program_forked_or_fresh(tmp_path, small_csv, 
     first = "forked" if worker_forks.unusable(True, False) is None else "jail"
     assert [r.environment["worker_start_mode"] for r in records] == [first, "jail"]
     assert records[0].predictions == records[1].predictions
+
+
+#: Every face answered with the class its call's draw names: a graph that could tell its calls apart (the
+#: generator going on from one to the next) would know which batch of the accuracy pass it answers, and so which
+#: faces, by their place in the split: a table of answers by place would do the rest.
+CALL_COUNTER = """
+import torch
+from torch import nn
+
+
+class Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(48 * 48, 7).requires_grad_(False)
+
+    def forward(self, x):
+        # dropout left on draws its mask from the generator, and the cost table prices it (free, as in eval mode)
+        mask = torch.nn.functional.dropout(torch.ones(3), 0.5, training=True)
+        call = (0.5 * mask[0] + mask[1] + 2 * mask[2]).long() % 7
+        return 0 * self.head(x.flatten(1)) + 100 * torch.nn.functional.one_hot(call, 7).float()
+
+
+def build_model():
+    return Counter()
+"""
+
+
+def test_a_graph_cannot_tell_one_call_from_another(tmp_path, small_csv, monkeypatch):
+    """Each forward that answers starts from the same generator state: every batch of the accuracy pass, each
+    consistency batch and each latency query draw the same numbers, so every face gets the same class."""
+    from fercomp.records import decode_predictions
+
+    monkeypatch.setenv("FERCOMP_EXPORT_CACHE_DIR", str(tmp_path / "exported"))
+    path = tmp_path / "call_counter.py"
+    path.write_text(CALL_COUNTER)
+    record = score_submission(path, fast_config(small_csv, tmp_path / "results", require_weights=False))
+    assert record.status == "scored", record.failure
+    assert len(set(decode_predictions(record)[:, 1].tolist())) == 1, "its batches were answered with other classes"
+    assert not record.flags, record.flags
