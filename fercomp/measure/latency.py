@@ -19,9 +19,12 @@ _clock = time.perf_counter
 
 
 def timed_forward(model, x, device):
-    """(seconds, output) of one forward, synchronised on CUDA."""
+    """(seconds, output) of one forward, synchronised on CUDA. Every forward that answers starts from the same
+    generator state: a graph that draws random numbers cannot tell one call from the next (which batch of the
+    accuracy pass it answers, and so which faces by their place in the split), only its input."""
     import torch
 
+    torch.manual_seed(0)
     if device.type == "cuda":
         start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()

@@ -10,9 +10,10 @@ The artifact was written by the worker, that is, by the attacker. torch.export.l
 (weights with `weights_only=False`, "opaque object" constants with plain pickle.loads), so loading is made
 safe here: TORCH_FORCE_WEIGHTS_ONLY_LOAD makes every torch.load a weights-only one and plain unpickling is
 refused while the artifact loads; the graph may call only ATen operators (no custom or higher-order ones, no
-file readers) and, on sizes alone, the exporter's own shape arithmetic; every tensor in it must have a static,
-dense shape but for the batch dimension (a size that depends on the data would let the count on one example
-differ from the work on another). It runs in a jail of its own as well (defence in depth), fresh per hand-in.
+file readers, nothing that changes a tensor in place or keeps state between calls) and, on sizes alone, the
+exporter's own shape arithmetic; every tensor in it must have a static, dense shape but for the batch dimension
+(a size that depends on the data would let the count on one example differ from the work on another). It runs
+in a jail of its own as well (defence in depth), fresh per hand-in.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def check_graph(program) -> None:
     import torch
 
     _static_shapes(program)
+    _no_memory(program)
     shape_functions = shape_arithmetic_targets()
     for node in program.graph.nodes:
         if node.op in ("placeholder", "output", "get_attr"):
@@ -124,6 +126,76 @@ def check_graph(program) -> None:
                                "(custom and higher-order operators cannot be measured)")
         if target._opname in FORBIDDEN_OPS:
             raise MeasureError("not_exportable", f"the exported graph calls aten.{target._opname}, which a model may not use")
+
+
+def _no_memory(program) -> None:
+    """A graph may not change its weights, buffers, constants or input, nor a view of one (an exported graph changes
+    its own intermediate results in place: relu_, add_): its answers would then depend on what ran before them, so
+    a re-score that takes its kept FLOP counts (the counters run it) would answer otherwise, and its first calls
+    could differ from the ones the consistency checks repeat. Nor may its signature ask for such a change to be
+    written back (a buffer mutation, which the loaded program applies after every call)."""
+    import operator
+
+    import torch
+    from torch.export.graph_signature import OutputKind
+
+    written_back = [spec.target or spec.arg.name for spec in program.graph_signature.output_specs
+                    if spec.kind != OutputKind.USER_OUTPUT]
+    if written_back:
+        raise MeasureError("not_exportable", f"the exported graph changes {', '.join(sorted(written_back)[:3])} on "
+                           "every call; a model's answer may depend on its input alone (no state kept between calls)")
+    # each node that may share memory with a placeholder → that placeholder's name (an operator's schema marks the
+    # arguments its result may alias, and those it writes)
+    held = {node: str(node.target) for node in program.graph.nodes if node.op == "placeholder"}
+    for node in program.graph.nodes:
+        if node.op != "call_function":
+            continue
+        if node.target is operator.getitem:  # an item of a view's tuple (split, unbind) is a view
+            if node.args[0] in held:
+                held[node] = held[node.args[0]]
+            continue
+        schema = getattr(node.target, "_schema", None)  # the shape arithmetic has none: sizes only
+        for index, argument in enumerate(schema.arguments if schema else ()):
+            value = node.args[index] if index < len(node.args) else node.kwargs.get(argument.name)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            reached = [held[v] for v in values if isinstance(v, torch.fx.Node) and v in held]
+            if argument.alias_info is None or not reached:
+                continue
+            if argument.alias_info.is_write:
+                raise MeasureError("not_exportable", f"the exported graph changes {reached[0]} in place "
+                                   f"(aten.{node.target._opname}); a model's answer may depend on its input alone "
+                                   "(no state kept between calls)")
+            held[node] = reached[0]
+
+
+def no_hidden_writes(program, example) -> None:
+    """The graph run once on `example`, each operator that writes checked at the memory it writes: an operator may
+    return its argument's memory without its schema saying so (_unsafe_view, dropout, type_as, lift), which
+    _no_memory, reading the schemas, cannot see. A write into a weight's, a buffer's, a constant's or the input's
+    memory is refused before it happens."""
+    import torch
+    from torch.export.graph_signature import InputKind
+
+    inputs = [example if spec.kind == InputKind.USER_INPUT else program.state_dict.get(spec.target, program.constants.get(spec.target))
+              for spec in program.graph_signature.input_specs]  # in the order of the graph's placeholders
+    held = {t.untyped_storage().data_ptr() for t in inputs if isinstance(t, torch.Tensor)} - {0}
+
+    class Checked(torch.fx.Interpreter):
+        def call_function(self, target, args, kwargs):
+            schema = getattr(target, "_schema", None)
+            for index, argument in enumerate(schema.arguments if schema else ()):
+                if argument.alias_info is None or not argument.alias_info.is_write:
+                    continue
+                value = args[index] if index < len(args) else kwargs.get(argument.name)
+                for tensor in value if isinstance(value, (list, tuple)) else [value]:
+                    if isinstance(tensor, torch.Tensor) and tensor.untyped_storage().data_ptr() in held:
+                        raise MeasureError("not_exportable", f"the exported graph writes into its weights or its input "
+                                           f"(aten.{target._opname}); a model's answer may depend on its input alone "
+                                           "(no state kept between calls)")
+            return super().call_function(target, args, kwargs)
+
+    with torch.no_grad():
+        Checked(program.graph_module).run(*inputs)
 
 
 def shape_arithmetic_targets() -> frozenset:
@@ -380,6 +452,8 @@ class Measurer:
     def adopt(self, program, sketch: bool = True) -> dict:
         """Measure `program` from now on; its weights' figures (the sketch unless the parent kept it from an earlier
         score of the same bytes)."""
+        with self._own_draws():
+            no_hidden_writes(program, self.example())
         self.model = runnable(program)
         signature = program.graph_signature
         params = [program.state_dict[name] for name in signature.parameters]
@@ -406,11 +480,21 @@ class Measurer:
         """This machine's fp32 multiply-add rate, measured before the exported program is loaded."""
         if self.model is not None:
             raise MeasureError("protocol", "the machine probe runs only before a program is loaded")
-        return {"macs_per_s": self.roofline.sgemm_macs_per_s(self.torch)}
+        with self._own_draws():
+            return {"macs_per_s": self.roofline.sgemm_macs_per_s(self.torch)}
 
     def reference(self, header: dict, payload: bytes) -> dict:
         """The reference graph's seconds per image, timed now, in this process (for the roofline check)."""
-        return {"seconds_per_image": self.roofline.seconds_per_image_reference(self.torch)}
+        with self._own_draws():
+            return {"seconds_per_image": self.roofline.seconds_per_image_reference(self.torch)}
+
+    def _own_draws(self):
+        """Within it, random numbers come from a copy of the generator, restored on leaving. The answers (predict,
+        latency) are drawn from one seed (__init__), so whatever ran before them must not move it: the machine
+        probe runs only when no rate is cached, the reference graph only on the CPU, the unit signatures only for
+        an audit, and the FLOP counters (which run the graph) only when no earlier score kept their counts; the
+        graph's check run at load is a measurement's, not an answer's."""
+        return self.torch.random.fork_rng(devices=[])
 
     def example(self, n: int = 1):
         gray = self.torch.full((n, 48, 48), 128, dtype=self.torch.uint8)
@@ -426,14 +510,16 @@ class Measurer:
         self.model.to("cpu")
         images = np.frombuffer(bytearray(payload), dtype=np.uint8).reshape(header["shape"])
         x = self.preprocess.apply(images, self.spec)
-        described, raw = self.activations.unit_signatures(self.torch, self.model.graph, x)
+        with self._own_draws():
+            described, raw = self.activations.unit_signatures(self.torch, self.model.graph, x)
         return {"unit_signatures": described}, raw
 
     def count_flops(self, header: dict, payload: bytes) -> dict:
         # Counted on the CPU, so counts cannot depend on the device.
         self.model.to("cpu")
-        result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE),
-                                      graph=self.model.graph, batch_sizes=tuple(header.get("batch_sizes") or ()))
+        with self._own_draws():
+            result = self.flops.count_all(self.model, self.example(), header.get("tolerance", self.flops.DEFAULT_TOLERANCE),
+                                          graph=self.model.graph, batch_sizes=tuple(header.get("batch_sizes") or ()))
         self._to_device()
         return result
 

@@ -43,7 +43,10 @@ class Worker:
         self.spec = self.preprocess.parse(header["preprocess"], header["filename"])
         import random
 
+        import numpy as np
+
         random.seed(0)  # anything random at import or build time (a random init) is reproducible
+        np.random.seed(0)  # a fresh interpreter seeds numpy from the machine's entropy; a fork has its template's
         torch.manual_seed(0)
         module = build.import_source(header["source"], header["filename"], header["module"])
         with build.initialisers_skipped(bool(header.get("weights_format"))):

@@ -126,6 +126,50 @@ def test_only_aten_operators_may_be_measured(tmp_path):
         measurer.check_graph(program)
 
 
+class Remembers(nn.Module):
+    """Changes its state in place: a buffer through a view of it, the input, or (as every ResNet) only its own
+    intermediate results, which is no state."""
+
+    def __init__(self, target: str):
+        super().__init__()
+        self.fc = nn.Linear(48 * 48, 7)
+        self.register_buffer("seen", torch.zeros(7))
+        self.target = target
+
+    def forward(self, x):
+        out = self.fc(x.flatten(1)).relu_()
+        if self.target == "buffer":
+            self.seen.view(1, 7).add_(out[:1].detach())
+        if self.target == "input":
+            x.mul_(0.5)
+        return out.add_(self.seen)
+
+
+@pytest.mark.parametrize("target", ["buffer", "input", "nothing"])
+def test_a_graph_that_changes_its_state_is_refused(tmp_path, target):
+    path = str(exported(tmp_path, Remembers(target)))
+    if target == "nothing":
+        program = measurer.load_program(path)  # its checks passed
+        assert any(n.target == torch.ops.aten.relu_.default for n in program.graph.nodes)
+        return
+    with pytest.raises(measurer.MeasureError, match=r"changes (b_seen|x) in place \(aten\.(add_|mul_)\)"):
+        measurer.load_program(path)
+
+
+def test_a_write_through_an_alias_its_schema_does_not_declare_is_refused_when_run():
+    """aten._unsafe_view shares its argument's memory, though its schema does not say so: a graph written by hand
+    that adds to a buffer through one passes the schema check, and is refused on its check run, before it writes."""
+    program = torch.export.export(Remembers("buffer").eval(), (torch.zeros(2, 1, 48, 48),), strict=False)
+    view = next(n for n in program.graph.nodes if n.target == torch.ops.aten.view.default and n.args[0].name == "b_seen")
+    view.target = torch.ops.aten._unsafe_view.default
+    measurer.check_graph(program)
+    with pytest.raises(measurer.MeasureError, match=r"writes into its weights or its input \(aten\.add_\)"):
+        measurer.no_hidden_writes(program, torch.ones(1, 1, 48, 48))
+    assert not program.state_dict["seen"].any()  # refused before the write
+    honest = torch.export.export(Remembers("nothing").eval(), (torch.zeros(2, 1, 48, 48),), strict=False)
+    measurer.no_hidden_writes(honest, torch.ones(1, 1, 48, 48))
+
+
 def test_the_measurer_never_imports_the_code_that_runs_hand_ins():
     """Nor does its template, which forks measurers."""
     code = ("import sys\nfrom fercomp.submission import measurer, seccomp_filter, template\n"
