@@ -24,22 +24,10 @@ from bench_score import setup
 from common import WORK
 from tabulate import tabulate
 
+from fercomp.submission.watchdog import tree_pids
+
 FRESH = ("import sys\nfrom fercomp.submission import forks, worker_forks\nforks.ENABLED = worker_forks.ENABLED = False\n"
          "from fercomp.cli import main\nsys.argv = ['fercomp', *sys.argv[1:]]\nmain()\n")
-
-
-def _tree(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children") as fh:
-                    todo += [int(c) for c in fh.read().split()]
-        except OSError:  # it ended meanwhile
-            pass
-    return found
 
 
 def _pss_mb(pid: int) -> float:
@@ -55,7 +43,7 @@ def peak_pss(argv: list[str], env: dict) -> tuple[float, int]:
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak, processes = 0.0, 0
     while proc.poll() is None:
-        pids = _tree(proc.pid)
+        pids = tree_pids(proc.pid)  # the watchdog's walk of a jail's processes
         total = sum(_pss_mb(p) for p in pids)
         if total > peak:
             peak, processes = total, len(pids)
