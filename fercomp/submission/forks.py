@@ -300,15 +300,22 @@ ENABLED = True
 
 def unusable(jailed: bool, gpu: bool) -> str | None:
     """Why a hand-in's measurer cannot be forked from a template here (None when it can)."""
-    if not ENABLED:
-        return "measurer templates are turned off"
+    return why_unusable("measurer", ENABLED, _FAILED, jailed, gpu)
+
+
+def why_unusable(kind: str, enabled: bool, failed: list[str], jailed: bool, gpu: bool, off: str = "") -> str | None:
+    """Why a hand-in's `kind` (measurer, worker) cannot be forked from its template here, None when it can; `failed`
+    holds why this process's template of that kind could not start, `off` why templates were turned off (when
+    not `enabled`). Shared by both kinds of template."""
+    if not enabled:
+        return off or f"{kind} templates are turned off"
     if not jailed:
         return "no jail"
     if gpu:
-        return "a GPU measurer starts fresh (CUDA does not survive a fork)"
+        return f"a GPU {kind} starts fresh (CUDA does not survive a fork)"
     if not jail.own_ids():
         return "each fork needs a host uid of its own, which only a root grader can give"
-    return seccomp_filter.available() or (_FAILED[0] if _FAILED else None)
+    return seccomp_filter.available() or (failed[0] if failed else None)
 
 
 def template_for(limits: Limits, jailed: bool, gpu: bool) -> Template | None:

@@ -24,7 +24,7 @@ import signal
 import time
 from pathlib import Path
 
-from fercomp.submission import forks, jail, protocol, seccomp_filter
+from fercomp.submission import forks, jail, protocol
 from fercomp.submission.runner import Limits, WorkerFailure, _env, interpreter
 from fercomp.submission.staging import homes_root
 from fercomp.submission.worker_template import CONFINE_FAILED
@@ -152,15 +152,7 @@ _WHY_OFF = ["worker templates are turned off"]
 
 def unusable(jailed: bool, gpu: bool) -> str | None:
     """Why a hand-in's worker cannot be forked from a template here (None when it can)."""
-    if not ENABLED:
-        return _WHY_OFF[0]
-    if not jailed:
-        return "no jail"
-    if gpu:
-        return "a GPU worker starts fresh (CUDA does not survive a fork)"
-    if not jail.own_ids():
-        return "each fork needs a host uid of its own, which only a root grader can give"
-    return seccomp_filter.available() or (_FAILED[0] if _FAILED else None)
+    return forks.why_unusable("worker", ENABLED, _FAILED, jailed, gpu, off=_WHY_OFF[0])
 
 
 def template_for(limits: Limits, jailed: bool, gpu: bool) -> WorkerTemplate | None:
